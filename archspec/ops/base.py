@@ -1,0 +1,172 @@
+"""What an op is: one class that says everything about a layer kind.
+
+An op definition holds, in one place: the pydantic model of its parameters, its shape rule,
+its parameter and multiply-accumulate counts, its diagram label and how it becomes a PyTorch
+layer (and, optionally, ONNX nodes).  The built-in ops are defined with exactly this API; a
+user's own op is a subclass registered with :func:`archspec.register_op`.
+
+Shapes never include the batch dimension: ``(C, H, W)`` for images, ``(F,)`` for features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
+
+Shape = tuple[int, ...]
+
+MAX_SIZE = 1 << 24
+"""The largest channel count, kernel, stride or feature size a spec may ask for."""
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule when its inputs do not fit; the message is for a person.
+
+    archspec adds the layer's name, its location in the spec and the input shapes.
+    """
+
+
+class OpParams(BaseModel):
+    """Base of every op's parameter model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _reject_non_numbers(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("expected a number")
+    return value
+
+
+Size = Annotated[StrictInt, Field(ge=1, le=MAX_SIZE)]
+"""A positive size: channels, features, kernel, stride."""
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_SIZE)]
+"""A non-negative size: padding."""
+SizePair = Size | tuple[Size, Size]
+CountPair = Count | tuple[Count, Count]
+Padding = Count | tuple[Count, Count] | Literal["same", "valid"]
+Number = Annotated[float, BeforeValidator(_reject_non_numbers)]
+Probability = Annotated[float, BeforeValidator(_reject_non_numbers), Field(ge=0.0, le=1.0)]
+Flag = StrictBool
+
+
+def pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; ``(3, 5)`` stays."""
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def volume(shape: Sequence[int]) -> int:
+    return math.prod(shape)
+
+
+@dataclass(frozen=True)
+class TorchLayer:
+    """How an op becomes a PyTorch layer, as data, so it can be both built and written as source.
+
+    ``factory`` is the dotted import path of an ``nn.Module`` class (``torch.nn.Conv2d``, or
+    ``my_plugin.layers.SqueezeExcite`` for a user's op); ``args`` and ``kwargs`` are plain
+    Python literals.  ``forward`` is a format string for the call in ``forward()``, where
+    ``{module}`` is the layer and ``{0}``, ``{1}``... its inputs; most layers keep the default.
+    """
+
+    factory: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    forward: str = "{module}({0})"
+
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+class Op(Generic[ParamsT]):
+    """Base class of every layer kind.  Subclass it, set the class attributes, override the rules.
+
+    Class attributes:
+        kind: the key used in specs (``conv2d``).
+        Params: the pydantic model of the parameters (subclass :class:`OpParams`).
+        shorthand: the parameter a scalar value sets (``{conv2d: 64}`` sets ``channels``);
+            ``"inputs"`` for joins, whose list value names their inputs.
+        min_inputs, max_inputs: how many inputs the op takes (``max_inputs=None``: any number).
+        family: the colour group in diagrams (conv, pool, linear, norm, activation, join, ...).
+        name_prefix: the stem of automatic layer names (``conv`` gives ``conv1``, ``conv2``).
+        description: one line for ``archspec list --ops`` and the docs.
+    """
+
+    kind: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = OpParams
+    shorthand: ClassVar[str | None] = None
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    family: ClassVar[str] = "other"
+    name_prefix: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    # -- static analysis ------------------------------------------------------------------
+    def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:
+        """The shape this op produces from these input shapes; raise ShapeError if they do not fit."""
+        raise NotImplementedError(f"op '{self.kind}' defines no shape rule (output_shape)")
+
+    def parameter_count(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> int:
+        """Trainable parameters (buffers such as batch-norm statistics are not parameters)."""
+        return 0
+
+    def macs(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> int:
+        """Multiply-accumulates for one sample; by convention only convolutions and linear layers count."""
+        return 0
+
+    def label(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> str:
+        """A short description for diagrams, such as ``conv 3×3/2, 128``."""
+        return self.kind
+
+    # -- backends -------------------------------------------------------------------------
+    def torch_layer(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> TorchLayer | None:
+        """The PyTorch layer for this node, or None for ops written as an expression (joins)."""
+        raise NotImplementedError(f"op '{self.kind}' has no PyTorch lowering (torch_layer)")
+
+    def torch_expression(self, params: ParamsT, arguments: Sequence[str]) -> str:
+        """For ops without a layer: Python source of the forward computation over ``arguments``."""
+        raise NotImplementedError(f"op '{self.kind}' has no PyTorch expression (torch_expression)")
+
+    def to_onnx(self, params: ParamsT, context: OnnxContext) -> None:
+        """Emit this node's ONNX nodes; ops that cannot be expressed in ONNX leave it unimplemented."""
+        raise NotImplementedError(
+            f"op '{self.kind}' has no ONNX lowering; define {type(self).__name__}.to_onnx to add one"
+        )
+
+    @property
+    def supports_onnx(self) -> bool:
+        return type(self).to_onnx is not Op.to_onnx
+
+    @property
+    def prefix(self) -> str:
+        return self.name_prefix or self.kind
+
+    def __repr__(self) -> str:
+        return f"<op {self.kind}>"
+
+
+def require_rank(op: str, inputs: Sequence[Shape], rank: int, what: str) -> Shape:
+    """The single input's shape, checked to be ``rank``-dimensional (an image or a feature vector)."""
+    shape = inputs[0]
+    if len(shape) != rank:
+        if rank == 3:
+            raise ShapeError(f"{op} expects an image tensor [C, H, W], got {what_shape(shape)}")
+        raise ShapeError(f"{op} expects {what}, got {what_shape(shape)}")
+    return shape
+
+
+def what_shape(shape: Shape) -> str:
+    if len(shape) == 1:
+        return f"a flat tensor of {shape[0]} features"
+    return f"a tensor of shape {format_shape(shape)}"

@@ -1,0 +1,122 @@
+"""Convolution: ``conv2d``.
+
+Padding ``same`` follows the TensorFlow/Keras convention at every stride: the output is
+``ceil(input / stride)``, and when the total padding is odd the extra row/column goes at the
+bottom/right.  For stride 1 and an odd kernel this is the symmetric ``(k - 1) // 2`` padding
+PyTorch calls ``same``.  ``valid`` means no padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archspec.ops.base import (
+    Flag, Op, OpParams, Padding, Shape, ShapeError, Size, SizePair, TorchLayer, format_shape, pair,
+    require_rank,
+)
+
+
+class Conv2dParams(OpParams):
+    channels: Size
+    """Output channels (filters)."""
+    kernel: SizePair
+    stride: SizePair = 1
+    padding: Padding = 0
+    dilation: SizePair = 1
+    groups: Size = 1
+    bias: Flag = True
+
+
+def explicit_padding(padding: int | tuple[int, int] | str, size: tuple[int, int], kernel: tuple[int, int],
+                     stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Padding as (top, bottom, left, right) for an input of spatial ``size``."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        sides = []
+        for extent, k, s, d in zip(size, kernel, stride, dilation, strict=True):
+            out = -(-extent // s)
+            total = max((out - 1) * s + d * (k - 1) + 1 - extent, 0)
+            sides.append((total // 2, total - total // 2))
+        return (sides[0][0], sides[0][1], sides[1][0], sides[1][1])
+    assert not isinstance(padding, str)
+    ph, pw = pair(padding)
+    return (ph, ph, pw, pw)
+
+
+def sliding_window_output(extent: int, before: int, after: int, kernel: int, stride: int, dilation: int,
+                          what: str, axis: str) -> int:
+    span = dilation * (kernel - 1) + 1
+    padded = extent + before + after
+    if padded < span:
+        raise ShapeError(
+            f"{what} {span} is larger than the padded input {axis} {padded} "
+            f"(input {extent}, padding {before}+{after})"
+        )
+    return (padded - span) // stride + 1
+
+
+class Conv2d(Op[Conv2dParams]):
+    kind = "conv2d"
+    Params = Conv2dParams
+    shorthand = "channels"
+    family = "conv"
+    name_prefix = "conv"
+    description = "2-D convolution (PyTorch nn.Conv2d); padding int, [h, w], same or valid"
+
+    def padding(self, params: Conv2dParams, shape: Shape) -> tuple[int, int, int, int]:
+        return explicit_padding(params.padding, (shape[1], shape[2]), pair(params.kernel),
+                                pair(params.stride), pair(params.dilation))
+
+    def output_shape(self, params: Conv2dParams, inputs: Sequence[Shape]) -> Shape:
+        shape = require_rank("conv2d", inputs, 3, "an image")
+        channels, height, width = shape
+        if channels % params.groups:
+            raise ShapeError(f"input channels {channels} are not divisible by groups={params.groups}")
+        if params.channels % params.groups:
+            raise ShapeError(f"output channels {params.channels} are not divisible by groups={params.groups}")
+        (kh, kw), (sh, sw), (dh, dw) = pair(params.kernel), pair(params.stride), pair(params.dilation)
+        top, bottom, left, right = self.padding(params, shape)
+        out_h = sliding_window_output(height, top, bottom, kh, sh, dh, "kernel height", "height")
+        out_w = sliding_window_output(width, left, right, kw, sw, dw, "kernel width", "width")
+        return (params.channels, out_h, out_w)
+
+    def parameter_count(self, params: Conv2dParams, inputs: Sequence[Shape], output: Shape) -> int:
+        kh, kw = pair(params.kernel)
+        weights = params.channels * (inputs[0][0] // params.groups) * kh * kw
+        return weights + (params.channels if params.bias else 0)
+
+    def macs(self, params: Conv2dParams, inputs: Sequence[Shape], output: Shape) -> int:
+        kh, kw = pair(params.kernel)
+        return output[0] * output[1] * output[2] * (inputs[0][0] // params.groups) * kh * kw
+
+    def label(self, params: Conv2dParams, inputs: Sequence[Shape], output: Shape) -> str:
+        kh, kw = pair(params.kernel)
+        sh, sw = pair(params.stride)
+        text = f"conv {kh}×{kw}"
+        if (sh, sw) != (1, 1):
+            text += f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+        text += f", {params.channels}"
+        if params.groups > 1:
+            text += f", groups {params.groups}"
+        if pair(params.dilation) != (1, 1):
+            text += f", dilation {params.dilation}"
+        return text
+
+    def torch_layer(self, params: Conv2dParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        top, bottom, left, right = self.padding(params, inputs[0])
+        symmetric = top == bottom and left == right
+        kwargs: dict[str, object] = {
+            "kernel_size": _compact(pair(params.kernel)),
+            "stride": _compact(pair(params.stride)),
+            "padding": _compact((top, left)) if symmetric else 0,
+            "dilation": _compact(pair(params.dilation)),
+            "groups": params.groups,
+            "bias": params.bias,
+        }
+        forward = "{module}({0})" if symmetric else "{module}(F.pad({0}, %r))" % ((left, right, top, bottom),)
+        return TorchLayer("torch.nn.Conv2d", (inputs[0][0], params.channels), kwargs, forward)
+
+
+def _compact(value: tuple[int, int]) -> int | tuple[int, int]:
+    return value[0] if value[0] == value[1] else value

@@ -1,0 +1,68 @@
+"""Normalization: ``batchnorm2d`` and local response normalization ``lrn`` (AlexNet)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchLayer, require_rank
+
+
+class BatchNormParams(OpParams):
+    eps: Number = Field(default=1e-5, gt=0)
+    momentum: Number = Field(default=0.1, ge=0, le=1)
+    affine: Flag = True
+
+
+class BatchNorm2d(Op[BatchNormParams]):
+    kind = "batchnorm2d"
+    Params = BatchNormParams
+    family = "norm"
+    name_prefix = "bn"
+    description = "batch normalization over channels (nn.BatchNorm2d)"
+
+    def output_shape(self, params: BatchNormParams, inputs: Sequence[Shape]) -> Shape:
+        return require_rank(self.kind, inputs, 3, "an image")
+
+    def parameter_count(self, params: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> int:
+        return 2 * inputs[0][0] if params.affine else 0
+
+    def label(self, params: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return "batch norm"
+
+    def torch_layer(self, params: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {}
+        if params.eps != 1e-5:
+            kwargs["eps"] = params.eps
+        if params.momentum != 0.1:
+            kwargs["momentum"] = params.momentum
+        if not params.affine:
+            kwargs["affine"] = False
+        return TorchLayer("torch.nn.BatchNorm2d", (inputs[0][0],), kwargs)
+
+
+class LrnParams(OpParams):
+    size: Size = 5
+    """Number of neighbouring channels summed over."""
+    alpha: Number = 1e-4
+    beta: Number = 0.75
+    k: Number = 1.0
+
+
+class LocalResponseNorm(Op[LrnParams]):
+    kind = "lrn"
+    Params = LrnParams
+    shorthand = "size"
+    family = "norm"
+    description = "local response normalization across channels, as in AlexNet (nn.LocalResponseNorm)"
+
+    def output_shape(self, params: LrnParams, inputs: Sequence[Shape]) -> Shape:
+        return require_rank(self.kind, inputs, 3, "an image")
+
+    def label(self, params: LrnParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return f"LRN {params.size}"
+
+    def torch_layer(self, params: LrnParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        return TorchLayer("torch.nn.LocalResponseNorm", (params.size,),
+                          {"alpha": params.alpha, "beta": params.beta, "k": params.k})

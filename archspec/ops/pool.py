@@ -1,0 +1,143 @@
+"""Pooling: ``maxpool2d``, ``avgpool2d``, ``adaptive_avgpool2d``, ``global_avgpool``.
+
+Output sizes follow PyTorch exactly, ``ceil_mode`` included: with ``ceil_mode`` a last window
+that would start inside the right padding is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import model_validator
+
+from archspec.ops.base import (
+    CountPair, Flag, Op, OpParams, Shape, ShapeError, SizePair, TorchLayer, pair, require_rank,
+)
+
+
+class PoolParams(OpParams):
+    kernel: SizePair
+    stride: SizePair | None = None
+    """Defaults to the kernel size, as in PyTorch."""
+    padding: CountPair = 0
+    ceil_mode: Flag = False
+
+    @model_validator(mode="after")
+    def _padding_at_most_half_kernel(self) -> PoolParams:
+        for k, p in zip(pair(self.kernel), pair(self.padding), strict=True):
+            if p > k // 2:
+                raise ValueError(f"padding {p} must be at most half the kernel size {k}")
+        return self
+
+    def strides(self) -> tuple[int, int]:
+        return pair(self.stride if self.stride is not None else self.kernel)
+
+
+class AvgPoolParams(PoolParams):
+    count_include_pad: Flag = True
+
+
+def pooled_extent(extent: int, kernel: int, stride: int, padding: int, ceil_mode: bool, axis: str) -> int:
+    padded = extent + 2 * padding
+    if padded < kernel:
+        raise ShapeError(f"pooling window {kernel} is larger than the padded input {axis} {padded}")
+    span = padded - kernel
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= extent + padding:
+        out -= 1
+    return out
+
+
+class _Pool2d(Op[PoolParams]):
+    shorthand = "kernel"
+    family = "pool"
+    label_name = "pool"
+
+    def output_shape(self, params: PoolParams, inputs: Sequence[Shape]) -> Shape:
+        channels, height, width = require_rank(self.kind, inputs, 3, "an image")
+        (kh, kw), (sh, sw), (ph, pw) = pair(params.kernel), params.strides(), pair(params.padding)
+        out_h = pooled_extent(height, kh, sh, ph, params.ceil_mode, "height")
+        out_w = pooled_extent(width, kw, sw, pw, params.ceil_mode, "width")
+        return (channels, out_h, out_w)
+
+    def label(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> str:
+        (kh, kw), (sh, sw) = pair(params.kernel), params.strides()
+        text = f"{self.label_name} {kh}×{kw}"
+        if (sh, sw) != (kh, kw):
+            text += f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+        return text
+
+    def torch_kwargs(self, params: PoolParams) -> dict[str, object]:
+        stride = params.strides()
+        return {
+            "kernel_size": params.kernel,
+            "stride": stride[0] if stride[0] == stride[1] else stride,
+            "padding": params.padding,
+            "ceil_mode": params.ceil_mode,
+        }
+
+
+class MaxPool2d(_Pool2d):
+    kind = "maxpool2d"
+    Params = PoolParams
+    name_prefix = "maxpool"
+    label_name = "max pool"
+    description = "2-D max pooling (nn.MaxPool2d); stride defaults to the kernel"
+
+    def torch_layer(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        return TorchLayer("torch.nn.MaxPool2d", kwargs=self.torch_kwargs(params))
+
+
+class AvgPool2d(_Pool2d):
+    kind = "avgpool2d"
+    Params = AvgPoolParams
+    name_prefix = "avgpool"
+    label_name = "avg pool"
+    description = "2-D average pooling (nn.AvgPool2d); stride defaults to the kernel"
+
+    def torch_layer(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        assert isinstance(params, AvgPoolParams)
+        kwargs = self.torch_kwargs(params) | {"count_include_pad": params.count_include_pad}
+        return TorchLayer("torch.nn.AvgPool2d", kwargs=kwargs)
+
+
+class AdaptiveAvgPoolParams(OpParams):
+    size: SizePair
+    """Output height and width."""
+
+
+class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
+    kind = "adaptive_avgpool2d"
+    Params = AdaptiveAvgPoolParams
+    shorthand = "size"
+    family = "pool"
+    name_prefix = "avgpool"
+    description = "adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d)"
+
+    def output_shape(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape]) -> Shape:
+        channels, _, _ = require_rank(self.kind, inputs, 3, "an image")
+        return (channels, *pair(params.size))
+
+    def label(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return f"adaptive avg pool {output[1]}×{output[2]}"
+
+    def torch_layer(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        size = pair(params.size)
+        return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": size if size[0] != size[1] else size[0]})
+
+
+class GlobalAvgPool(Op[OpParams]):
+    kind = "global_avgpool"
+    family = "pool"
+    name_prefix = "avgpool"
+    description = "global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1))"
+
+    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
+        channels, _, _ = require_rank(self.kind, inputs, 3, "an image")
+        return (channels, 1, 1)
+
+    def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return "global avg pool"
+
+    def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": 1})

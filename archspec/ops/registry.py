@@ -1,0 +1,97 @@
+"""The op registry: every layer kind archspec knows, built-in or added by a user.
+
+Lookups go through here and nowhere else, so a user's op is as first-class as ``conv2d``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archspec.errors import UsageError
+from archspec.ops.base import Op
+
+
+@dataclass(frozen=True)
+class RegisteredOp:
+    op: Op
+    source: str
+    """Where it came from: ``built-in``, ``python`` (registered in-process) or a plugin name."""
+
+
+_REGISTRY: dict[str, RegisteredOp] = {}
+
+RESERVED_KINDS = frozenset({"repeat", "residual", "name", "inputs", "body"})
+
+
+def register_op(op: Op | type[Op], *, source: str = "python", replace: bool = False) -> Op:
+    """Make an op usable in specs.  Accepts an instance or a class (instantiated with no arguments).
+
+    Raises UsageError if the kind is taken (pass ``replace=True`` to redefine a user op) or the
+    definition is incomplete.
+    """
+    instance = op() if isinstance(op, type) else op
+    kind = getattr(instance, "kind", None)
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise UsageError(f"{type(instance).__name__}: an op needs a 'kind' that is an identifier, got {kind!r}")
+    if kind in RESERVED_KINDS:
+        raise UsageError(f"'{kind}' is a reserved word of the spec language and cannot name an op")
+    existing = _REGISTRY.get(kind)
+    if existing is not None and not replace:
+        if type(existing.op) is type(instance):
+            return existing.op
+        raise UsageError(f"an op named '{kind}' is already registered (from {existing.source})")
+    if existing is not None and existing.source == "built-in" and source != "built-in":
+        raise UsageError(f"'{kind}' is a built-in op and cannot be replaced")
+    _check_definition(instance)
+    _REGISTRY[kind] = RegisteredOp(instance, source)
+    from archspec.spec import model
+
+    model.invalidate_schema_cache()
+    return instance
+
+
+def unregister_op(kind: str) -> None:
+    """Remove a user-registered op (built-ins stay)."""
+    registered = _REGISTRY.get(kind)
+    if registered is not None and registered.source != "built-in":
+        del _REGISTRY[kind]
+        from archspec.spec import model
+
+        model.invalidate_schema_cache()
+
+
+def get_op(kind: str) -> Op | None:
+    _ensure_builtins()
+    registered = _REGISTRY.get(kind)
+    return registered.op if registered else None
+
+
+def registered_ops() -> dict[str, RegisteredOp]:
+    """Every op, built-in ones first, in registration order."""
+    _ensure_builtins()
+    return dict(_REGISTRY)
+
+
+def _check_definition(op: Op) -> None:
+    from pydantic import BaseModel
+
+    params = getattr(op, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise UsageError(f"op '{op.kind}': Params must be a pydantic model class")
+    if op.shorthand not in (None, "inputs") and op.shorthand not in params.model_fields:
+        raise UsageError(f"op '{op.kind}': shorthand '{op.shorthand}' is not one of its parameters")
+    if op.min_inputs < 1 or (op.max_inputs is not None and op.max_inputs < op.min_inputs):
+        raise UsageError(f"op '{op.kind}': min_inputs/max_inputs are inconsistent")
+
+
+_builtins_loaded = False
+
+
+def _ensure_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        from archspec.ops import builtin
+
+        for op_class in builtin.BUILTIN_OPS:
+            register_op(op_class, source="built-in")

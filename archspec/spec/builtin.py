@@ -1,0 +1,45 @@
+"""The built-in specs: found by name (``vgg16``) in a source checkout and after a normal install."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archspec.errors import SpecError, did_you_mean
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def builtin_specs_dir() -> Path:
+    """``archspec/builtin_specs`` in an installed wheel, else the checkout's top-level ``specs/``."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "builtin_specs"
+    if installed.is_dir():
+        return installed
+    return package.parent / "specs"
+
+
+def builtin_spec_names() -> list[str]:
+    """Names of the complete built-in networks (``specs/lib/`` holds shared pieces, not networks)."""
+    directory = builtin_specs_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(p.stem for p in directory.iterdir() if p.suffix in SPEC_SUFFIXES)
+
+
+def resolve_spec_path(ref: str, relative_to: Path | None = None) -> Path:
+    """A spec reference as a file path: an existing path wins, else a built-in name."""
+    candidate = Path(ref)
+    if relative_to is not None and not candidate.is_absolute():
+        local = relative_to / candidate
+        if local.exists() or local.suffix in SPEC_SUFFIXES:
+            return local
+    if candidate.exists() or candidate.suffix in SPEC_SUFFIXES or "/" in ref or "\\" in ref:
+        return candidate
+    directory = builtin_specs_dir()
+    for suffix in SPEC_SUFFIXES:
+        builtin = directory / f"{ref}{suffix}"
+        if builtin.is_file():
+            return builtin
+    names = builtin_spec_names()
+    hint = did_you_mean(ref, names) or (f"built-in specs: {', '.join(names)}" if names else None)
+    raise SpecError.at(f"no spec file '{ref}' and no built-in spec of that name", hint=hint)

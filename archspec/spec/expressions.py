@@ -1,0 +1,227 @@
+"""The small expression language of spec values: ``$channels``, ``$channels * 4``, ``$depths[1]``.
+
+A string value that starts with ``$`` is an expression over the variables in scope (the spec's
+``variables``, a block's parameters, a repeat's index).  ``${...}`` braces are optional.  The text
+is parsed with Python's :mod:`ast` for its grammar only and evaluated by the small interpreter
+below, which knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/
+``not``, ``a if cond else b``, indexing and ``min``/``max``/``abs``/``len``.  Nothing else is
+allowed: a spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+MAX_EXPRESSION_LENGTH = 500
+MAX_INTEGER = 2**62
+
+
+class ExpressionError(Exception):
+    """An expression is malformed or cannot be evaluated; the message is for a person."""
+
+
+def is_expression(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
+
+
+def contains_expression(value: object) -> bool:
+    """True if the value, or anything nested in it, is an expression."""
+    if isinstance(value, dict):
+        return any(contains_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_expression(v) for v in value)
+    return is_expression(value)
+
+
+def expression_body(text: str) -> str:
+    body = text[1:].strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1].strip()
+    return body
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_expression(text: str) -> ast.expr:
+    """Parse ``$...`` text into an expression tree, checking that only allowed syntax is used."""
+    body = expression_body(text)
+    if not body:
+        raise ExpressionError("empty expression after '$'")
+    if len(body) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
+    try:
+        tree = ast.parse(body, mode="eval").body
+    except SyntaxError as exc:
+        raise ExpressionError(f"invalid expression '{body}': {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("expression is nested too deeply") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ExpressionError(f"'{type(node).__name__}' is not allowed in an expression: '{body}'")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
+            allowed = ", ".join(sorted(_FUNCTIONS))
+            raise ExpressionError(f"only these functions can be called: {allowed}")
+        if isinstance(node, ast.Call) and node.keywords:
+            raise ExpressionError("keyword arguments are not allowed in an expression")
+    return tree
+
+
+def names_in(text: str) -> set[str]:
+    """The variable names an expression reads."""
+    return {
+        node.id for node in ast.walk(parse_expression(text))
+        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in _CONSTANTS
+    }
+
+
+def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
+    """Evaluate ``$...`` text with the given variables."""
+    return _Evaluator(variables).visit(parse_expression(text))
+
+
+def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Replace every expression in a (nested) value by what it evaluates to."""
+    if isinstance(value, dict):
+        return {key: substitute(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, variables) for item in value]
+    if isinstance(value, str) and value.startswith("$$"):
+        return value[1:]
+    if is_expression(value):
+        return evaluate(value, variables)
+    return value
+
+
+_ALLOWED_NODES = (
+    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
+    ast.Compare, ast.IfExp, ast.Subscript, ast.List, ast.Tuple, ast.Call,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
+    ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
+)
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "len": len}
+_CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+}
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+
+
+class _Evaluator:
+    def __init__(self, variables: Mapping[str, Any]):
+        self.variables = variables
+
+    def visit(self, node: ast.expr) -> Any:
+        method: Callable[[Any], Any] = getattr(self, f"visit_{type(node).__name__}")
+        return _checked(method(node))
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        if not isinstance(node.value, (int, float, str, bool, type(None))):
+            raise ExpressionError(f"unsupported constant {node.value!r}")
+        return node.value
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if node.id in self.variables:
+            return self.variables[node.id]
+        if node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
+        from archspec.errors import did_you_mean
+
+        known = sorted(self.variables)
+        hint = did_you_mean(node.id, known)
+        message = f"unknown variable '{node.id}'"
+        message += f"; {hint}" if hint else (f" (known here: {', '.join(known)})" if known else "")
+        raise ExpressionError(message)
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
+            raise ExpressionError("exponent larger than 64 in an expression")
+        if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list)) or isinstance(right, (str, list))):
+            raise ExpressionError("repeating strings or lists with '*' is not allowed")
+        try:
+            return _BINARY[type(node.op)](left, right)
+        except ZeroDivisionError:
+            raise ExpressionError("division by zero") from None
+        except TypeError:
+            raise ExpressionError(
+                f"cannot apply '{_symbol(node.op)}' to {type(left).__name__} and {type(right).__name__}"
+            ) from None
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not operand
+        if not isinstance(operand, (int, float)):
+            raise ExpressionError(f"cannot negate {type(operand).__name__}")
+        return -operand if isinstance(node.op, ast.USub) else +operand
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        result: Any = None
+        for value in node.values:
+            result = self.visit(value)
+            if isinstance(node.op, ast.And) and not result:
+                return result
+            if isinstance(node.op, ast.Or) and result:
+                return result
+        return result
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        left = self.visit(node.left)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.visit(comparator)
+            try:
+                if not _COMPARE[type(op)](left, right):
+                    return False
+            except TypeError:
+                raise ExpressionError(
+                    f"cannot compare {type(left).__name__} with {type(right).__name__}"
+                ) from None
+            left = right
+        return True
+
+    def visit_IfExp(self, node: ast.IfExp) -> Any:
+        return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        container, index = self.visit(node.value), self.visit(node.slice)
+        if not isinstance(container, (list, tuple)) or not isinstance(index, int) or isinstance(index, bool):
+            raise ExpressionError("only a list can be indexed, with an integer")
+        if not -len(container) <= index < len(container):
+            raise ExpressionError(f"index {index} is out of range for a list of {len(container)}")
+        return container[index]
+
+    def visit_List(self, node: ast.List) -> Any:
+        return [self.visit(element) for element in node.elts]
+
+    visit_Tuple = visit_List
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        assert isinstance(node.func, ast.Name)
+        arguments = [self.visit(arg) for arg in node.args]
+        try:
+            return _FUNCTIONS[node.func.id](*arguments)
+        except (TypeError, ValueError) as exc:
+            raise ExpressionError(f"{node.func.id}(): {exc}") from None
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        raise ExpressionError(f"integer too large in expression (over {MAX_INTEGER:,})")
+    if isinstance(value, float) and value != value:
+        raise ExpressionError("expression evaluates to NaN")
+    return value
+
+
+def _symbol(op: ast.operator) -> str:
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.Pow: "**"}.get(type(op), "?")

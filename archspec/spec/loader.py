@@ -1,0 +1,324 @@
+"""Load a spec: find the file, read it safely, validate it, merge what it ``extends``.
+
+``load("vgg16")`` finds a built-in spec; ``load("path/to/net.yaml")`` a file.  The result is a
+:class:`Spec`: the validated document plus the located data the lowering needs to point at
+the exact line of any later error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, did_you_mean
+from archspec.ops.registry import registered_ops
+from archspec.spec.builtin import resolve_spec_path
+from archspec.spec.expressions import ExpressionError, evaluate, is_expression
+from archspec.spec.located_yaml import (
+    LocatedMapping,
+    LocatedSequence,
+    describe,
+    load_located_yaml,
+    location_of,
+    read_source,
+)
+from archspec.spec.model import ENTRY_META_KEYS, STRUCTURE_KEYS, language
+from archspec.spec.validation import diagnostics_from_validation
+
+MAX_EXTENDS_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec, ready to be lowered into a graph."""
+
+    name: str
+    description: str
+    path: str
+    input_shape: tuple[int, ...]
+    variables: dict[str, Any]
+    plugins: tuple[str, ...]
+    data: LocatedMapping = field(repr=False)
+    """The merged, located document (every value knows its file, line and column)."""
+    files: tuple[str, ...] = ()
+    """This file and every file it extends, nearest first."""
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path})"
+
+
+def load(
+    spec: str | Path,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    input_shape: tuple[int, ...] | list[int] | None = None,
+) -> Spec:
+    """Load, validate and merge a spec given by path or built-in name.
+
+    ``variables`` override the spec's variables (each must exist in the spec); ``input_shape``
+    overrides its input.  Raises SpecError with every problem found.
+    """
+    path = resolve_spec_path(str(spec))
+    data, files = _load_merged(path, chain=())
+    _check_required(data, str(path))
+    _check_layer_kinds(data)
+    merged_variables = dict(data.get("variables") or {})
+    if variables:
+        _apply_variable_overrides(data, merged_variables, variables, str(path))
+    shape = _input_shape(data, merged_variables, input_shape, str(path))
+    return Spec(
+        name=data["name"],
+        description=str(data.get("description") or "").strip(),
+        path=str(path),
+        input_shape=shape,
+        variables=merged_variables,
+        plugins=tuple(data.get("plugins") or ()),
+        data=data,
+        files=files,
+    )
+
+
+def read_spec_file(path: Path) -> LocatedMapping:
+    """Read and validate one file on its own (without following ``extends``)."""
+    display = _display_path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError.at(f"no such spec file: {display}") from None
+    except IsADirectoryError:
+        raise SpecError.at(f"{display} is a directory, not a spec file") from None
+    except OSError as exc:
+        raise SpecError.at(f"cannot read {display}: {exc.strerror}") from None
+    source = read_source(display, raw)
+    data = load_located_yaml(source)
+    where = SourceLocation(display, 1, 1, source.lines[0] if source.lines else "")
+    if data is None:
+        raise SpecError.at("spec file is empty", where,
+                           hint="a spec starts with 'archspec: 1', a name, an input shape and layers")
+    if not isinstance(data, LocatedMapping):
+        raise SpecError.at(f"a spec must be a mapping of keys (archspec, name, input, layers...), got {describe(data)}",
+                           getattr(data, "location", where))
+    if "archspec" not in data:
+        raise SpecError.at("missing 'archspec: 1' (the spec-language version) at the top of the file", where,
+                           hint="add the line 'archspec: 1'")
+    model = language().spec_model
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        diagnostics = diagnostics_from_validation(exc, data, model)
+        collector = DiagnosticCollector(diagnostics)
+        _check_layer_kinds(data, collector, only_local=True)
+        collector.raise_if_any()
+    return data
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, tuple[str, ...]]:
+    resolved = path.resolve()
+    data = read_spec_file(path)
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
+        raise SpecError.at(f"'extends' forms a cycle: {cycle}", data.value_locations.get("extends"))
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise SpecError.at(f"'extends' chain is deeper than {MAX_EXTENDS_DEPTH} files",
+                           data.value_locations.get("extends"))
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data, (_display_path(path),)
+    try:
+        parent_path = resolve_spec_path(parent_ref, relative_to=path.parent)
+    except SpecError as exc:
+        raise SpecError.at(exc.diagnostics[0].message, data.value_locations["extends"], exc.diagnostics[0].hint) from None
+    parent, parent_files = _load_merged(parent_path, (*chain, resolved))
+    return _merge(parent, data), (_display_path(path), *parent_files)
+
+
+_MERGED_MAPPINGS = ("variables", "blocks")
+
+
+def _merge(parent: LocatedMapping, child: LocatedMapping) -> LocatedMapping:
+    """The child's keys override the parent's; variables, blocks, defaults and init merge key by key."""
+    merged = LocatedMapping()
+    merged.location = child.location
+    merged.key_locations, merged.value_locations = {}, {}
+    for source in (parent, child):
+        for key, value in source.items():
+            combined = value
+            if key in ("variables", "blocks", "defaults", "init") and key in merged and \
+                    isinstance(value, LocatedMapping) and isinstance(merged[key], LocatedMapping):
+                combined = _merge_mapping(merged[key], value, deep=key in ("defaults", "init"))
+            elif key == "plugins" and key in merged:
+                combined = _merge_lists(merged[key], value)
+            merged[key] = combined
+            merged.key_locations[key] = source.key_locations[key]
+            merged.value_locations[key] = source.value_locations[key]
+    merged.pop("extends", None)
+    return merged
+
+
+def _merge_mapping(base: LocatedMapping, override: LocatedMapping, deep: bool) -> LocatedMapping:
+    merged = LocatedMapping()
+    merged.location = override.location
+    merged.key_locations, merged.value_locations = dict(base.key_locations), dict(base.value_locations)
+    merged.update(base)
+    for key, value in override.items():
+        if deep and key in merged and isinstance(value, LocatedMapping) and isinstance(merged[key], LocatedMapping):
+            value = _merge_mapping(merged[key], value, deep=False)
+        merged[key] = value
+        merged.key_locations[key] = override.key_locations[key]
+        merged.value_locations[key] = override.value_locations[key]
+    return merged
+
+
+def _merge_lists(base: LocatedSequence, extra: LocatedSequence) -> LocatedSequence:
+    merged = LocatedSequence(base)
+    merged.location = extra.location
+    merged.item_locations = list(base.item_locations)
+    for item, location in zip(extra, extra.item_locations, strict=True):
+        if item not in merged:
+            merged.append(item)
+            merged.item_locations.append(location)
+    return merged
+
+
+def _check_required(data: LocatedMapping, path: str) -> None:
+    collector = DiagnosticCollector()
+    for key, what in (("name", "a name"), ("input", "an input shape, such as [3, 224, 224]"),
+                      ("layers", "a list of layers")):
+        if data.get(key) is None:
+            collector.error(f"spec has no '{key}': it needs {what}", data.location,
+                            hint=None if key != "name" else "add a line such as 'name: mynet'")
+    collector.raise_if_any()
+
+
+def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], overrides: Mapping[str, Any],
+                              path: str) -> None:
+    for key, value in overrides.items():
+        if key not in merged:
+            hint = did_you_mean(key, merged) or (
+                f"the spec's variables are: {', '.join(sorted(merged))}" if merged else "the spec declares no variables")
+            raise SpecError.at(f"cannot set variable '{key}': {path} has no such variable", hint=hint)
+        merged[key] = value
+
+
+def _input_shape(data: LocatedMapping, variables: dict[str, Any], override: Any, path: str) -> tuple[int, ...]:
+    if override is not None:
+        shape = tuple(int(d) for d in override)
+        if len(shape) not in (1, 3) or any(d < 1 for d in shape):
+            raise SpecError.at(f"input shape must be C,H,W or F with positive sizes, got {list(override)}")
+        return shape
+    value = data["input"]
+    location = data.value_locations["input"]
+    if is_expression(value):
+        try:
+            value = evaluate(value, variables)
+        except ExpressionError as exc:
+            raise SpecError.at(str(exc), location) from None
+        if not (isinstance(value, list) and len(value) in (1, 3)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value)):
+            raise SpecError.at(f"'input' must evaluate to [C, H, W] or [features], got {value!r}", location)
+    return tuple(value)
+
+
+# -- layer kinds ---------------------------------------------------------------------------
+
+def iter_entries(body: Any) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
+    """Every layer entry in a body, nested bodies included: (entry, container, location)."""
+    if isinstance(body, LocatedSequence):
+        for item, location in zip(body, body.item_locations, strict=True):
+            yield item, body, location
+            if isinstance(item, LocatedMapping) and "body" in item:
+                yield from iter_entries_in_body(item)
+    elif isinstance(body, (LocatedMapping, str)):
+        yield body, None, getattr(body, "location", None)
+        if isinstance(body, LocatedMapping) and "body" in body:
+            yield from iter_entries_in_body(body)
+
+
+def iter_entries_in_body(entry: LocatedMapping) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
+    body = entry["body"]
+    if isinstance(body, LocatedSequence):
+        yield from iter_entries(body)
+    else:
+        yield body, entry, entry.value_locations["body"]
+        if isinstance(body, LocatedMapping) and "body" in body:
+            yield from iter_entries_in_body(body)
+        elif isinstance(body, LocatedMapping):
+            pass
+
+
+def entry_key(entry: Any) -> str | None:
+    """The layer kind an entry names (op, construct or block), or None if it names none."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        keys = [k for k in entry if k not in ENTRY_META_KEYS and k not in ("body", "index")]
+        if len(keys) == 1 and isinstance(keys[0], str):
+            return keys[0]
+        for structure in STRUCTURE_KEYS:
+            if structure in entry:
+                return structure
+    return None
+
+
+def _check_layer_kinds(data: LocatedMapping, collector: DiagnosticCollector | None = None,
+                       only_local: bool = False) -> None:
+    """Every entry names a known op, construct or block, with did-you-mean over all of them."""
+    own = collector is None
+    collector = collector or DiagnosticCollector()
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    ops = registered_ops()
+    known = set(ops) | set(blocks or {}) | set(STRUCTURE_KEYS)
+    bodies: list[Any] = []
+    if data.get("layers") is not None:
+        bodies.append(data["layers"])
+    for block in (blocks or {}).values():
+        if isinstance(block, dict) and "body" in block:
+            bodies.append(block["body"])
+    for body in bodies:
+        for entry, _, location in iter_entries(body):
+            key = entry_key(entry)
+            if key is None or key in known or not isinstance(key, str) or key.startswith("$"):
+                continue
+            if only_local and data.get("extends") is not None:
+                continue  # the block may come from the file this one extends
+            key_location = location
+            if isinstance(entry, LocatedMapping):
+                key_location = entry.key_locations.get(key, location)
+            hint = did_you_mean(key, known)
+            plugin_hint = _plugin_hint(key, data)
+            collector.add(Diagnostic(f"unknown layer kind '{key}'", key_location, hint or plugin_hint))
+    if own:
+        collector.raise_if_any()
+
+
+def _plugin_hint(key: str, data: LocatedMapping) -> str | None:
+    plugins = data.get("plugins") or []
+    if plugins:
+        names = ", ".join(plugins)
+        return f"this spec needs the plugins {names}: install them or pass --plugin"
+    return "define it under 'blocks:', or register an op with that kind (see 'archspec list --ops')"
+
+
+def block_definitions(data: LocatedMapping) -> dict[str, LocatedMapping]:
+    blocks = data.get("blocks") or {}
+    return dict(blocks)
+
+
+def located(data: Any, *path: Any) -> SourceLocation | None:
+    return location_of(data, tuple(path))
+
+
+def validated_model(data: LocatedMapping) -> BaseModel:
+    """The pydantic model instance of a (merged) document."""
+    return language().spec_model.model_validate(data)

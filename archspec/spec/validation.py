@@ -1,0 +1,204 @@
+"""Turn pydantic's validation errors into located diagnostics a person can act on.
+
+pydantic reports a path (``loc``) through the data *and* through the types it tried (union
+members, model names).  We walk the loc through the located YAML to find the source position,
+walk it through the models to find which keys were allowed (for "did you mean"), and merge the
+several errors a union produces for one value into one message.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from archspec.errors import Diagnostic, did_you_mean
+from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe, location_of
+
+_CONSTRAINT_ERRORS = {
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long",
+    "value_error", "assertion_error", "multiple_of", "string_too_long",
+}
+_EXPECTED = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list",
+    "tuple_type": "a pair [a, b]", "dict_type": "a mapping", "model_type": "a mapping",
+    "model_attributes_type": "a mapping", "none_required": "nothing",
+}
+
+
+def diagnostics_from_validation(error: ValidationError, root: Any, root_model: type[BaseModel],
+                                what: str = "") -> list[Diagnostic]:
+    """Located diagnostics for every problem pydantic found in ``root`` (the located YAML data)."""
+    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    diagnostics: list[Diagnostic] = []
+    for raw in error.errors():
+        loc = tuple(raw["loc"])
+        data_path = _data_path(root, loc)
+        kind = raw["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            allowed = _allowed_keys(root_model, loc[:-1])
+            hint = did_you_mean(str(key), allowed) if allowed else None
+            if hint is None and allowed:
+                hint = "allowed here: " + ", ".join(allowed)
+            diagnostics.append(Diagnostic(f"unknown key '{key}'{what}", location_of(root, data_path, key=True), hint))
+        elif kind == "missing":
+            diagnostics.append(Diagnostic(f"missing required key '{loc[-1]}'{what}", location_of(root, data_path)))
+        elif kind == "union_tag_invalid" or loc[-1:] == ("layer:invalid",):
+            diagnostics.append(_invalid_entry(root, data_path, raw["input"]))
+        else:
+            grouped[data_path].append(raw)
+    for data_path, errors in grouped.items():
+        diagnostics.append(_value_diagnostic(root, data_path, errors))
+    return diagnostics
+
+
+def _value_diagnostic(root: Any, data_path: tuple[Any, ...], errors: list[dict[str, Any]]) -> Diagnostic:
+    location = location_of(root, data_path)
+    field = _field_name(data_path)
+    value = errors[0]["input"]
+    if len(errors) > 1:
+        errors = [e for e in errors if not _is_expression_member(e)] or errors
+    constraint = next((e for e in errors if e["type"] in _CONSTRAINT_ERRORS), None)
+    if constraint is not None:
+        return Diagnostic(f"{field}{_constraint_message(constraint)}", location)
+    expected: list[str] = []
+    for err in errors:
+        if err["type"] == "literal_error":
+            expected.append(err["ctx"]["expected"].replace("'", "'"))
+        elif err["type"] == "string_pattern_mismatch":
+            expected.append(_pattern_meaning(err["ctx"].get("pattern", "")))
+        else:
+            expected.append(_EXPECTED.get(err["type"], err["msg"].removeprefix("Input should be ")))
+    unique = list(dict.fromkeys(expected))
+    wanted = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " or " + unique[-1]
+    return Diagnostic(f"{field}expected {wanted}, got {describe(value)}", location)
+
+
+def _is_expression_member(err: dict[str, Any]) -> bool:
+    ctx = err.get("ctx") or {}
+    return (err["type"] == "string_pattern_mismatch" and ctx.get("pattern") == r"^\$") or (
+        err["type"] == "string_type" and str(err["loc"][-1]) == "constrained-str"
+    )
+
+
+def _pattern_meaning(pattern: str) -> str:
+    if pattern.startswith("^[A-Za-z_]"):
+        return "a name (letters, digits and _, not starting with a digit)"
+    if pattern == r"^\$":
+        return "an expression starting with $"
+    return f"text matching {pattern}"
+
+
+def _constraint_message(err: dict[str, Any]) -> str:
+    ctx, value, kind = err.get("ctx") or {}, err["input"], err["type"]
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}, got {value}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx['gt']}, got {value}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']:,}, got {value:,}" if isinstance(value, int) else (
+            f"must be at most {ctx['le']}, got {value}")
+    if kind == "less_than":
+        return f"must be less than {ctx['lt']}, got {value}"
+    if kind in ("too_short", "too_long"):
+        return f"expected {_length_range(ctx)} items, got {ctx.get('actual_length')}"
+    message: str = err["msg"]
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _length_range(ctx: dict[str, Any]) -> str:
+    low, high = ctx.get("min_length"), ctx.get("max_length")
+    if low is not None and high is not None and low != high:
+        return f"{low} to {high}"
+    return str(low if low is not None else high)
+
+
+def _field_name(data_path: tuple[Any, ...]) -> str:
+    for step in reversed(data_path):
+        if isinstance(step, str):
+            return f"'{step}': "
+    return ""
+
+
+def _invalid_entry(root: Any, data_path: tuple[Any, ...], value: Any) -> Diagnostic:
+    location = location_of(root, data_path)
+    if isinstance(value, dict):
+        kinds = [k for k in value if k not in ("name", "inputs", "body", "index")]
+        if not kinds:
+            return Diagnostic("layer entry has no layer kind", location,
+                              hint="write the kind as the key, e.g. {conv2d: 64, name: conv1}")
+        listed = ", ".join(f"'{k}'" for k in kinds)
+        return Diagnostic(f"layer entry has several layer kinds ({listed}); each entry is one layer", location,
+                          hint="split it into one entry per layer")
+    return Diagnostic(f"a layer entry must be a layer kind or a mapping, got {describe(value)}", location)
+
+
+def _data_path(root: Any, loc: Sequence[Any]) -> tuple[Any, ...]:
+    """The part of a pydantic loc that walks through the data (union tags and type names dropped)."""
+    node, path = root, []
+    for step in loc:
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+            path.append(step)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+            path.append(step)
+    return tuple(path)
+
+
+def _allowed_keys(root_model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the model at ``loc`` accepts, for did-you-mean."""
+    current: Any = root_model
+    for step in loc:
+        current = _step(current, step)
+        if current is None:
+            return []
+    models = [m for m in _members(current) if isinstance(m, type) and issubclass(m, BaseModel)]
+    if len(models) != 1:
+        return []
+    return [info.alias or name for name, info in models[0].model_fields.items()]
+
+
+def _members(annotation: Any) -> list[Any]:
+    """Flatten Annotated / Union / Optional into their member types."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members: list[Any] = []
+        for arg in typing.get_args(annotation):
+            members.extend(_members(arg))
+        return members
+    return [annotation]
+
+
+def _step(annotation: Any, step: Any) -> Any:
+    for member in _members(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            if isinstance(step, str) and step in member.model_fields:
+                return member.model_fields[step].annotation
+            if step == member.__name__:
+                return member
+        origin = typing.get_origin(member)
+        if origin is dict and not isinstance(step, int):
+            return typing.get_args(member)[1]
+        if origin is list and isinstance(step, int):
+            return typing.get_args(member)[0]
+    if isinstance(step, str) and step.startswith("layer:"):
+        from archspec.spec.model import language
+
+        lang = language()
+        kind = step.split(":", 1)[1]
+        return {"repeat": lang.repeat_model, "residual": lang.residual_model}.get(kind) or lang.entry_models.get(kind)
+    return None
+
+
+def is_located(value: Any) -> bool:
+    return isinstance(value, (LocatedMapping, LocatedSequence))
