@@ -1,0 +1,42 @@
+# The two commands of the README's quick start, and the pieces CI runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck pytest docs gallery benchmarks examples clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@command -v dot >/dev/null || echo "note: Graphviz's 'dot' is missing (PNG/SVG/PDF diagrams need it): apt-get install graphviz"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Quick start 1: compile VGG-16: print its summary, write ONNX, weights and a diagram to out/
+demo: $(STAMP)
+	$(BIN)/archspec compile vgg16 --onnx --pt --svg --out-dir out
+
+## Quick start 2: lint, type-check and run the whole test suite
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check archspec tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf out site .pytest_cache .mypy_cache .ruff_cache

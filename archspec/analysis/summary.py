@@ -1,0 +1,134 @@
+"""The summary of an analysed graph: per-layer shapes, parameters and MACs, with totals.
+
+Rows follow the scope tree: a block call or a named repeat is a group row whose figures are
+the sums of what it contains, and ``depth`` folds everything deeper into its group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.graph.ir import Graph, Scope
+from archspec.ops.base import Shape, volume
+
+BYTES_PER_VALUE = 4
+"""float32: parameter and activation memory are reported for single precision."""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    name: str
+    op: str
+    """The op kind, or for a group: the block's name, ``repeat ×N``, ``shortcut``."""
+    output_shape: Shape
+    params: int
+    macs: int
+    depth: int
+    """0 for top-level rows, 1 inside one scope, and so on."""
+    group: bool = False
+    """A scope (block call, repeat, iteration) rather than a single layer."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    trainable_params: int
+    macs: int
+    parameter_bytes: int
+    activation_bytes: int
+    """Every layer's output for one sample (batch 1), float32, the input included."""
+    rows: tuple[SummaryRow, ...]
+    layer_count: int
+
+
+def summarize(graph: Graph, depth: int | None = None) -> Summary:
+    """Summary rows and totals; ``depth`` folds scopes deeper than it into one row each."""
+    rows: list[SummaryRow] = []
+    emitted: set[str] = set()
+    scopes = graph.scopes_by_path
+    for node in graph.layers:
+        chain = _scope_chain(node.scope)
+        for level, path in enumerate(chain):
+            if depth is not None and level >= depth:
+                break
+            if path not in emitted:
+                emitted.add(path)
+                rows.append(_group_row(graph, scopes[path], level))
+        if depth is not None and len(chain) > depth:
+            continue
+        rows.append(SummaryRow(node.name, node.op, node.output_shape, node.parameters, node.macs, len(chain)))
+    params = graph.parameters
+    return Summary(
+        name=graph.name,
+        input_shape=graph.input_shape,
+        output_shape=graph.output_shape,
+        params=params,
+        trainable_params=params,
+        macs=graph.macs,
+        parameter_bytes=params * BYTES_PER_VALUE,
+        activation_bytes=sum(volume(node.output_shape) for node in graph.nodes) * BYTES_PER_VALUE,
+        rows=tuple(rows),
+        layer_count=len(graph.layers),
+    )
+
+
+def _scope_chain(scope: str) -> list[str]:
+    if not scope:
+        return []
+    parts = scope.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _group_row(graph: Graph, scope: Scope, level: int) -> SummaryRow:
+    inside = list(graph.nodes_in(scope.path))
+    params = sum(node.parameters for node in inside)
+    macs = sum(node.macs for node in inside)
+    shape = inside[-1].output_shape if inside else ()
+    if scope.kind == "repeat":
+        label = f"repeat ×{scope.count}"
+    elif scope.block:
+        label = scope.block
+    else:
+        label = scope.kind
+    return SummaryRow(scope.path, label, shape, params, macs, level, group=True)
+
+
+def summary_json(graph: Graph) -> dict[str, Any]:
+    """The machine-readable summary: one JSON object, shapes without the batch dimension."""
+    return {
+        "name": graph.name,
+        "input_shape": list(graph.input_shape),
+        "output_shape": list(graph.output_shape),
+        "params": graph.parameters,
+        "macs": graph.macs,
+        "layers": [
+            {
+                "name": node.name,
+                "op": node.op,
+                "output_shape": list(node.output_shape),
+                "params": node.parameters,
+                "macs": node.macs,
+            }
+            for node in graph.layers
+        ],
+    }
+
+
+def format_count(value: int) -> str:
+    return f"{value:,}"
+
+
+def format_macs(value: int) -> str:
+    """Human-scaled multiply-accumulates: 15.47G, 4.09G, 416.5K."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.2f}{unit}"
+    return str(value)
+
+
+def format_bytes(value: int) -> str:
+    return f"{value / 1e6:,.2f} MB"

@@ -1,0 +1,368 @@
+"""The ``archspec`` command: thin wrappers that parse, call the library, print.
+
+Exit status: 0 success, 1 a bad spec or input file (with ``file:line:col`` errors), 2 bad usage.
+torch and onnx are imported only inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from archspec.errors import ArchspecError, SpecError, UsageError
+
+app = typer.Typer(
+    name="archspec",
+    help="A declarative YAML architecture compiler for neural networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+T = TypeVar("T")
+
+SpecArgument = Annotated[str, typer.Argument(help="A spec file, or the name of a built-in spec (see 'archspec list').")]
+InputShapeOption = Annotated[
+    str | None, typer.Option("--input-shape", help="Override the input shape: C,H,W (or F).", metavar="C,H,W"),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a spec variable: NAME=VALUE (VALUE in YAML, e.g. depths=[2,2,2,2]).",
+                 metavar="NAME=VALUE"),
+]
+PluginOption = Annotated[
+    list[str] | None,
+    typer.Option("--plugin", help="Import a Python module that registers ops before the spec is read.",
+                 metavar="MODULE"),
+]
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def fail(message: str, status: int = 1) -> None:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    raise typer.Exit(status)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn archspec's errors into messages and exit statuses; never a traceback for bad input."""
+    try:
+        yield
+    except SpecError as exc:
+        fail(exc.format(), 1)
+    except UsageError as exc:
+        fail(f"error: {exc}", 2)
+    except ArchspecError as exc:
+        fail(f"error: {exc}", 1)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except MemoryError:
+        fail("error: out of memory", 1)
+    except Exception as exc:
+        if os.environ.get("ARCHSPEC_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc}\n"
+             "this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback and please report it", 3)
+
+
+def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"--input-shape expects C,H,W (or F) with integers, got '{text}'") from None
+    if len(shape) not in (1, 3) or any(d < 1 for d in shape):
+        raise UsageError(f"--input-shape expects C,H,W (or F) with positive sizes, got '{text}'")
+    return shape
+
+
+def parse_assignments(pairs: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    result: dict[str, Any] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got '{pair}'")
+        try:
+            result[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            raise UsageError(f"--set {name}: '{value}' is not a valid YAML value") from None
+    return result
+
+
+def load_plugins(modules: list[str] | None) -> None:
+    from archspec.plugins import load_entry_point_plugins, load_plugin_modules
+
+    load_entry_point_plugins()
+    load_plugin_modules(modules or [])
+
+
+def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None):  # noqa: ANN201
+    from archspec.graph.lower import analyse
+    from archspec.spec.loader import load
+
+    loaded = load(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape))
+    return analyse(loaded)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+@app.command()
+def validate(
+    specs: Annotated[list[str], typer.Argument(help="Spec files or built-in names.")],
+    input_shape: InputShapeOption = None,
+    set_: SetOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Check specs: syntax, schema, names, and shapes all the way through."""
+    failures = 0
+    with reported_errors():
+        load_plugins(plugin)
+        for spec in specs:
+            try:
+                graph = analysed_graph(spec, input_shape, set_)
+            except SpecError as exc:
+                sys.stderr.write(exc.format() + "\n")
+                failures += 1
+                continue
+            print(f"ok: {spec}: {graph.name}, {len(graph.layers)} layers, {graph.parameters:,} parameters, "
+                  f"output {list(graph.output_shape)}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def summary(
+    spec: SpecArgument,
+    input_shape: InputShapeOption = None,
+    set_: SetOption = None,
+    depth: Annotated[int | None, typer.Option(help="Fold blocks deeper than N into one row.", min=0)] = None,
+    format: Annotated[SummaryFormat, typer.Option("--format", "-f", help="table or json.")] = SummaryFormat.table,
+    plugin: PluginOption = None,
+) -> None:
+    """Per-layer output shapes, parameters and MACs, with totals (no torch needed)."""
+    with reported_errors():
+        load_plugins(plugin)
+        graph = analysed_graph(spec, input_shape, set_)
+        if format is SummaryFormat.json:
+            from archspec.analysis.summary import summary_json
+
+            print(json.dumps(summary_json(graph)))
+            return
+        from archspec.analysis.table import print_summary
+
+        print_summary(graph, depth)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Print the JSON Schema of the spec language (for editor completion and checking)."""
+    with reported_errors():
+        load_plugins(plugin)
+        from archspec.spec.model import language
+
+        text = json.dumps(language().json_schema(), indent=2) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+            return
+        from archspec.io import atomic_write_text
+
+        atomic_write_text(output, text)
+        print(f"wrote {output}")
+
+
+@app.command("list")
+def list_(
+    ops: Annotated[bool, typer.Option("--ops", help="List the layer kinds (ops) instead of the specs.")] = False,
+    plugin: PluginOption = None,
+) -> None:
+    """List the built-in specs (or, with --ops, every op and where it comes from)."""
+    with reported_errors():
+        load_plugins(plugin)
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = Console(highlight=False, markup=False)
+        if ops:
+            from archspec.ops.registry import registered_ops
+
+            table = Table(box=None, show_header=True, header_style="bold")
+            for column in ("op", "from", "description"):
+                table.add_column(column)
+            for kind, registered in registered_ops().items():
+                table.add_row(kind, registered.source, Text(registered.op.description))
+            console.print(table)
+            return
+        from archspec.spec.builtin import builtin_spec_names, resolve_spec_path
+        from archspec.spec.loader import load
+
+        table = Table(box=None, show_header=True, header_style="bold")
+        for column in ("spec", "input", "description"):
+            table.add_column(column)
+        for name in builtin_spec_names():
+            loaded = load(resolve_spec_path(name))
+            headline = loaded.description.split(": ")[0].rstrip(".")
+            table.add_row(name, "×".join(str(d) for d in loaded.input_shape), Text(headline))
+        console.print(table)
+
+
+DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+
+
+@app.command("compile")
+def compile_(
+    spec: SpecArgument,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Write NAME.onnx (the default when no output is chosen).")]
+    = False,
+    pt: Annotated[bool, typer.Option("--pt", help="Write the initialized weights as a state_dict, NAME.pt.")] = False,
+    py: Annotated[bool, typer.Option("--py", help="Write standalone PyTorch source, NAME.py.")] = False,
+    svg: Annotated[bool, typer.Option("--svg", help="Write the diagram as NAME.svg.")] = False,
+    png: Annotated[bool, typer.Option("--png", help="Write the diagram as NAME.png.")] = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Write the diagram as NAME.pdf.")] = False,
+    dot: Annotated[bool, typer.Option("--dot", help="Write the diagram as Graphviz source, NAME.dot.")] = False,
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Where outputs go.")] = Path("out"),
+    opset: Annotated[int | None, typer.Option(help="ONNX opset version (default: archspec's tested one).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for weight initialization.")] = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="Refuse specs whose parameters need more memory (e.g. 8GB; default: half of RAM).",
+    )] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
+    input_shape: InputShapeOption = None,
+    set_: SetOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Compile a spec: print its summary and write ONNX, weights, Python source or diagrams."""
+    with reported_errors():
+        load_plugins(plugin)
+        graph = analysed_graph(spec, input_shape, set_)
+        if not any((onnx, pt, py, svg, png, pdf, dot)):
+            onnx = True
+        if not quiet:
+            from archspec.analysis.table import print_summary
+
+            print_summary(graph, depth=1)
+            print()
+        written: list[Path] = []
+        stem = out_dir / graph.name
+        if py:
+            from archspec.backends.torch import write_python_source
+
+            written.append(write_python_source(graph, stem.with_suffix(".py")))
+        if onnx or pt:
+            from archspec.resources import check_parameter_memory, memory_limit as limit_of
+
+            check_parameter_memory(graph, limit_of(memory_limit))
+            from archspec.backends.torch import build_module
+
+            module = build_module(graph, seed=seed)
+            if pt:
+                from archspec.backends.torch import write_state_dict
+
+                written.append(write_state_dict(module, stem.with_suffix(".pt")))
+            if onnx:
+                from archspec.backends.onnx import write_onnx
+
+                written.extend(write_onnx(graph, module, stem.with_suffix(".onnx"), opset=opset))
+        for chosen, suffix in zip((svg, png, pdf, dot), DIAGRAM_FORMATS, strict=True):
+            if chosen:
+                from archspec.backends.graphviz import write_diagram
+
+                written.append(write_diagram(graph, stem.with_suffix("." + suffix)))
+        for path in written:
+            print(f"wrote {path}")
+
+
+class RankDir(str, Enum):
+    TB = "TB"
+    LR = "LR"
+    BT = "BT"
+    RL = "RL"
+
+
+class DiagramStyle(str, Enum):
+    graph = "graph"
+    volumes = "volumes"
+
+
+@app.command()
+def render(
+    spec: SpecArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="FILE.svg, .png, .pdf or .dot.")],
+    style: Annotated[DiagramStyle, typer.Option(help="graph: a Graphviz diagram; volumes: H×W×C boxes.")]
+    = DiagramStyle.graph,
+    rankdir: Annotated[RankDir, typer.Option("--rankdir", help="Direction of the flow.")] = RankDir.TB,
+    expand: Annotated[bool, typer.Option("--expand", help="Draw every layer; fold no repeated block.")] = False,
+    depth: Annotated[int | None, typer.Option(help="Expand blocks down to this depth only.", min=0)] = None,
+    params: Annotated[bool, typer.Option("--params", help="Show parameter counts on nodes.")] = False,
+    input_shape: InputShapeOption = None,
+    set_: SetOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Draw a spec as a diagram (no torch needed)."""
+    with reported_errors():
+        load_plugins(plugin)
+        suffix = output.suffix.lstrip(".").lower()
+        if suffix not in DIAGRAM_FORMATS:
+            raise UsageError(f"cannot tell the format of '{output}': use .svg, .png, .pdf or .dot")
+        graph = analysed_graph(spec, input_shape, set_)
+        from archspec.backends.graphviz import write_diagram
+
+        path = write_diagram(graph, output, style=style.value, rankdir=rankdir.value, expand=expand, depth=depth,
+                             show_params=params)
+        print(f"wrote {path}")
+
+
+@app.command()
+def inspect(
+    model: Annotated[Path, typer.Argument(help="An ONNX model file.")],
+) -> None:
+    """Show an ONNX model's inputs, outputs, op counts and parameter total."""
+    with reported_errors():
+        from archspec.backends.onnx import describe_onnx
+
+        print(describe_onnx(model))
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from archspec import __version__
+
+        print(f"archspec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """archspec: write a network as a YAML spec; get shapes, PyTorch, ONNX and diagrams."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
