@@ -17,7 +17,16 @@ from archspec.analysis.summary import Summary, summarize, summary_json
 from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
 from archspec.graph.ir import Graph, Node, Scope
 from archspec.graph.lower import analyse
-from archspec.ops import Op, OpParams, ShapeError, TorchLayer, get_op, register_op, registered_ops, unregister_op
+from archspec.ops import (
+    Op,
+    OpParams,
+    ShapeError,
+    TorchLayer,
+    get_op,
+    register_op,
+    registered_ops,
+    unregister_op,
+)
 from archspec.spec.loader import Spec, load
 
 __version__ = "0.1.0"

@@ -114,7 +114,7 @@ def load_plugins(modules: list[str] | None) -> None:
     load_plugin_modules(modules or [])
 
 
-def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None):  # noqa: ANN201
+def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None):
     from archspec.graph.lower import analyse
     from archspec.spec.loader import load
 
@@ -270,7 +270,8 @@ def compile_(
 
             written.append(write_python_source(graph, stem.with_suffix(".py")))
         if onnx or pt:
-            from archspec.resources import check_parameter_memory, memory_limit as limit_of
+            from archspec.resources import check_parameter_memory
+            from archspec.resources import memory_limit as limit_of
 
             check_parameter_memory(graph, limit_of(memory_limit))
             from archspec.backends.torch import build_module

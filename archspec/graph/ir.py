@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from archspec.errors import SourceLocation
 from archspec.ops.base import Op, Shape
 from archspec.ops.registry import get_op
+from archspec.spec.model import InitScheme
 
 INPUT = "input"
 """The name of the graph's input node, and of a scope's input in ``inputs:`` references."""
@@ -55,10 +56,6 @@ class Node:
         if op is None:
             raise KeyError(f"op '{self.op}' is not registered")
         return op
-
-    @property
-    def input_shapes_known(self) -> bool:
-        return True
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,8 @@ class Graph:
     description: str = ""
     source: str = ""
     """The spec file it came from."""
-    metadata: dict[str, Any] = field(default_factory=dict)
+    init: dict[str, InitScheme] = field(default_factory=dict)
+    """How the torch backend initializes each op kind's parameters (the spec's ``init:``)."""
 
     @cached_property
     def by_name(self) -> dict[str, Node]:

@@ -32,7 +32,7 @@ from archspec.ops.registry import get_op, registered_ops
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, substitute
 from archspec.spec.loader import Spec, entry_key, load
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
-from archspec.spec.model import ENTRY_META_KEYS
+from archspec.spec.model import ENTRY_META_KEYS, InitScheme
 from archspec.spec.validation import diagnostics_from_validation
 
 MAX_NODES = 200_000
@@ -53,9 +53,10 @@ def analyse(
     every problem found, each located in the spec.
     """
     if not isinstance(spec, Spec) or input_shape is not None or variables:
+        shape = tuple(input_shape) if input_shape is not None else None
         spec = load(spec if not isinstance(spec, Spec) else spec.path,
                     variables=variables if not isinstance(spec, Spec) else {**spec.variables, **(variables or {})},
-                    input_shape=input_shape)
+                    input_shape=shape)
     return _Lowering(spec).run()
 
 
@@ -130,6 +131,8 @@ class _Lowering:
             scopes=tuple(self.scopes),
             description=self.spec.description,
             source=self.spec.path,
+            init={kind: InitScheme.model_validate(dict(scheme))
+                  for kind, scheme in (self.data.get("init") or {}).items() if scheme is not None},
         )
 
     def _add_node(self, node: Node) -> str:
@@ -407,13 +410,14 @@ class _Lowering:
         except Exception as exc:  # a user-defined op's bug: say whose it is
             self.errors.add(_op_fault(op, "shape rule (output_shape)", exc, location, where))
             return None
-        output = _checked_shape(op, output, location, where, self.errors)
-        if output is None:
+        checked = _checked_shape(op, output, location, where, self.errors)
+        if checked is None:
             return None
-        parameters = _guarded(op, "parameter_count", lambda: op.parameter_count(params, shapes, output),
+        output = checked
+        parameters = _guarded(op, "parameter_count", lambda: op.parameter_count(params, shapes, checked),
                               location, where, self.errors)
-        macs = _guarded(op, "macs", lambda: op.macs(params, shapes, output), location, where, self.errors)
-        label = _guarded(op, "label", lambda: op.label(params, shapes, output), location, where, self.errors)
+        macs = _guarded(op, "macs", lambda: op.macs(params, shapes, checked), location, where, self.errors)
+        label = _guarded(op, "label", lambda: op.label(params, shapes, checked), location, where, self.errors)
         if parameters is None or macs is None or label is None:
             return None
         return Node(name, op.kind, params, tuple(inputs), output, int(parameters), int(macs), str(label),

@@ -1,8 +1,22 @@
 """Layer kinds: one class per op, everything about it in one place, found through the registry."""
 
 from archspec.ops.base import (
-    MAX_SIZE, Count, CountPair, Flag, Number, Op, OpParams, Padding, Probability, Shape, ShapeError, Size,
-    SizePair, TorchLayer, format_shape, pair,
+    MAX_SIZE,
+    Count,
+    CountPair,
+    Flag,
+    Number,
+    Op,
+    OpParams,
+    Padding,
+    Probability,
+    Shape,
+    ShapeError,
+    Size,
+    SizePair,
+    TorchLayer,
+    format_shape,
+    pair,
 )
 from archspec.ops.registry import RegisteredOp, get_op, register_op, registered_ops, unregister_op
 

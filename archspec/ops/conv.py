@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from archspec.ops.base import (
-    Flag, Op, OpParams, Padding, Shape, ShapeError, Size, SizePair, TorchLayer, format_shape, pair,
+    Flag,
+    Op,
+    OpParams,
+    Padding,
+    Shape,
+    ShapeError,
+    Size,
+    SizePair,
+    TorchLayer,
+    pair,
     require_rank,
 )
 
@@ -114,7 +123,8 @@ class Conv2d(Op[Conv2dParams]):
             "groups": params.groups,
             "bias": params.bias,
         }
-        forward = "{module}({0})" if symmetric else "{module}(F.pad({0}, %r))" % ((left, right, top, bottom),)
+        pads = (left, right, top, bottom)
+        forward = "{module}({0})" if symmetric else "{module}(F.pad({0}, " + repr(pads) + "))"
         return TorchLayer("torch.nn.Conv2d", (inputs[0][0], params.channels), kwargs, forward)
 
 

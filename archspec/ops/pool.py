@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from pydantic import model_validator
 
 from archspec.ops.base import (
-    CountPair, Flag, Op, OpParams, Shape, ShapeError, SizePair, TorchLayer, pair, require_rank,
+    CountPair,
+    Flag,
+    Op,
+    OpParams,
+    Shape,
+    ShapeError,
+    SizePair,
+    TorchLayer,
+    pair,
+    require_rank,
 )
 
 

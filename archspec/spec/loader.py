@@ -138,7 +138,8 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, t
     try:
         parent_path = resolve_spec_path(parent_ref, relative_to=path.parent)
     except SpecError as exc:
-        raise SpecError.at(exc.diagnostics[0].message, data.value_locations["extends"], exc.diagnostics[0].hint) from None
+        first = exc.diagnostics[0]
+        raise SpecError.at(first.message, data.value_locations["extends"], first.hint) from None
     parent, parent_files = _load_merged(parent_path, (*chain, resolved))
     return _merge(parent, data), (_display_path(path), *parent_files)
 
@@ -205,8 +206,9 @@ def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], over
                               path: str) -> None:
     for key, value in overrides.items():
         if key not in merged:
+            known = ", ".join(sorted(merged))
             hint = did_you_mean(key, merged) or (
-                f"the spec's variables are: {', '.join(sorted(merged))}" if merged else "the spec declares no variables")
+                f"the spec's variables are: {known}" if merged else "the spec declares no variables")
             raise SpecError.at(f"cannot set variable '{key}': {path} has no such variable", hint=hint)
         merged[key] = value
 

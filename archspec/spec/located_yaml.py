@@ -170,6 +170,7 @@ class _Builder:
     def build(self, events: Iterator[yaml.Event]) -> Any:
         documents: list[Any] = []
         stack: list[tuple[Any, list[Any]]] = []  # (container, [pending key, key location, size])
+        container: Any
         root: Any = None
         document_seen = False
         for event in events:
@@ -195,7 +196,6 @@ class _Builder:
                 if len(stack) >= MAX_DEPTH:
                     raise SpecError.at(f"nesting is deeper than {MAX_DEPTH} levels",
                                        self.location(event), hint="a spec never needs this much nesting")
-                container: Any
                 if isinstance(event, yaml.MappingStartEvent):
                     container = LocatedMapping()
                     container.key_locations = {}
@@ -204,7 +204,7 @@ class _Builder:
                     container = LocatedSequence()
                     container.item_locations = []
                 container.location = self.location(event)
-                container._anchor = event.anchor  # type: ignore[union-attr]
+                container._anchor = event.anchor
                 stack.append((container, [None, None, 1]))
                 continue
             if isinstance(event, yaml.AliasEvent):

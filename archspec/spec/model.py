@@ -223,11 +223,11 @@ class Language:
 
         repeat = create_model(
             "repeat", __base__=_RepeatEntryBase, __config__=None,
-            body=(Union[list["Layer"], "Layer"], ...),  # type: ignore[name-defined]  # noqa: UP007
+            body=(Union[list["Layer"], "Layer"], ...),  # noqa: F821
         )
         residual = create_model(
             "residual", __base__=_ResidualEntryBase,
-            body=(Union[list["Layer"], "Layer"], ...),  # type: ignore[name-defined]  # noqa: UP007
+            body=(Union[list["Layer"], "Layer"], ...),  # noqa: F821
         )
         members += [Annotated[repeat, Tag("layer:repeat")], Annotated[residual, Tag("layer:residual")],
                     Annotated[_BlockCallBase, Tag("layer:block")],

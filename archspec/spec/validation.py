@@ -35,7 +35,7 @@ _EXPECTED = {
 def diagnostics_from_validation(error: ValidationError, root: Any, root_model: type[BaseModel],
                                 what: str = "") -> list[Diagnostic]:
     """Located diagnostics for every problem pydantic found in ``root`` (the located YAML data)."""
-    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     diagnostics: list[Diagnostic] = []
     for raw in error.errors():
         loc = tuple(raw["loc"])
@@ -144,10 +144,9 @@ def _data_path(root: Any, loc: Sequence[Any]) -> tuple[Any, ...]:
     """The part of a pydantic loc that walks through the data (union tags and type names dropped)."""
     node, path = root, []
     for step in loc:
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-            path.append(step)
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        in_mapping = isinstance(node, dict) and step in node
+        in_sequence = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if in_mapping or in_sequence:
             node = node[step]
             path.append(step)
     return tuple(path)
