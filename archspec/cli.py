@@ -116,10 +116,8 @@ def load_plugins(modules: list[str] | None) -> None:
 
 def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None):
     from archspec.graph.lower import analyse
-    from archspec.spec.loader import load
 
-    loaded = load(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape))
-    return analyse(loaded)
+    return analyse(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape))
 
 
 # -- commands ------------------------------------------------------------------------------------

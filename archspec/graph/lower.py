@@ -30,7 +30,7 @@ from archspec.graph.ir import INPUT, Graph, Node, NodeRole, Scope, ScopeKind
 from archspec.ops.base import Op, Shape, ShapeError, format_shape
 from archspec.ops.registry import get_op, registered_ops
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, substitute
-from archspec.spec.loader import Spec, entry_key, load
+from archspec.spec.loader import Spec, entry_key, load_collecting
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
 from archspec.spec.model import ENTRY_META_KEYS, InitScheme
 from archspec.spec.validation import diagnostics_from_validation
@@ -52,12 +52,25 @@ def analyse(
     Every node carries its output shape, parameter count and MACs.  Raises SpecError with
     every problem found, each located in the spec.
     """
+    collected: list[Diagnostic] = []
     if not isinstance(spec, Spec) or input_shape is not None or variables:
         shape = tuple(input_shape) if input_shape is not None else None
-        spec = load(spec if not isinstance(spec, Spec) else spec.path,
-                    variables=variables if not isinstance(spec, Spec) else {**spec.variables, **(variables or {})},
-                    input_shape=shape)
-    return _Lowering(spec).run()
+        spec = load_collecting(
+            spec if not isinstance(spec, Spec) else spec.path, collected,
+            variables=variables if not isinstance(spec, Spec) else {**spec.variables, **(variables or {})},
+            input_shape=shape)
+    if not collected:
+        return _Lowering(spec).run()
+    try:  # the spec has schema errors: lower what can be lowered, to report the rest too
+        _Lowering(spec).run()
+    except SpecError as exc:
+        # A line that already has a schema error gets no follow-on errors from the lowering.
+        reported = {(d.location.path, d.location.line) for d in collected if d.location}
+        collected.extend(d for d in exc.diagnostics
+                         if d.location is None or (d.location.path, d.location.line) not in reported)
+    except Exception:  # noqa: S110  (malformed data the lowering cannot walk: the schema errors say why)
+        pass
+    raise SpecError(collected)
 
 
 @dataclass

@@ -62,10 +62,30 @@ def load(
     ``variables`` override the spec's variables (each must exist in the spec); ``input_shape``
     overrides its input.  Raises SpecError with every problem found.
     """
+    return load_collecting(spec, None, variables=variables, input_shape=input_shape)
+
+
+def load_collecting(
+    spec: str | Path,
+    collected: list[Diagnostic] | None,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    input_shape: tuple[int, ...] | list[int] | None = None,
+) -> Spec:
+    """Like :func:`load`, but schema errors go into ``collected`` (when given) instead of stopping.
+
+    The lowering can then run on the partly invalid spec and report its own problems too, so a
+    person sees every error of a file at once.  Errors that leave nothing to lower still raise.
+    """
     path = resolve_spec_path(str(spec))
-    data, files = _load_merged(path, chain=())
+    data, files = _load_merged(path, chain=(), collected=collected)
     _check_required(data, str(path))
-    _check_layer_kinds(data)
+    if collected is None:
+        _check_layer_kinds(data)
+    else:
+        kinds = DiagnosticCollector()
+        _check_layer_kinds(data, kinds)
+        collected.extend(kinds.diagnostics)
     merged_variables = dict(data.get("variables") or {})
     if variables:
         _apply_variable_overrides(data, merged_variables, variables, str(path))
@@ -82,7 +102,7 @@ def load(
     )
 
 
-def read_spec_file(path: Path) -> LocatedMapping:
+def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> LocatedMapping:
     """Read and validate one file on its own (without following ``extends``)."""
     display = _display_path(path)
     try:
@@ -112,7 +132,9 @@ def read_spec_file(path: Path) -> LocatedMapping:
         diagnostics = diagnostics_from_validation(exc, data, model)
         collector = DiagnosticCollector(diagnostics)
         _check_layer_kinds(data, collector, only_local=True)
-        collector.raise_if_any()
+        if collected is None:
+            collector.raise_if_any()
+        collected.extend(collector.diagnostics)
     return data
 
 
@@ -123,9 +145,10 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, tuple[str, ...]]:
+def _load_merged(path: Path, chain: tuple[Path, ...],
+                 collected: list[Diagnostic] | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
-    data = read_spec_file(path)
+    data = read_spec_file(path, collected)
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise SpecError.at(f"'extends' forms a cycle: {cycle}", data.value_locations.get("extends"))
@@ -140,7 +163,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, t
     except SpecError as exc:
         first = exc.diagnostics[0]
         raise SpecError.at(first.message, data.value_locations["extends"], first.hint) from None
-    parent, parent_files = _load_merged(parent_path, (*chain, resolved))
+    parent, parent_files = _load_merged(parent_path, (*chain, resolved), collected)
     return _merge(parent, data), (_display_path(path), *parent_files)
 
 

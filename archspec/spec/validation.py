@@ -37,10 +37,18 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
     """Located diagnostics for every problem pydantic found in ``root`` (the located YAML data)."""
     grouped: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     diagnostics: list[Diagnostic] = []
-    for raw in error.errors():
+    raw_errors = error.errors()
+    # When a union member that accepts a mapping reports errors inside the value, the other members'
+    # "expected an integer" at the value itself is noise: the person meant the mapping form.
+    deep_paths = [_data_path(root, tuple(raw["loc"])) + ((raw["loc"][-1],) if raw["type"] in (
+        "extra_forbidden", "missing") else ()) for raw in raw_errors]
+    for raw in raw_errors:
         loc = tuple(raw["loc"])
         data_path = _data_path(root, loc)
         kind = raw["type"]
+        if kind not in ("extra_forbidden", "missing") and any(
+                len(other) > len(data_path) and other[: len(data_path)] == data_path for other in deep_paths):
+            continue
         if kind == "extra_forbidden":
             key = loc[-1]
             allowed = _allowed_keys(root_model, loc[:-1])
