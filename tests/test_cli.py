@@ -104,7 +104,7 @@ def test_static_commands_never_import_torch():
         "import sys; from archspec.cli import app\n"
         "import archspec, archspec.analysis.table\n"
         "archspec.analyse('resnet50')\n"
-        "assert 'torch' not in sys.modules and 'onnx' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)\n"
+        "assert 'torch' not in sys.modules and 'onnx' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 

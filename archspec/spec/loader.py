@@ -133,7 +133,7 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> Loc
         collector = DiagnosticCollector(diagnostics)
         _check_layer_kinds(data, collector, only_local=True)
         if collected is None:
-            collector.raise_if_any()
+            raise SpecError(collector.diagnostics)
         collected.extend(collector.diagnostics)
     return data
 

@@ -291,7 +291,8 @@ class TestErrors:
               - maxpool2d: 2
               - maxpool2d: 2
         """)
-        assert messages == ["11:5: layer 'maxpool6' (maxpool2d): pooling window 2 is larger than the padded input height 1"]
+        assert messages == [
+            "11:5: layer 'maxpool6' (maxpool2d): pooling window 2 is larger than the padded input height 1"]
 
     def test_every_independent_error_is_reported(self, write_spec):
         messages = errors_of(write_spec, """

@@ -129,7 +129,8 @@ class TestNormalizationAndActivations:
     def test_lrn_keeps_shape(self):
         assert infer("lrn", [(96, 55, 55)], size=5, k=2)[0] == (96, 55, 55)
 
-    @pytest.mark.parametrize("kind", ["relu", "tanh", "sigmoid", "gelu", "softmax", "identity", "dropout", "leaky_relu"])
+    @pytest.mark.parametrize(
+        "kind", ["relu", "tanh", "sigmoid", "gelu", "softmax", "identity", "dropout", "leaky_relu"])
     def test_elementwise_ops_keep_shape_and_have_no_parameters(self, kind):
         assert infer(kind, [(3, 4, 5)]) == ((3, 4, 5), 0, 0)
 
