@@ -29,11 +29,17 @@ class Conv2dParams(OpParams):
     channels: Size
     """Output channels (filters)."""
     kernel: SizePair
+    """Kernel size: k or [kh, kw]."""
     stride: SizePair = 1
+    """Step between windows: s or [sh, sw]."""
     padding: Padding = 0
+    """Zero padding: p, [ph, pw], same (output = ceil(input / stride)) or valid (none)."""
     dilation: SizePair = 1
+    """Spacing between kernel elements."""
     groups: Size = 1
+    """Split channels into groups convolved separately (AlexNet's two GPUs: 2)."""
     bias: Flag = True
+    """Add a learned bias per output channel."""
 
 
 def explicit_padding(padding: int | tuple[int, int] | str, size: tuple[int, int], kernel: tuple[int, int],

@@ -11,6 +11,7 @@ class LinearParams(OpParams):
     features: Size
     """Output features."""
     bias: Flag = True
+    """Add a learned bias per output feature."""
 
 
 class Linear(Op[LinearParams]):

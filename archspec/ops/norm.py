@@ -11,8 +11,11 @@ from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchLaye
 
 class BatchNormParams(OpParams):
     eps: Number = Field(default=1e-5, gt=0)
+    """Added to the variance for numerical stability."""
     momentum: Number = Field(default=0.1, ge=0, le=1)
+    """Weight of the current batch in the running statistics."""
     affine: Flag = True
+    """Learn a scale and shift per channel."""
 
 
 class BatchNorm2d(Op[BatchNormParams]):
@@ -46,8 +49,11 @@ class LrnParams(OpParams):
     size: Size = 5
     """Number of neighbouring channels summed over."""
     alpha: Number = 1e-4
+    """Scale of the sum of squares (divided by size, as in PyTorch and ONNX)."""
     beta: Number = 0.75
+    """Exponent."""
     k: Number = 1.0
+    """Additive constant (AlexNet: 2)."""
 
 
 class LocalResponseNorm(Op[LrnParams]):

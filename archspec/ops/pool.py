@@ -26,10 +26,13 @@ from archspec.ops.base import (
 
 class PoolParams(OpParams):
     kernel: SizePair
+    """Window size: k or [kh, kw]."""
     stride: SizePair | None = None
     """Defaults to the kernel size, as in PyTorch."""
     padding: CountPair = 0
+    """Implicit padding on both sides, at most half the kernel."""
     ceil_mode: Flag = False
+    """Round the output size up instead of down (a last, partial window is kept)."""
 
     @model_validator(mode="after")
     def _padding_at_most_half_kernel(self) -> PoolParams:
@@ -44,6 +47,7 @@ class PoolParams(OpParams):
 
 class AvgPoolParams(PoolParams):
     count_include_pad: Flag = True
+    """Count padded zeros in the average."""
 
 
 def pooled_extent(extent: int, kernel: int, stride: int, padding: int, ceil_mode: bool, axis: str) -> int:

@@ -1,0 +1,13 @@
+"""The generated docs pages are current (regenerate with: python scripts/gen_docs.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_generated_docs_are_current():
+    result = subprocess.run([sys.executable, "scripts/gen_docs.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
