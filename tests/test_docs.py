@@ -9,5 +9,6 @@ from tests.conftest import REPO
 
 
 def test_generated_docs_are_current():
-    result = subprocess.run([sys.executable, "scripts/gen_docs.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    command = [sys.executable, "scripts/gen_docs.py", "--check"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -80,6 +80,7 @@ def load_collecting(
     path = resolve_spec_path(str(spec))
     data, files = _load_merged(path, chain=(), collected=collected)
     _check_required(data, str(path))
+    _check_plugins(data)
     if collected is None:
         _check_layer_kinds(data)
     else:
@@ -133,7 +134,7 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> Loc
         collector = DiagnosticCollector(diagnostics)
         _check_layer_kinds(data, collector, only_local=True)
         if collected is None:
-            raise SpecError(collector.diagnostics)
+            raise SpecError(collector.diagnostics) from None
         collected.extend(collector.diagnostics)
     return data
 
@@ -222,6 +223,26 @@ def _check_required(data: LocatedMapping, path: str) -> None:
         if data.get(key) is None:
             collector.error(f"spec has no '{key}': it needs {what}", data.location,
                             hint=None if key != "name" else "add a line such as 'name: mynet'")
+    collector.raise_if_any()
+
+
+def _check_plugins(data: LocatedMapping) -> None:
+    """Every plugin the spec names is loaded; the error says how to get a missing one."""
+    needed = data.get("plugins") or []
+    if not needed:
+        return
+    from archspec.plugins import load_entry_point_plugins, loaded_plugins
+
+    load_entry_point_plugins()
+    available = loaded_plugins()
+    collector = DiagnosticCollector()
+    locations = data["plugins"].item_locations if isinstance(data["plugins"], LocatedSequence) else []
+    for index, name in enumerate(needed):
+        if name not in available:
+            where = locations[index] if index < len(locations) else data.value_locations.get("plugins")
+            collector.error(f"this spec needs the plugin '{name}', which is not loaded", where,
+                            hint=f"install the package that provides it (it registers the 'archspec.ops' entry "
+                                 f"point), or pass --plugin {name}, or import {name} before archspec.load()")
     collector.raise_if_any()
 
 
