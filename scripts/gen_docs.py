@@ -220,7 +220,10 @@ PAGES: dict[str, Callable[[], str]] = {
 
 def generated_pages() -> dict[str, str]:
     """Every generated file's path (relative to docs/) and content."""
+    from one_by_one import one_by_one_page
+
     pages = {path: make() for path, make in PAGES.items()}
+    pages["examples/one-by-one.md"] = one_by_one_page()
     try:
         from gallery import gallery_pages  # type: ignore[import-not-found]
     except ImportError:
@@ -251,6 +254,7 @@ def main() -> int:
     return 0
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     raise SystemExit(main())
