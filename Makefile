@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check archspec tests benchmarks examples
+	$(BIN)/ruff check archspec tests benchmarks examples scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

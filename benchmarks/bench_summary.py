@@ -22,7 +22,7 @@ TARGETS = {
 }
 
 
-def _median_time(function, repeat: int) -> float:  # noqa: ANN001
+def _median_time(function, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()

@@ -25,7 +25,7 @@ def discover() -> list[Path]:
     return sorted(HERE.glob("bench_*.py"))
 
 
-def load(path: Path):  # noqa: ANN201
+def load(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

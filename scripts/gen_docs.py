@@ -90,7 +90,8 @@ def params_table(model: Any) -> list[str]:
     lines = ["| parameter | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `{name}` | {describe_type(properties[name], definitions)} | {_default(field)} | {description} |")
+        kind = describe_type(properties[name], definitions)
+        lines.append(f"| `{name}` | {kind} | {_default(field)} | {description} |")
     return [*lines, ""]
 
 

@@ -8,7 +8,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "one_by_one"
 
 
-def _table(graph) -> list[str]:  # noqa: ANN001
+def _table(graph) -> list[str]:
     rows = ["| layer | op | output (C×H×W) | params | MACs |", "|---|---|---|---:|---:|"]
     for node in graph.layers:
         shape = "×".join(str(d) for d in node.output_shape)
