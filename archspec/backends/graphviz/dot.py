@@ -156,8 +156,9 @@ def _label(name: str | None, lines: list[str], box: Box, show_params: bool) -> s
     rows.extend(f'<FONT POINT-SIZE="9">{escape(line)}</FONT>' for line in lines[1:])
     rows.append(escape(theme.volume_text(box.output_shape)))
     if show_params and box.parameters:
+        each = " each" if box.run is not None and box.run.folded else ""
         rows.append(f'<FONT POINT-SIZE="9" COLOR="{theme.MUTED_COLOR}">'
-                    f"{theme.count_text(box.parameters)} params</FONT>")
+                    f"{theme.count_text(box.parameters)} params{each}</FONT>")
     body = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{body}</TABLE>>'
 

@@ -152,9 +152,9 @@ def diagram_view(graph: Graph, *, expand: bool = False, depth: int | None = None
     box_info: dict[str, tuple[str, Scope | None, bool]] = {}
     box_of: dict[str, str] = {}
     for node in graph.nodes:
-        if folding.representative(node.name) != node.name:
-            continue
         collapsed = folding.collapsed_scope(node.scope)
+        if folding.representative(collapsed or node.name) != (collapsed or node.name):
+            continue
         if collapsed is not None:
             if collapsed not in boxes:
                 boxes[collapsed] = []
