@@ -72,7 +72,7 @@ def view_dot(view: DiagramView, *, rankdir: str = "TB", show_params: bool = Fals
                 _box(target, view, item, show_params)
                 continue
             with target.subgraph(name=f"cluster_{item.id}") as sub:
-                sub.attr(**_cluster_attributes(view, item, show_params))
+                sub.attr(**_cluster_attributes(view, item, show_params, rankdir))
                 emit(sub, item.id)
 
     emit(dot, "")
@@ -194,14 +194,16 @@ def _repeated_block(view: DiagramView, repeat: str) -> str | None:
 
 # -- clusters -------------------------------------------------------------------------------------
 
-def _cluster_attributes(view: DiagramView, cluster: Cluster, show_params: bool) -> dict[str, str]:
+def _cluster_attributes(view: DiagramView, cluster: Cluster, show_params: bool, rankdir: str) -> dict[str, str]:
     scope = cluster.scope
     run = cluster.run if cluster.run is not None and cluster.run.folded else None
     if scope.kind == "repeat":
         block = _repeated_block(view, scope.path)
         note = block or "" if run is not None else f"{block or 'repeat'} ×{scope.count}"
-    elif run is not None or (scope.block and scope.local_name.rstrip("0123456789") != scope.block):
-        note = scope.block or ""
+    elif scope.kind == "iteration" and _repeated_block(view, scope.parent) == scope.block:
+        note = ""  # the repeat's cluster around it names the block
+    elif scope.block and scope.local_name.rstrip("0123456789") != scope.block:
+        note = scope.block
     else:
         note = ""
     if show_params:
@@ -211,10 +213,14 @@ def _cluster_attributes(view: DiagramView, cluster: Cluster, show_params: bool) 
         elif total:
             note += f" · {theme.count_text(total)} params"
     label = f"<B>{escape(view.folding.display_name(cluster.id))}</B>"
-    if note:
-        label += f'  <FONT COLOR="{theme.MUTED_COLOR}">{escape(note.strip(" ·"))}</FONT>'
     if run is not None:
         label += f'  <FONT POINT-SIZE="13"><B>×{run.count}</B></FONT>'
+    if note:
+        # Across the flow, a second line keeps the title clear of the edge entering the cluster.
+        separator = '<BR ALIGN="LEFT"/>' if rankdir in ("TB", "BT") else "  "
+        label += f'{separator}<FONT POINT-SIZE="10" COLOR="{theme.MUTED_COLOR}">{escape(note.strip(" ·"))}</FONT>'
+        if separator != "  ":
+            label += '<BR ALIGN="LEFT"/>'
     return {
         "label": f"<{label}>", "labeljust": "l", "fontsize": "11", "style": "rounded,filled",
         "fillcolor": theme.RUN_FILL if run is not None else theme.CLUSTER_FILL, "color": theme.CLUSTER_BORDER,
