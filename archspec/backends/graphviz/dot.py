@@ -178,8 +178,6 @@ def _collapsed_description(view: DiagramView, box: Box) -> str:
     assert scope is not None
     if scope.kind == "repeat":
         return f"{_repeated_block(view, scope.path) or 'repeat'} ×{scope.count}"
-    if scope.kind == "shortcut":
-        return " · ".join(node.label for node in box.nodes)
     what = scope.block or f"{len(box.nodes)} layers"
     if box.run is not None and box.run.folded:
         return f"{what} ×{box.run.count}"

@@ -61,7 +61,8 @@ class Folding:
     runs: dict[str, tuple[Run, ...]]
     """For each repeat scope, its iterations grouped into runs (all runs, folded or not)."""
     collapsed: frozenset[str]
-    """Scopes drawn as a single box (deeper than the chosen depth)."""
+    """Scopes drawn as a single box (one level below the chosen depth).  A shortcut is never a box of its
+    own: its layers stay beside the main path, or inside the box of the block around it."""
 
     @cached_property
     def run_of_member(self) -> dict[str, tuple[Run, int]]:
@@ -131,8 +132,9 @@ class Folding:
 def fold(graph: Graph, *, expand: bool = False, depth: int | None = None) -> Folding:
     """Decide what a diagram shows.
 
-    ``expand`` keeps every iteration (no run is folded); ``depth`` collapses every scope deeper
-    than it (top-level scopes have depth 1, so ``depth=0`` draws each of them as one box).
+    ``expand`` keeps every iteration (no run is folded); ``depth`` collapses every block, repeat
+    and iteration deeper than it (top-level scopes have depth 1, so ``depth=0`` draws each of them
+    as one box).
     """
     members = scope_members(graph)
     runs: dict[str, tuple[Run, ...]] = {}
@@ -142,7 +144,7 @@ def fold(graph: Graph, *, expand: bool = False, depth: int | None = None) -> Fol
             runs[scope.path] = (tuple(_single_runs(scope.path, iterations)) if expand
                                 else identical_runs(graph, scope.path, iterations, members))
     collapsed = frozenset() if depth is None else frozenset(
-        scope.path for scope in graph.scopes if scope.depth == depth + 1)
+        scope.path for scope in graph.scopes if scope.depth == depth + 1 and scope.kind != "shortcut")
     return Folding(graph, runs, collapsed)
 
 

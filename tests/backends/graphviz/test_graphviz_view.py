@@ -125,6 +125,14 @@ def test_depth_one_collapses_blocks_inside_stage_clusters():
     layer3 = [b for b in view.boxes if b.cluster == "layer3"]
     assert [b.id for b in layer3] == ["layer3.0", "layer3.1"]
     assert layer3[1].run is not None and layer3[1].run.count == 35
+    assert layer3[1].parameters == sum(node.parameters for node in graph("resnet152").nodes_in("layer3.1"))
+
+
+def test_shortcuts_are_never_boxes_of_their_own():
+    view = diagram_view(graph("resnet50"), depth=2)
+    assert_consistent(view)
+    assert not any(b.scope is not None for b in view.boxes)
+    assert box(view, "layer2.0.shortcut.conv").shortcut
 
 
 def test_concat_branches_stay_in_their_block():
