@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from archspec.backends.graphviz import theme
-from archspec.backends.graphviz.view import Box, Cluster, DiagramView, diagram_view
+from archspec.backends.graphviz.view import Box, Cluster, DiagramView, diagram_view, drawn_as_symbol
 from archspec.errors import UsageError
 from archspec.graph.ir import INPUT, Graph
 
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     import graphviz
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
-JOIN_SYMBOL_LENGTH = 2
-"""A join whose label is this short (``+``) is drawn as a symbol, ⊕, rather than a box."""
 CIRCLED = {"+": "⊕", "-": "⊖", "×": "⊗", "*": "⊛"}
 
 
@@ -121,7 +119,7 @@ def _box(target: graphviz.Digraph, view: DiagramView, box: Box, show_params: boo
         return
     family = head.definition.family
     style = theme.family_style(family)
-    if family == "join" and len(head.label) <= JOIN_SYMBOL_LENGTH:
+    if drawn_as_symbol(head):
         _join(target, box, tooltip)
         return
     lines = [head.label]

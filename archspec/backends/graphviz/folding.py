@@ -50,7 +50,7 @@ class Run:
         """``layer3.1–35`` for a folded run, ``layer3.0`` for a single iteration."""
         if not self.folded:
             return self.representative
-        return f"{self.repeat}.{self.first_index}–{self.last_index}" if self.repeat else self.representative
+        return f"{self.repeat}.{self.first_index}–{self.last_index}"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from archspec.ops.base import Shape
 FUSED_FAMILIES = frozenset({"norm", "activation", "regularization"})
 """Pointwise layers drawn inside the box of the layer before them (unless ``expand``)."""
 
+SYMBOL_LENGTH = 2
+"""A join whose label is this short (``+``) is drawn as its symbol, ⊕, rather than as a box."""
+
 CLUSTER_KINDS = frozenset({"block", "repeat", "iteration"})
 """Scopes drawn as clusters; a shortcut is drawn as its layers beside the main path."""
 
@@ -194,11 +197,16 @@ def _fusion_host(graph: Graph, node: Node, boxes: dict[str, list[Node]],
         return None
     members = boxes[host]
     producer = members[-1]
-    if (producer.name != source or (members[0].definition.family == "join" and len(members[0].label) > 2)
+    if (producer.name != source or (members[0].definition.family == "join" and not drawn_as_symbol(members[0]))
             or graph.consumers[source] != (node.name,) or box_info[host][0] != cluster
             or on_shortcut(producer) != on_shortcut(node) or producer.output_shape != node.output_shape):
         return None
     return host
+
+
+def drawn_as_symbol(node: Node) -> bool:
+    """Whether a layer is a join drawn as its symbol (a sum as ⊕), which may take the activation after it."""
+    return node.op != INPUT and node.definition.family == "join" and len(node.label) <= SYMBOL_LENGTH
 
 
 def _clusters(boxes: tuple[Box, ...], scopes: dict[str, Scope], folding: Folding,
