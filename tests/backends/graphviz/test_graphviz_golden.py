@@ -2,7 +2,7 @@
 
 After an intended change to the diagrams, regenerate every golden file with one command:
 
-    ARCHSPEC_UPDATE_GOLDEN=1 .venv/bin/pytest tests/backends/graphviz/test_graphviz_golden.py
+    .venv/bin/pytest tests/backends/graphviz/test_graphviz_golden.py --update-golden
 
 then review the diff of ``tests/data/golden/dot/`` like any other change (render one with
 ``dot -Tsvg`` to look at it).
@@ -23,7 +23,6 @@ from archspec.graph.lower import analyse
 
 TESTS = Path(__file__).resolve().parents[2]
 GOLDEN = TESTS / "data" / "golden" / "dot"
-UPDATE = os.environ.get("ARCHSPEC_UPDATE_GOLDEN") == "1"
 
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "lenet5": ("lenet5", {}),
@@ -39,18 +38,9 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_dot_matches_golden_file(case: str) -> None:
+def test_dot_matches_golden_file(case: str, golden) -> None:
     spec, options = CASES[case]
-    source = diagram_dot(analyse(spec), **options)
-    golden = GOLDEN / f"{case}.dot"
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(source, encoding="utf-8")
-        return
-    assert golden.exists(), f"no golden file {golden}; create it with ARCHSPEC_UPDATE_GOLDEN=1 (see module docstring)"
-    expected = golden.read_text(encoding="utf-8")
-    assert source == expected, (f"the DOT of {case} changed; if intended, regenerate the golden files "
-                                "(ARCHSPEC_UPDATE_GOLDEN=1, see module docstring) and review the diff")
+    golden(f"dot/{case}.dot", diagram_dot(analyse(spec), **options))
 
 
 def test_every_golden_file_has_a_case() -> None:
