@@ -605,6 +605,7 @@ class _Lowering:
         if start is None or body_output is None:
             return None
         in_shape, out_shape = self.shapes[start], self.shapes[body_output]
+        shortcut_name = self._free_scope_name(scope, shortcut_name)
         shortcut_path = scope.qualify(shortcut_name)
         if shortcut_layers is not None:
             self.scopes.append(Scope(shortcut_path, "shortcut", None, None, None, location))
@@ -624,6 +625,16 @@ class _Lowering:
             return None
         scope.names[add_local] = _Ref(node.name, None, location)
         return self._add_node(node)
+
+    def _free_scope_name(self, scope: _ScopeState, wanted: str) -> str:
+        """``shortcut`` for a scope's first residual, then ``shortcut2``, ``shortcut3``..."""
+        taken = set(scope.names) | set(scope.declared) | {s.local_name for s in self.scopes if s.parent == scope.path}
+        if wanted not in taken:
+            return wanted
+        number = 2
+        while f"{wanted}{number}" in taken:
+            number += 1
+        return f"{wanted}{number}"
 
     def _residual_options(self, entry: LocatedMapping,
                           context: _Context) -> tuple[str, bool, str, Any] | None:

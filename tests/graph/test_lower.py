@@ -206,6 +206,18 @@ class TestResidual:
         """)
         assert graph.node("add1").inputs == ("conv1", "shortcut.conv1")
 
+    def test_two_residuals_in_one_scope_get_separate_shortcut_scopes(self, write_spec):
+        graph = lower(write_spec, """
+            layers:
+              - residual: projection
+                body: [{conv2d: {channels: 4, kernel: 1}}]
+              - residual: projection
+                body: [{conv2d: {channels: 4, kernel: 1}}]
+        """)
+        assert [n.name for n in graph.layers if n.role == "shortcut"] == [
+            "shortcut.conv", "shortcut.bn", "shortcut2.conv", "shortcut2.bn"]
+        assert len({s.path for s in graph.scopes}) == len(graph.scopes)
+
     def test_a_stride_that_does_not_divide_cannot_be_projected(self, write_spec):
         messages = errors_of(write_spec, """
             layers:
