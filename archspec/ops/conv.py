@@ -9,6 +9,7 @@ PyTorch calls ``same``.  ``valid`` means no padding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from archspec.ops.base import (
     Flag,
@@ -23,6 +24,9 @@ from archspec.ops.base import (
     pair,
     require_rank,
 )
+
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
 
 
 class Conv2dParams(OpParams):
@@ -132,6 +136,16 @@ class Conv2d(Op[Conv2dParams]):
         pads = (left, right, top, bottom)
         forward = "{module}({0})" if symmetric else "{module}(F.pad({0}, " + repr(pads) + "))"
         return TorchLayer("torch.nn.Conv2d", (inputs[0][0], params.channels), kwargs, forward)
+
+    def to_onnx(self, params: Conv2dParams, context: OnnxContext) -> None:
+        top, bottom, left, right = self.padding(params, context.input_shapes[0])
+        inputs = [context.inputs[0], context.weight("weight")]
+        if params.bias:
+            inputs.append(context.weight("bias"))
+        context.add_node("Conv", inputs, {
+            "kernel_shape": pair(params.kernel), "strides": pair(params.stride), "pads": (top, left, bottom, right),
+            "dilations": pair(params.dilation), "group": params.groups,
+        }, output=context.output)
 
 
 def _compact(value: tuple[int, int]) -> int | tuple[int, int]:
