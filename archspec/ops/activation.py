@@ -111,7 +111,7 @@ class Softmax(_ShapePreserving):
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         if len(context.input_shapes[0]) > 1:
-            context.require_opset(13, "softmax over the channels of an image (older Softmax flattens the trailing axes)")
+            context.require_opset(13, "softmax over an image's channels (before 13, Softmax spans all trailing axes)")
         context.add_node("Softmax", context.inputs, {"axis": 1}, output=context.output)
 
 

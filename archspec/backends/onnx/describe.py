@@ -51,7 +51,8 @@ def describe(path: Path) -> str:
     counts = Counter(node.op_type if not node.domain else f"{node.domain}.{node.op_type}" for node in graph.node)
     lines.append(f"ops ({len(graph.node)} nodes):")
     width = max((len(op) for op in counts), default=0)
-    lines.extend(f"  {op:<{width}}  {count}" for op, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    by_count = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    lines.extend(f"  {op:<{width}}  {count}" for op, count in by_count)
 
     statistics = {name for node in graph.node if node.op_type == "BatchNormalization" and not node.domain
                   for name in node.input[3:5]}

@@ -185,7 +185,7 @@ class OnnxContext:
         else:
             raise UsageError(f"the ONNX lowering of layer '{self.node.name}' names an output '{output}'; "
                              f"leave output unset for intermediate values")
-        attrs = {key: value for key, value in (attributes or {}).items()}
+        attrs: dict[str, Any] = dict(attributes or {})
         proto = helper.make_node(op_type, [name or "" for name in inputs], [output], name=node_name,
                                  domain=domain or None, **attrs)
         if node_name == self.node.name:

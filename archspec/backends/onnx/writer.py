@@ -88,7 +88,7 @@ def _tensor_entry(name: str, array: np.ndarray) -> bytes:
 
 def _write_array(stream: BinaryIO, array: np.ndarray) -> None:
     if array.nbytes:
-        stream.write(memoryview(array.reshape(-1)).cast("B"))
+        stream.write(array.reshape(-1).view(np.uint8).data)
 
 
 def _write_external_data(stream: BinaryIO, arrays: Mapping[str, np.ndarray]) -> Iterable[tuple[str, int]]:

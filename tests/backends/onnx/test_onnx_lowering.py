@@ -169,5 +169,5 @@ def test_a_module_missing_a_weight_is_a_usage_error(tmp_path: Path) -> None:
     graph = spec_graph(tmp_path, [{"linear": 3}], (4,))
     weights = module_weights(build(graph))
     del weights["fc1.bias"]
-    with pytest.raises(UsageError, match="the module has no tensor 'fc1.bias'"):
+    with pytest.raises(UsageError, match=r"the module has no tensor 'fc1\.bias'"):
         lower_graph(graph, weights)
