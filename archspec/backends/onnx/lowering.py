@@ -174,21 +174,23 @@ class OnnxContext:
         """
         builder = self._builder
         stem = f"{self.node.name}/{label or op_type}"
-        if output == self.output:
-            if self._produced_output:
-                raise UsageError(f"the ONNX lowering of layer '{self.node.name}' produces its output twice")
-            self._produced_output = True
-            node_name = builder.node_names.claim(self.node.name)
-        elif output is None:
+        final = output == self.output
+        if output is None:
             output = builder.value_names.claim(stem)
             node_name = builder.node_names.claim(stem)
+        elif final:
+            if self._produced_output:
+                raise self.error("its to_onnx produces the layer's output twice",
+                                 hint="pass output=context.output to the last node only")
+            self._produced_output = True
+            node_name = builder.node_names.claim(self.node.name)
         else:
-            raise UsageError(f"the ONNX lowering of layer '{self.node.name}' names an output '{output}'; "
-                             f"leave output unset for intermediate values")
+            raise self.error(f"its to_onnx names an output '{output}'",
+                             hint="leave output unset for intermediate values; the layer's is context.output")
         attrs: dict[str, Any] = dict(attributes or {})
         proto = helper.make_node(op_type, [name or "" for name in inputs], [output], name=node_name,
                                  domain=domain or None, **attrs)
-        if node_name == self.node.name:
+        if final:
             proto.doc_string = _describe_layer(self.node)
         builder.nodes.append(proto)
         if domain:
@@ -219,8 +221,7 @@ def _describe_layer(node: Node) -> str:
     return f"{node.label or node.op}{where}"
 
 
-def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int | None = None,
-                metadata: Mapping[str, str] | None = None) -> LoweredModel:
+def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int | None = None) -> LoweredModel:
     """The ONNX model of ``graph``, reading weights by their ``state_dict`` names.
 
     Raises SpecError listing every layer that cannot be exported (an op without an ONNX lowering,
@@ -244,7 +245,7 @@ def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int |
         if output != OUTPUT:
             value_infos.append(_value_info(output, node.output_shape))
     problems.raise_if_any()
-    model = _assemble(graph, builder, value_infos, metadata or {})
+    model = _assemble(graph, builder, value_infos)
     check_lowered(model, builder.initializers, graph)
     return LoweredModel(model, builder.initializers)
 
@@ -256,7 +257,7 @@ def _lower_node(node: Node, context: OnnxContext) -> None:
                             hint=f"define {type(op).__name__}.to_onnx(params, context) to add one")
     op.to_onnx(node.params, context)
     if not context.produced_output:
-        raise context.error(f"op '{node.op}''s to_onnx did not produce the layer's output",
+        raise context.error(f"the to_onnx of op '{node.op}' did not produce the layer's output",
                             hint="give the last node add_node(..., output=context.output)")
 
 
@@ -264,8 +265,7 @@ def _value_info(name: str, shape: Shape) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, [BATCH, *shape])
 
 
-def _assemble(graph: Graph, builder: _ModelBuilder, value_infos: list[onnx.ValueInfoProto],
-              metadata: Mapping[str, str]) -> onnx.ModelProto:
+def _assemble(graph: Graph, builder: _ModelBuilder, value_infos: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
     onnx_graph = helper.make_graph(
         builder.nodes, graph.name,
         inputs=[_value_info(INPUT, graph.input_shape)],
@@ -280,7 +280,7 @@ def _assemble(graph: Graph, builder: _ModelBuilder, value_infos: list[onnx.Value
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="archspec",
                               producer_version=__version__, doc_string=graph.description,
                               ir_version=helper.find_min_ir_version_for(opsets, ignore_unknown=True))
-    helper.set_model_props(model, {"archspec.spec": graph.name, "archspec.version": __version__, **metadata})
+    helper.set_model_props(model, {"archspec.spec": graph.name, "archspec.version": __version__})
     return model
 
 
