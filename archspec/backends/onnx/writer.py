@@ -1,11 +1,12 @@
 """Writing a lowered model to disk: one ``.onnx`` file, or the file plus external weight data.
 
 Weights go from the module's arrays to the file without intermediate copies.  A model under
-protobuf's 2 GiB limit is one self-contained file: the small model proto is serialized as usual
-and the initializers are streamed after it as one more ``graph`` field, which protobuf parsers
-merge into the graph (repeated embedded messages concatenate, per the protobuf encoding rules),
-so a 553 MB VGG-16 is written at disk speed instead of being copied twice into a protobuf
-message.  A larger model keeps its weights in ``NAME.onnx.data`` next to it (ONNX external
+protobuf's 2 GiB limit is one self-contained file, written as protobuf's wire format directly:
+the model's other fields, then its single ``graph`` field, whose length is known in advance,
+holding the serialized graph followed by one initializer entry per weight, each a small header
+and the array's bytes.  (Fields may come in any order on the wire; every reader appends the
+initializers to the graph.)  So a 553 MB VGG-16 is written at disk speed instead of being copied
+twice into a protobuf message first.  A larger model keeps its weights in ``NAME.onnx.data`` next to it (ONNX external
 data; offsets page-aligned so runtimes can map them).
 
 Every file goes through :func:`archspec.io.atomic_output`: on any error nothing new is left
@@ -44,15 +45,18 @@ def save_model(lowered: LoweredModel, path: Path, *, inline_limit: int = PROTOBU
     """Write the model to ``path``; weights inline when the file stays within ``inline_limit`` bytes,
     else in :func:`external_data_path`.  Returns the paths written."""
     arrays = {name: _little_endian_contiguous(array) for name, array in lowered.initializers.items()}
-    head = lowered.model.SerializeToString()
+    shell = onnx.ModelProto()
+    shell.CopyFrom(lowered.model)
+    shell.ClearField("graph")
+    graph = lowered.model.graph.SerializeToString()
     entries = [_tensor_entry(name, array) for name, array in arrays.items()]
-    fragment_length = sum(len(entry) + array.nbytes for entry, array in zip(entries, arrays.values(), strict=True))
-    fragment_header = _GRAPH_FIELD + _varint(fragment_length) if entries else b""
+    graph_length = len(graph) + sum(len(entry) + array.nbytes for entry, array in zip(entries, arrays.values(),
+                                                                                      strict=True))
+    head = shell.SerializeToString() + _GRAPH_FIELD + _varint(graph_length) + graph
     data_path = external_data_path(path)
-    if len(head) + len(fragment_header) + fragment_length <= inline_limit:
+    if len(head) + graph_length - len(graph) <= inline_limit:
         with atomic_output(path) as temporary, temporary.open("wb") as stream:
             stream.write(head)
-            stream.write(fragment_header)
             for entry, array in zip(entries, arrays.values(), strict=True):
                 stream.write(entry)
                 _write_array(stream, array)

@@ -111,3 +111,32 @@ def test_a_model_over_2_gib_is_written_with_external_data(tmp_path: Path) -> Non
     onnx.checker.check_model(str(paths[0]), full_check=True)
     assert_runtime_matches(paths[0], module, graph.input_shape, (1, 2))
     assert f"parameters: {graph.parameters:,}" in describe_onnx(paths[0])
+
+
+def test_the_file_has_one_graph_field(tmp_path: Path) -> None:
+    """Readers that replace rather than merge a repeated message field (some JS decoders) see the whole graph."""
+    graph = small_graph(tmp_path)
+    (path,) = write_onnx(graph, build(graph), tmp_path / "net.onnx")
+    model = onnx.load(str(path))
+    graph_fields = [field for field, _ in _top_level_fields(path.read_bytes()) if field == 7]
+    assert len(graph_fields) == 1
+    assert len(model.graph.node) == len(graph.layers) and len(model.graph.initializer) == 8
+
+
+def _top_level_fields(data: bytes) -> list[tuple[int, int]]:
+    """(field number, wire type) of each top-level field of a protobuf message."""
+    from google.protobuf.internal.decoder import _DecodeVarint
+
+    fields, position = [], 0
+    while position < len(data):
+        key, position = _DecodeVarint(data, position)
+        field, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _, position = _DecodeVarint(data, position)
+        elif wire_type == 2:
+            length, position = _DecodeVarint(data, position)
+            position += length
+        else:
+            raise AssertionError(f"unexpected wire type {wire_type}")
+        fields.append((field, wire_type))
+    return fields
