@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from reference_torch import build_module, randomize_statistics
 
 from archspec.backends.onnx import write_onnx
 from archspec.graph.ir import Graph
+from tests.backends.onnx.reference_torch import build_module, randomize_statistics
 
 RELATIVE_TOLERANCE = 1e-4
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from onnx_roundtrip import export_and_compare
 
 from archspec.backends.onnx import describe_onnx
 from archspec.graph.lower import analyse
 from archspec.spec.builtin import builtin_spec_names
+from tests.backends.onnx.onnx_roundtrip import export_and_compare
 
 LARGE = {"alexnet", "alexnet_paper", "vgg16", "vgg19", "resnet50", "resnet101", "resnet152"}
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
-from onnx_roundtrip import assert_runtime_matches
-from reference_torch import build_module
-from spec_files import spec_graph
 from typer.testing import CliRunner
 
 from archspec.cli import app
 from archspec.graph.lower import analyse
+from tests.backends.onnx.onnx_roundtrip import assert_runtime_matches
+from tests.backends.onnx.reference_torch import build_module
+from tests.backends.onnx.spec_files import spec_graph
 
 
 def _has_torch_backend() -> bool:

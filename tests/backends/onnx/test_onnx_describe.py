@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from onnx_roundtrip import build
-from spec_files import spec_graph
 
 from archspec.backends.onnx import describe_onnx, write_onnx
 from archspec.errors import SpecError, UsageError
 from archspec.graph.lower import analyse
+from tests.backends.onnx.onnx_roundtrip import build
+from tests.backends.onnx.spec_files import spec_graph
 
 ARCHSPEC = str(Path(sys.executable).with_name("archspec"))
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import onnx
 import pytest
-from onnx_roundtrip import build, export_and_compare
-from spec_files import spec_graph
 
 from archspec.backends.onnx import module_weights, write_onnx
 from archspec.backends.onnx.lowering import DEFAULT_OPSET, MIN_OPSET, lower_graph, newest_opset
 from archspec.errors import SpecError, UsageError
+from tests.backends.onnx.onnx_roundtrip import build, export_and_compare
+from tests.backends.onnx.spec_files import spec_graph
 
 
 def attributes(node: onnx.NodeProto) -> dict[str, Any]:

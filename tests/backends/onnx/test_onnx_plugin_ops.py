@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_roundtrip import build, export_and_compare
-from spec_files import spec_graph
 
 from archspec import Op, OpParams, TorchLayer, register_op, unregister_op
 from archspec.backends.onnx import write_onnx
 from archspec.backends.onnx.lowering import OnnxContext
 from archspec.errors import SpecError
 from archspec.ops.base import Shape
+from tests.backends.onnx.onnx_roundtrip import build, export_and_compare
+from tests.backends.onnx.spec_files import spec_graph
 
 
 class _ShapeKeeping(Op[OpParams]):

@@ -19,7 +19,6 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from onnx_roundtrip import build, export_and_compare
 
 from archspec.backends.onnx import write_onnx
 from archspec.backends.onnx.lowering import newest_opset
@@ -27,6 +26,7 @@ from archspec.errors import SpecError
 from archspec.graph.lower import analyse
 from archspec.ops.base import Shape, ShapeError
 from archspec.ops.registry import get_op
+from tests.backends.onnx.onnx_roundtrip import build, export_and_compare
 
 OPSETS = (11, 13, 17, 18, 20, newest_opset())
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "softmax", "dropout", "identity")
@@ -144,8 +144,7 @@ def draw_residual(draw: st.DrawFn, spec: RandomSpec, shape: Shape) -> Shape:
     whole_strides = all(before % after == 0 for before, after in zip(shape[1:], current[1:], strict=True))
     if not body or not whole_strides:
         return shape
-    # each shortcut gets its own name: two unnamed projections in one scope would both be 'shortcut.conv'
-    spec.layers.append({"residual": {"name": spec.fresh("shortcut")}, "body": body})
+    spec.layers.append({"residual": "auto", "body": body})
     return current
 
 

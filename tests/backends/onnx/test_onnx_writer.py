@@ -9,14 +9,14 @@ import numpy as np
 import onnx
 import pytest
 from google.protobuf.internal.encoder import _VarintBytes
-from onnx_roundtrip import assert_runtime_matches, build, export_and_compare
-from spec_files import spec_graph
 
 from archspec.backends.onnx import describe_onnx, module_weights, write_onnx
 from archspec.backends.onnx import writer as writer_module
 from archspec.backends.onnx.lowering import lower_graph
 from archspec.backends.onnx.writer import EXTERNAL_ALIGNMENT, PROTOBUF_LIMIT, save_model
 from archspec.graph.ir import Graph
+from tests.backends.onnx.onnx_roundtrip import assert_runtime_matches, build, export_and_compare
+from tests.backends.onnx.spec_files import spec_graph
 
 SMALL_NET = [{"conv2d": {"channels": 4, "kernel": 3}}, "batchnorm2d", "relu", "flatten", {"linear": 5}]
 
