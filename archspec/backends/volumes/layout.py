@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Literal
 
 from archspec.backends.graphviz.view import Cluster
@@ -192,7 +193,7 @@ def _segments(plan: VolumePlan) -> list[Segment]:
     for arrow in plan.arrows:
         by_target.setdefault(order[arrow.target], []).append(arrow)
     segments = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in pairwise(cuts):
         ids = [element.id for element in plan.elements[start + 1:end + 1]]
         arrows = [arrow for position in range(start + 1, end + 1) for arrow in by_target.get(position, [])]
         segment = Segment(plan.elements[start].id, ids, arrows)
@@ -345,6 +346,17 @@ def _open_frames(segment: Segment, following: Segment, frames: dict[str, tuple[s
     return sum(1 for outer, inner in zip(frames[segment.end], frames[first], strict=False) if outer == inner)
 
 
+def _row_start_offset(segments: list[Segment], index: int, frames: dict[str, tuple[str, ...]]) -> float:
+    """Where a segment starting a continued row begins, from the margin.
+
+    Its first arrows came with room for the frames they leave (closed on the row above); they need
+    room for the frames left open instead, which reopen at the margin.
+    """
+    segment = segments[index]
+    leaves, _ = _crossings(frames, segment.start, segment.elements[0])
+    return (_open_frames(segments[index - 1], segment, frames) - leaves) * FRAME_PAD
+
+
 def _rows(segments: list[Segment], first_width: float, frames: dict[str, tuple[str, ...]],
           wrap: bool) -> list[list[Segment]]:
     """Segments grouped into rows: balanced widths, few frames cut (dynamic programming over the cuts)."""
@@ -353,7 +365,7 @@ def _rows(segments: list[Segment], first_width: float, frames: dict[str, tuple[s
         return [segments]
 
     def start_extra(index: int) -> float:
-        return first_width if index == 0 else _open_frames(segments[index - 1], segments[index], frames) * FRAME_PAD
+        return first_width if index == 0 else _row_start_offset(segments, index, frames)
 
     def end_extra(index: int) -> float:
         return len(frames[segments[index].end]) * FRAME_PAD
@@ -408,7 +420,7 @@ def _assemble(plan: VolumePlan, geometries: dict[str, Geometry], frames: dict[st
             origin = MARGIN + geometries[first.id].footprint
             row_placed[first.id] = Placed(first, geometries[first.id], MARGIN, 0.0, 0.0)
         else:
-            origin = MARGIN + _open_frames_before(row[0], segments, frames) * FRAME_PAD
+            origin = MARGIN + _row_start_offset(segments, segments.index(row[0]), frames)
         offsets = []
         for segment in row:
             offsets.append(origin)
@@ -430,11 +442,6 @@ def _assemble(plan: VolumePlan, geometries: dict[str, Geometry], frames: dict[st
         top += row_bottom - row_top + ROW_GAP
         width = max(width, row_right + MARGIN)
     return Layout(placed, tuple(routes), tuple(pieces), width, top - ROW_GAP + MARGIN, len(rows))
-
-
-def _open_frames_before(segment: Segment, segments: list[Segment], frames: dict[str, tuple[str, ...]]) -> int:
-    index = segments.index(segment)
-    return _open_frames(segments[index - 1], segment, frames) if index > 0 else 0
 
 
 def _with_labels(row_placed: dict[str, Placed], row: list[Segment]) -> dict[str, Placed]:

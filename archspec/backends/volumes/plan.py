@@ -76,80 +76,96 @@ class VolumePlan:
 
 def plan_volumes(view: DiagramView, *, show_params: bool = False) -> VolumePlan:
     """The elements and arrows of the figure of ``view``; ``show_params`` adds parameter counts to the ops."""
-    graph = view.graph
-    boxes = {box.id: box for box in view.boxes}
-    incoming: dict[str, list[tuple[str, bool]]] = {box.id: [] for box in view.boxes}
-    outgoing: dict[str, list[str]] = {box.id: [] for box in view.boxes}
-    for edge in view.edges:
-        incoming[edge.target].append((edge.source, edge.skip))
-        outgoing[edge.source].append(edge.target)
-    output_box = view.box_of[graph.output]
-
-    def is_join(box: Box) -> bool:
-        return box.scope is None and box.head.op != INPUT and box.head.definition.family == "join"
-
-    def absorbed(box: Box) -> bool:
-        """Whether the box's arrow goes straight into the join that alone reads it."""
-        targets = outgoing[box.id]
-        return (box.id != output_box and not is_join(box) and box.head.op != INPUT and len(incoming[box.id]) == 1
-                and len(targets) == 1 and is_join(boxes[targets[0]]))
-
-    followers: dict[str, Box] = {}
-    """For a join with no fused layer after it: a pointwise box that alone reads it, drawn on its arrow."""
+    planner = _Planner(view)
     for box in view.boxes:
-        targets = outgoing[box.id]
-        if is_join(box) and len(box.nodes) == 1 and len(targets) == 1 and box.id != output_box:
-            follower = boxes[targets[0]]
-            if (follower.scope is None and len(incoming[follower.id]) == 1 and follower.cluster == box.cluster
-                    and follower.head.definition.family in FUSED_FAMILIES
-                    and follower.output_shape == box.output_shape):
-                followers[box.id] = follower
-    followed = {follower.id: join for join, follower in followers.items()}
-
-    tensor_of: dict[str, str] = {}
-    """For each box, the element holding its output."""
-    elements: list[Element] = []
-    arrows: list[Arrow] = []
-    for box in view.boxes:
-        if box.id in followed:
+        if box.id in planner.followed:
             continue
         if box.head.op == INPUT:
-            elements.append(_tensor(box.id, box.output_shape, INPUT_FAMILY, box.cluster))
-            tensor_of[box.id] = box.id
-            continue
-        if is_join(box):
-            elements.append(Element(box.id, "join", box.output_shape, "join", box.cluster, box.head.label))
-            for source, skip in incoming[box.id]:
-                if not absorbed(boxes[source]):
-                    arrows.append(Arrow(tensor_of[source], box.id, skip=skip))
-            follower = followers.get(box.id)
-            shown = follower.nodes if follower is not None else box.nodes[1:]
-            output = follower.id if follower is not None else f"{box.id}:out"
-            family = shown[0].definition.family if shown else "join"
-            elements.append(_tensor(output, box.output_shape, family, box.cluster))
-            text = (" · ".join(node.label for node in shown),) if shown else ()
-            arrows.append(Arrow(box.id, output, text, family, parameters=sum(node.parameters for node in shown)))
-            tensor_of[box.id] = output
-            if follower is not None:
-                tensor_of[follower.id] = output
-            continue
-        text: OpText
-        if box.scope is not None:
-            text = (view.folding.display_name(box.id), collapsed_description(view, box))
-            family = BLOCK_FAMILY
+            planner.add_tensor(box.id, box, INPUT_FAMILY)
+        elif planner.is_join(box):
+            planner.add_join(box)
         else:
-            text = op_text(graph, box.head)
-            family = box.head.definition.family
-        target = outgoing[box.id][0] if absorbed(box) else box.id
-        if target == box.id:
-            elements.append(_tensor(box.id, box.output_shape, family, box.cluster))
-            tensor_of[box.id] = box.id
-        for position, (source, skip) in enumerate(incoming[box.id]):
-            arrows.append(Arrow(tensor_of[source], target, text if position == 0 else (), family,
-                                skip or box.shortcut, box.parameters if position == 0 else 0))
+            planner.add_op(box)
+    arrows = planner.arrows
     if show_params:
         arrows = [_with_parameters(arrow, view) for arrow in arrows]
-    return VolumePlan(view, tuple(elements), tuple(_in_element_order(arrows, elements)))
+    return VolumePlan(view, tuple(planner.elements), tuple(_in_element_order(arrows, planner.elements)))
+
+
+class _Planner:
+    """The view's boxes in order, turned into elements and arrows (one method per kind of box)."""
+
+    def __init__(self, view: DiagramView) -> None:
+        self.view = view
+        self.boxes = {box.id: box for box in view.boxes}
+        self.incoming: dict[str, list[tuple[str, bool]]] = {box.id: [] for box in view.boxes}
+        self.outgoing: dict[str, list[str]] = {box.id: [] for box in view.boxes}
+        for edge in view.edges:
+            self.incoming[edge.target].append((edge.source, edge.skip))
+            self.outgoing[edge.source].append(edge.target)
+        self.output_box = view.box_of[view.graph.output]
+        self.followers = {join: box for join, box in map(self._follower, view.boxes) if box is not None}
+        self.followed = {box.id for box in self.followers.values()}
+        self.tensor_of: dict[str, str] = {}
+        """For each box, the element holding its output."""
+        self.elements: list[Element] = []
+        self.arrows: list[Arrow] = []
+
+    def is_join(self, box: Box) -> bool:
+        return box.scope is None and box.head.op != INPUT and box.head.definition.family == "join"
+
+    def absorbed(self, box: Box) -> bool:
+        """Whether the box's arrow goes straight into the join that alone reads it (no tensor of its own)."""
+        targets = self.outgoing[box.id]
+        return (box.id != self.output_box and not self.is_join(box) and box.head.op != INPUT
+                and len(self.incoming[box.id]) == 1 and len(targets) == 1 and self.is_join(self.boxes[targets[0]]))
+
+    def _follower(self, box: Box) -> tuple[str, Box | None]:
+        """For a join with no layer fused after it: a pointwise box that alone reads it, drawn on its arrow."""
+        targets = self.outgoing[box.id]
+        if not self.is_join(box) or len(box.nodes) > 1 or len(targets) != 1 or box.id == self.output_box:
+            return box.id, None
+        follower = self.boxes[targets[0]]
+        if (follower.scope is None and len(self.incoming[follower.id]) == 1 and follower.cluster == box.cluster
+                and follower.head.definition.family in FUSED_FAMILIES and follower.output_shape == box.output_shape):
+            return box.id, follower
+        return box.id, None
+
+    def add_tensor(self, element_id: str, box: Box, family: str) -> None:
+        shape = box.output_shape
+        self.elements.append(Element(element_id, "volume" if len(shape) == 3 else "bar", shape, family, box.cluster))
+        self.tensor_of[box.id] = element_id
+
+    def add_join(self, box: Box) -> None:
+        """The join's symbol, the arrows into it, and its output tensor after the layers fused behind it."""
+        self.elements.append(Element(box.id, "join", box.output_shape, "join", box.cluster, box.head.label))
+        for source, skip in self.incoming[box.id]:
+            if not self.absorbed(self.boxes[source]):
+                self.arrows.append(Arrow(self.tensor_of[source], box.id, skip=skip))
+        follower = self.followers.get(box.id)
+        shown = follower.nodes if follower is not None else box.nodes[1:]
+        family = shown[0].definition.family if shown else "join"
+        self.add_tensor(follower.id if follower is not None else f"{box.id}:out", box, family)
+        if follower is not None:
+            self.tensor_of[follower.id] = self.tensor_of[box.id]
+        text = (" · ".join(node.label for node in shown),) if shown else ()
+        self.arrows.append(Arrow(box.id, self.tensor_of[box.id], text, family,
+                                 parameters=sum(node.parameters for node in shown)))
+
+    def add_op(self, box: Box) -> None:
+        """A layer (or a collapsed scope): its output tensor, unless a join alone reads it, and its arrows."""
+        text: OpText
+        if box.scope is not None:
+            text, family = (self.view.folding.display_name(box.id), collapsed_description(self.view, box)), BLOCK_FAMILY
+        else:
+            text, family = op_text(self.view.graph, box.head), box.head.definition.family
+        target = self.outgoing[box.id][0] if self.absorbed(box) else box.id
+        if target == box.id:
+            self.add_tensor(box.id, box, family)
+        for position, (source, skip) in enumerate(self.incoming[box.id]):
+            first = position == 0
+            self.arrows.append(Arrow(self.tensor_of[source], target, text if first else (), family,
+                                     skip or box.shortcut, box.parameters if first else 0))
 
 
 def _with_parameters(arrow: Arrow, view: DiagramView) -> Arrow:
@@ -158,10 +174,6 @@ def _with_parameters(arrow: Arrow, view: DiagramView) -> Arrow:
     folded = view.folding.run_positions(arrow.target.partition(":")[0])
     each = " each" if folded else ""
     return replace(arrow, text=(*arrow.text, f"{count_text(arrow.parameters)} params{each}"))
-
-
-def _tensor(element_id: str, shape: Shape, family: str, frame: str) -> Element:
-    return Element(element_id, "volume" if len(shape) == 3 else "bar", shape, family, frame)
 
 
 def _in_element_order(arrows: list[Arrow], elements: list[Element]) -> list[Arrow]:
