@@ -83,8 +83,23 @@ class Placed:
     def right(self) -> float:
         return self.x + self.geometry.footprint
 
+    @property
+    def shape_bounds(self) -> Bounds:
+        geometry = self.geometry
+        left = self.x + geometry.shape_x
+        return (left, self.y + geometry.top, left + geometry.width + geometry.depth_x, self.y + geometry.bottom)
+
+    @property
+    def label_bounds(self) -> Bounds | None:
+        if not self.geometry.label:
+            return None
+        centre, half = self.x + self.geometry.footprint / 2, self.geometry.label_width / 2
+        return (centre - half, self.label_y - LABEL_SIZE * 0.8, centre + half, self.label_y + LABEL_SIZE * 0.25)
+
 
 Point = tuple[float, float]
+Bounds = tuple[float, float, float, float]
+"""Left, top, right, bottom."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,21 @@ class Route:
     curve: start, where it has bent to the label's height, where it bends away, end (cubic curves at
     either end, straight in between: the bends happen in the gaps ``dot`` leaves between ranks)."""
     label: Point
-    """Centre of the label: the title is set above this point, details below."""
+    """Centre of the label: the title is set above this point, details below (over an arc: all on one line)."""
+
+    @property
+    def label_bounds(self) -> Bounds | None:
+        """Where the arrow's text is drawn."""
+        arrow = self.arrow
+        if not arrow.text:
+            return None
+        x, y = self.label
+        if self.kind == "arc":
+            half = text_width(arc_text(arrow), TITLE_SIZE) / 2
+            return (x - half, y - TITLE_SIZE * LINE_HEIGHT - 3, x + half, y)
+        above, below = label_extent(arrow)
+        half = label_width(arrow) / 2
+        return (x - half, y - above, x + half, y + below)
 
 
 @dataclass(frozen=True)
@@ -228,10 +257,15 @@ def label_width(arrow: Arrow) -> float:
     return max(widths)
 
 
+def arc_text(arrow: Arrow) -> str:
+    """Over an arc, the op is written on one line: ``conv 1×1, s=2``."""
+    return ", ".join(arrow.text)
+
+
 def label_extent(arrow: Arrow) -> tuple[float, float]:
     """How far an arrow's text reaches above and below its line."""
     above = TITLE_SIZE * LINE_HEIGHT + 3 if arrow.text else 0.0
-    below = DETAIL_SIZE * LINE_HEIGHT * (len(arrow.text) - 1) + 3 if len(arrow.text) > 1 else 0.0
+    below = DETAIL_SIZE * LINE_HEIGHT * (len(arrow.text) - 1) + 5 if len(arrow.text) > 1 else 0.0
     return above, below
 
 

@@ -23,6 +23,7 @@ from archspec.backends.volumes.layout import (
     Placed,
     Point,
     Route,
+    arc_text,
 )
 from archspec.backends.volumes.metrics import text_width
 from archspec.backends.volumes.plan import BLOCK_FAMILY, INPUT_FAMILY, VolumePlan
@@ -259,7 +260,7 @@ def _route_label(route: Route) -> str:
     lines = list(arrow.text)
     out = [f'<g class="op" data-to="{escape(arrow.target)}" text-anchor="middle">']
     if route.kind == "arc":
-        text = ", ".join(lines)
+        text = arc_text(arrow)
         out.append(f'<text x="{number(x)}" y="{number(y - 5)}" font-size="{number(TITLE_SIZE)}" '
                    f'fill="{title_colour}">{escape(text)}</text>')
     else:
