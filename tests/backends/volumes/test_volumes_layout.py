@@ -112,7 +112,7 @@ def test_variants_have_no_overlaps(name, options):
 
 
 def test_rows_are_balanced_and_bounded():
-    plan, wrapped = figure("vgg16")
+    _, wrapped = figure("vgg16")
     assert wrapped.rows > 1 and wrapped.width <= ROW_WIDTH + 2 * MARGIN
     _, single = figure("vgg16", wrap=False)
     assert single.rows == 1 and single.width > wrapped.width
@@ -121,7 +121,7 @@ def test_rows_are_balanced_and_bounded():
 
 def test_chains_and_skip_arcs_need_no_graphviz(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    plan, result = figure("resnet50")
+    _, result = figure("resnet50")
     arcs = [route for route in result.routes if route.kind == "arc"]
     assert len(arcs) == 8 and all(route.arrow.skip for route in arcs)
     for route in arcs:  # over the main line, into the top of the ⊕
@@ -133,7 +133,7 @@ def test_chains_and_skip_arcs_need_no_graphviz(monkeypatch, tmp_path):
 
 
 def test_branches_are_placed_side_by_side():
-    plan, result = figure("inception")
+    _, result = figure("inception")
     branch = [result.placed[name] for name in ("stack.0.b2a", "stack.0.b3a")]
     assert branch[0].y != branch[1].y and abs(branch[0].x - branch[1].x) < 20
     curves = [route for route in result.routes if route.kind == "curve"]
