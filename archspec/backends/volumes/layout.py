@@ -232,13 +232,19 @@ def _segments(plan: VolumePlan) -> list[Segment]:
 
 
 def _is_chain(segment: Segment) -> bool:
-    """Whether each element is fed by the one before it, every other arrow joining two of them."""
+    """Whether each element is fed by the one before it, every other arrow being a shortcut between two of them.
+
+    Parallel paths that are not shortcuts (the branches of a concat) are drawn side by side instead.
+    """
     previous = segment.start
+    main = set()
     for element in segment.elements:
-        if not any(arrow.source == previous and arrow.target == element for arrow in segment.arrows):
+        candidates = [arrow for arrow in segment.arrows if arrow.source == previous and arrow.target == element]
+        if not candidates:
             return False
+        main.add(id(_main_arrow(segment, previous, element)))
         previous = element
-    return True
+    return all(arrow.skip for arrow in segment.arrows if id(arrow) not in main)
 
 
 def _main_arrow(segment: Segment, source: str, target: str) -> Arrow:

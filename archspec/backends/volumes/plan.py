@@ -56,6 +56,8 @@ class Arrow:
     skip: bool = False
     """On a residual shortcut: drawn dashed, as an arc over the main path where it can be."""
     parameters: int = 0
+    layer: str = ""
+    """The first layer it draws (for a plain connection: none)."""
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,20 @@ class _Planner:
                 self.arrows.append(Arrow(self.tensor_of[source], box.id, skip=skip))
         follower = self.followers.get(box.id)
         shown = follower.nodes if follower is not None else box.nodes[1:]
-        family = shown[0].definition.family if shown else "join"
+        family = shown[0].definition.family if shown else self._main_family(box)
         self.add_tensor(follower.id if follower is not None else f"{box.id}:out", box, family)
         if follower is not None:
             self.tensor_of[follower.id] = self.tensor_of[box.id]
         text = (" · ".join(node.label for node in shown),) if shown else ()
         self.arrows.append(Arrow(box.id, self.tensor_of[box.id], text, family,
-                                 parameters=sum(node.parameters for node in shown)))
+                                 parameters=sum(node.parameters for node in shown),
+                                 layer=shown[0].name if shown else ""))
+
+    def _main_family(self, box: Box) -> str:
+        """The colour of a join's output when no layer follows it: that of the op on its main input."""
+        families = [arrow.family for arrow in self.arrows if arrow.target == box.id and arrow.family]
+        main = [arrow.family for arrow in self.arrows if arrow.target == box.id and arrow.family and not arrow.skip]
+        return (main or families or ["join"])[0]
 
     def add_op(self, box: Box) -> None:
         """A layer (or a collapsed scope): its output tensor, unless a join alone reads it, and its arrows."""
@@ -165,14 +174,13 @@ class _Planner:
         for position, (source, skip) in enumerate(self.incoming[box.id]):
             first = position == 0
             self.arrows.append(Arrow(self.tensor_of[source], target, text if first else (), family,
-                                     skip or box.shortcut, box.parameters if first else 0))
+                                     skip or box.shortcut, box.parameters if first else 0, box.head.name))
 
 
 def _with_parameters(arrow: Arrow, view: DiagramView) -> Arrow:
     if not arrow.parameters:
         return arrow
-    folded = view.folding.run_positions(arrow.target.partition(":")[0])
-    each = " each" if folded else ""
+    each = " each" if view.folding.run_positions(arrow.layer) else ""
     return replace(arrow, text=(*arrow.text, f"{count_text(arrow.parameters)} params{each}"))
 
 

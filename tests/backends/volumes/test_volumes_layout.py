@@ -147,3 +147,31 @@ def test_branches_are_placed_side_by_side():
 def test_layout_is_a_pure_function_of_the_plan():
     plan, first = figure("inception")
     assert layout(plan) == first
+
+
+SMALL_SPECS = {
+    "mlp": "input: [784]\nlayers: [{linear: 256}, relu, {linear: 10}]",
+    "single": "input: [3, 8, 8]\nlayers: [relu]",
+    "residual_at_the_end": """input: [8, 16, 16]
+layers:
+  - {residual: auto, body: [{conv2d: {channels: 8, kernel: 3, padding: 1}}]}
+  - {residual: auto, body: [{conv2d: {channels: 16, kernel: 3, padding: 1, stride: 2}}]}""",
+    "concat_of_two_ops": """input: [8, 16, 16]
+layers:
+  - {conv2d: {channels: 4, kernel: 1}, name: a}
+  - {conv2d: {channels: 4, kernel: 3, padding: 1}, name: b, inputs: [input]}
+  - {concat: [a, b]}""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SPECS))
+def test_small_and_unusual_networks(write_spec, name):
+    spec = write_spec(f"archspec: 1\nname: {name}\n{SMALL_SPECS[name]}\n")
+    plan = plan_volumes(diagram_view(analyse(spec)))
+    result = layout(plan)
+    assert_nothing_overlaps(plan, result)
+    assert set(result.placed) == {element.id for element in plan.elements}
+    if name == "concat_of_two_ops":  # two ops into one ‖ are branches side by side, not a skip arc
+        assert {route.kind for route in result.routes} == {"curve", "line"}
+    if name == "residual_at_the_end":  # a sum with nothing after it takes the colour of its main input
+        assert plan.elements[-1].family == "conv"

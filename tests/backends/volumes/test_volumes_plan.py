@@ -121,3 +121,6 @@ def test_parameter_counts_on_request():
     folded = next(arrow for arrow in figure.arrows if arrow.target == "layer3.1.conv1")
     assert folded.text[-1].endswith("params each")
     assert all("params" not in line for arrow in plan("resnet50").arrows for line in arrow.text)
+    collapsed = {arrow.text[0]: arrow.text[-1] for arrow in plan("resnet50", depth=1, show_params=True).arrows
+                 if arrow.family == "block"}
+    assert collapsed["layer3.1–5"].endswith("params each") and not collapsed["layer3.0"].endswith("each")
