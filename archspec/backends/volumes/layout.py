@@ -562,62 +562,50 @@ def _arc(segment: Segment, arrow: Arrow, placed: dict[str, Placed], routes: Sequ
 
 
 def _route_top(route: Route) -> float:
-    above, _ = label_extent(route.arrow)
-    if route.kind == "arc":
-        return route.points[1][1] - (above if route.arrow.text else 0.0)
-    return route.label[1] - above
+    """The highest point of an arrow's line (for an arc: its crossing) and text."""
+    line = route.points[1][1] if route.kind == "arc" else route.label[1]
+    bounds = route.label_bounds
+    return min(line, bounds[1]) if bounds is not None else line
 
 
 def _route_bottom(route: Route) -> float:
     if route.kind == "arc":
         return route.points[1][1]
-    _, below = label_extent(route.arrow)
-    return route.label[1] + below
+    bounds = route.label_bounds
+    return bounds[3] if bounds is not None else route.label[1]
 
 
 def _frame_pieces(plan: VolumePlan, placed: dict[str, Placed], routes: list[Route],
                   frames: dict[str, tuple[str, ...]]) -> list[FramePiece]:
-    """Each cluster with elements on this row, around them and the arrows into them; inner ones first."""
+    """Each cluster with elements on this row, around them, the arrows into them and the frames inside."""
     members: dict[str, list[str]] = {}
+    depths: dict[str, int] = {}
     for element in placed:
-        for cluster in frames[element]:
+        for depth, cluster in enumerate(frames[element]):
             members.setdefault(cluster, []).append(element)
+            depths[cluster] = depth
     routes_into: dict[str, list[Route]] = {}
     for route in routes:
         routes_into.setdefault(route.arrow.target, []).append(route)
     clusters = plan.view.clusters_by_id
     pieces: dict[str, FramePiece] = {}
-    for cluster_id in sorted(members, key=lambda cid: -len(frames_depth(cid, clusters))):
+    for cluster_id in sorted(members, key=lambda cluster: -depths[cluster]):  # inner frames first
         ids = members[cluster_id]
-        depth = len(frames_depth(cluster_id, clusters)) - 1
-        x0 = min(placed[e].x for e in ids)
-        x1 = max(placed[e].right for e in ids)
-        y0 = min(placed[e].top for e in ids)
-        y1 = max(placed[e].label_y + 4 for e in ids)
-        for element in ids:
-            for route in routes_into.get(element, []):
-                y0 = min(y0, _route_top(route))
-                if route.kind != "arc":
-                    y1 = max(y1, _route_bottom(route))
-                if route.kind == "line" and route.arrow.text:
-                    x0 = min(x0, route.label[0] - label_width(route.arrow) / 2)
-                elif route.kind == "curve":
-                    x0 = min(x0, route.points[1][0])
+        x0, x1 = min(placed[e].x for e in ids), max(placed[e].right for e in ids)
+        y0, y1 = min(placed[e].top for e in ids), max(placed[e].label_y + 4 for e in ids)
+        for route in (route for element in ids for route in routes_into.get(element, [])):
+            y0 = min(y0, _route_top(route))
+            if route.kind == "arc":
+                continue  # its horizontal run may start outside the frame
+            y1 = max(y1, _route_bottom(route))
+            bounds = route.label_bounds
+            x0 = min(x0, route.points[1][0] if route.kind == "curve" else bounds[0] if bounds else x0)
         for inner in pieces.values():
-            if clusters[inner.cluster.id].parent == cluster_id:
-                x0, y0 = min(x0, inner.x0), min(y0, inner.y0)
-                x1, y1 = max(x1, inner.x1), max(y1, inner.y1)
+            if inner.cluster.parent == cluster_id:
+                x0, y0, x1, y1 = min(x0, inner.x0), min(y0, inner.y0), max(x1, inner.x1), max(y1, inner.y1)
         pieces[cluster_id] = FramePiece(clusters[cluster_id], x0 - FRAME_PAD + 2, y0 - FRAME_PAD_Y - FRAME_TITLE_BAND,
-                                        x1 + FRAME_PAD - 2, y1 + FRAME_PAD_Y, depth)
+                                        x1 + FRAME_PAD - 2, y1 + FRAME_PAD_Y, depths[cluster_id])
     return sorted(pieces.values(), key=lambda piece: (piece.depth, piece.x0))
-
-
-def frames_depth(cluster_id: str, clusters: dict[str, Cluster]) -> list[str]:
-    chain = []
-    while cluster_id:
-        chain.append(cluster_id)
-        cluster_id = clusters[cluster_id].parent
-    return chain
 
 
 def _moved(p: Placed, shift: float) -> Placed:
