@@ -1,16 +1,17 @@
-"""How big a tensor is drawn: monotone, clamped log scales from sizes to pixels.
+"""How big a tensor is drawn: monotone, clamped scales from sizes to pixels.
 
 Real sizes span three orders of magnitude (a 224×224×3 image, a 7×7×2048 feature map, 25,088
-features), so a linear scale would make the small ones invisible.  Every extent here grows with
-the base-2 logarithm of the size, which keeps each halving of the resolution (a stride-2 layer)
-one visible step, and is clamped so no tensor is drawn smaller than a mark or larger than a panel:
+features), so a linear scale would make the small ones invisible.  Each extent is clamped so no
+tensor is drawn smaller than a mark or larger than a panel:
 
-* height and width of a feature map: ``14·log2(n)`` px, between 8 and 120
-  (1 → 8, 7 → 39, 28 → 67, 56 → 81, 224 → 109);
+* height and width of a feature map: ``7.3·√n`` px, between 8 and 120
+  (1 → 8, 7 → 19, 14 → 27, 28 → 39, 56 → 55, 112 → 77, 224 → 109).  The square root keeps
+  downsampling visible, as in the hand-drawn case-study figures: each stride-2 layer shrinks
+  the face by √2, so late feature maps become the long thin bars those figures show;
 * channels, drawn as the oblique depth: ``4 + 8·log2(c)`` px, between 4 and 92
-  (3 → 17, 64 → 52, 512 → 76, 2048 → 92);
-* a flat tensor of ``f`` features, drawn as a thin bar: ``8 + 11·log2(f)`` px tall, between 8 and 160
-  (10 → 45, 120 → 84, 4096 → 140, 25088 → 160).
+  (3 → 17, 64 → 52, 512 → 76, 2048 → 92): the logarithm tells 64 from 2048 and keeps 3 visible;
+* a flat tensor of ``f`` features, drawn as a thin bar: ``8 + 9·log2(f)`` px tall, between 8 and 140
+  (10 → 38, 120 → 70, 4096 → 116, 25088 → 140).
 
 All three are non-decreasing in their argument (tests check it), so a larger tensor is never
 drawn smaller.  The oblique depth is projected at :data:`DEPTH_ANGLE` with :data:`DEPTH_FORESHORTENING`.
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import math
 
-SPATIAL = (0.0, 14.0, 8.0, 120.0)
-"""Offset, pixels per doubling, smallest and largest extent for heights and widths."""
+SPATIAL = (7.3, 8.0, 120.0)
+"""Pixels per square-root unit, smallest and largest extent for heights and widths."""
 CHANNELS = (4.0, 8.0, 4.0, 92.0)
-FEATURES = (8.0, 11.0, 8.0, 160.0)
+"""Offset, pixels per doubling, smallest and largest extent for channels (and features, below)."""
+FEATURES = (8.0, 9.0, 8.0, 140.0)
 
 DEPTH_ANGLE = math.radians(35.0)
 """The oblique axis rises to the right at this angle."""
@@ -40,7 +42,8 @@ def _log_scale(value: int, offset: float, per_doubling: float, smallest: float, 
 
 def spatial_extent(size: int) -> float:
     """The drawn height (or width) in px of a feature map ``size`` pixels high (or wide)."""
-    return _log_scale(size, *SPATIAL)
+    per_unit, smallest, largest = SPATIAL
+    return min(max(per_unit * math.sqrt(size), smallest), largest)
 
 
 def channel_depth(channels: int) -> float:
