@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archspec.backends.torch.build import build, build_module, network_class
+from archspec.backends.torch.builder import build, build_module, network_class
 from archspec.backends.torch.weights import PortedTensor, PortReport, WeightPortError, port_weights, write_state_dict
 from archspec.graph.ir import Graph
 from archspec.io import atomic_output

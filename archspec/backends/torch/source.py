@@ -42,6 +42,9 @@ from archspec.ops.base import TorchLayer
 from archspec.spec.model import InitScheme
 
 WIDTH = 100
+INIT_METHOD = "init_weights"
+"""The network class's method applying the spec's ``init:`` schemes (called by its constructor)."""
+INIT_DOCSTRING = "Initialize as the spec says; other layers keep PyTorch's default initialization."
 INDENT = "    "
 REPEAT_RUN = 3
 """Identical consecutive items of a repeat written as one comprehension from this many on."""
@@ -293,8 +296,10 @@ class _Writer:
         lines.append(f"{INDENT * 2}super().__init__()")
         for index, member in enumerate(plan.members):
             lines += self._member(module_class, (index,), member, index)
-        if module_class is self.classes.root:
-            lines += self._initialization()
+        initialization = self._initialization() if module_class is self.classes.root else []
+        if initialization:
+            lines += [f"{INDENT * 2}self.{INIT_METHOD}()", "", f"{INDENT}def {INIT_METHOD}(self) -> None:",
+                      f'{INDENT * 2}"""{INIT_DOCSTRING}"""', *initialization]
         lines.append("")
         lines += _Forward(self, module_class).lines()
         return lines
