@@ -46,6 +46,8 @@ INIT_METHOD = "init_weights"
 """The network class's method applying the spec's ``init:`` schemes (called by its constructor)."""
 INIT_DOCSTRING = "Initialize as the spec says; other layers keep PyTorch's default initialization."
 INDENT = "    "
+GENERIC_VARIABLES = ("x", "out")
+"""The variables of the main line of a forward."""
 REPEAT_RUN = 3
 """Identical consecutive items of a repeat written as one comprehension from this many on."""
 
@@ -477,13 +479,27 @@ def _init_statements(scheme: InitScheme, nodes: list[Node]) -> list[str]:
 # -- forward --------------------------------------------------------------------------------------
 
 class _Forward:
-    """A straight-line ``forward``: one statement per step, variables reused as values die."""
+    """A straight-line ``forward``: one statement per step, variables reused as values die.
+
+    The main line of computation runs through ``x`` and ``out``, as people write it; a value held
+    for a join (a branch of a concatenation) is named after its layer.  A call whose result is
+    used once, by the join right after it, is written inside the join: ``out += self.shortcut(x)``.
+    """
 
     def __init__(self, writer: _Writer, module_class: ModuleClass):
         self.writer = writer
         self.module_class = module_class
         self.plan = module_class.representative
+        self.steps, self.aliases = self._steps()
+        self.uses: dict[str, list[int]] = defaultdict(list)
+        """Value -> the steps reading it (``len(steps)`` for the return)."""
+        for position, step in enumerate(self.steps):
+            for value in step.inputs:
+                self.uses[value].append(position)
+        for value in self.plan.exports:
+            self.uses[self.aliases.get(value, value)].append(len(self.steps))
         self.text: dict[str, str] = {}
+        """Value -> how it is written: a variable, or an inlined call."""
         self.variable: dict[str, str] = {}
         """Value -> the variable holding it."""
         self.holding: dict[str, str] = {}
@@ -493,15 +509,6 @@ class _Forward:
 
     def lines(self) -> list[str]:
         plan = self.plan
-        steps, aliases = self._steps()
-        last_use: dict[str, int] = {}
-        uses: dict[str, list[int]] = defaultdict(list)
-        for position, step in enumerate(steps):
-            for value in step.inputs:
-                uses[value].append(position)
-        for value in plan.exports:
-            uses[aliases.get(value, value)].append(len(steps))
-        last_use = {value: max(positions) for value, positions in uses.items()}
         arguments = []
         for position, value in enumerate(plan.imports):
             name = "x" if position == 0 else self._fresh(self.writer.graph.node(value).local_name)
@@ -511,9 +518,9 @@ class _Forward:
         if not plan.exports:
             returns = "None"
         body: list[str] = []
-        for position, step in enumerate(steps):
-            body += self._statement(position, step, steps, uses, last_use)
-        results = [self.text[aliases.get(value, value)] for value in plan.exports]
+        for position, step in enumerate(self.steps):
+            body += self._statement(position, step)
+        results = [self.text[self.aliases.get(value, value)] for value in plan.exports]
         body.append(f"return {', '.join(results)}" if results else "return None")
         head = f"{INDENT}def forward({', '.join(['self', *arguments])}) -> {returns}:"
         return [head, *(INDENT * 2 + line for line in body)]
@@ -537,10 +544,9 @@ class _Forward:
             return None
         return self.module_class.flags.get(step.member, member.module is not None)
 
-    def _statement(self, position: int, step: Step, steps: list[Step], uses: dict[str, list[int]],
-                   last_use: dict[str, int]) -> list[str]:
+    def _statement(self, position: int, step: Step) -> list[str]:
         arguments = [self.text[value] for value in step.inputs]
-        dying = [v for v in dict.fromkeys(step.inputs) if last_use.get(v) == position and v in self.variable]
+        dying = [v for v in dict.fromkeys(step.inputs) if max(self.uses[v]) == position and v in self.variable]
         dying += [v for v in self.deferred if v not in dying]
         self.deferred = []
         if step.member is None:
@@ -557,15 +563,19 @@ class _Forward:
             flag = self._flag(step)
             if isinstance(flag, str):
                 return self._optional(step, expression, dying, arguments[0])
-            following = steps[position + 1] if position + 1 < len(steps) else None
-            value = step.outputs[0]
-            if (len(step.outputs) == 1 and uses.get(value) == [position + 1] and following is not None
-                    and following.member is None and not (following.inplace and following.inputs[0] == value)):
-                self.text[value] = expression if is_atom(expression) else f"({expression})"
+            if self._inlined(position, step):
+                self.text[step.outputs[0]] = expression if is_atom(expression) else f"({expression})"
                 self.deferred = dying
                 return []
-        targets = self._targets(step, dying)
-        return [f"{', '.join(targets)} = {expression}"]
+        return [f"{', '.join(self._targets(step, dying))} = {expression}"]
+
+    def _inlined(self, position: int, step: Step) -> bool:
+        """Used once, by the join that comes next (and not as the variable it accumulates into)."""
+        if len(step.outputs) != 1 or self.uses.get(step.outputs[0]) != [position + 1] or (
+                position + 1 == len(self.steps)):
+            return False
+        following = self.steps[position + 1]
+        return following.member is None and not (following.inplace and following.inputs[0] == step.outputs[0])
 
     def _call(self, step: Step, arguments: list[str]) -> str:
         assert step.member is not None
@@ -584,28 +594,40 @@ class _Forward:
         member = self.plan.members[step.member]
         assert isinstance(member, ShortcutMember)
         attribute = _shortcut_attribute(self.module_class, step.member, member)
-        lines: list[str] = []
-        if dying:
-            (target,) = self._targets(step, dying)
-        else:
-            (target,) = self._targets(step, [])
-            lines.append(f"{target} = {argument}")
-        return [*lines, f"if self.{attribute} is not None:", f"{INDENT}{target} = {expression}"]
+        (target,) = self._targets(step, dying)
+        first = [] if target == argument else [f"{target} = {argument}"]
+        return [*first, f"if self.{attribute} is not None:", f"{INDENT}{target} = {expression}"]
 
     def _targets(self, step: Step, dying: list[str]) -> list[str]:
         reusable = [self.variable[v] for v in dying]
         self._release(dying)
         targets = []
         for value in step.outputs:
-            if reusable:
-                name = reusable.pop(0)
-            elif "out" not in self.holding:
-                name = "out"
-            else:
-                name = self._fresh(self._value_name(step, value))
+            name = self._target(step, value, reusable)
             self._hold(name, value)
             targets.append(name)
         return targets
+
+    def _target(self, step: Step, value: str, reusable: list[str]) -> str:
+        for name in reusable:
+            if name in GENERIC_VARIABLES:
+                reusable.remove(name)
+                return name
+        if not self._held_for_join(value):
+            for name in GENERIC_VARIABLES[::-1]:
+                if name not in self.holding:
+                    return name
+        if reusable:
+            return reusable.pop(0)
+        return self._fresh(self._value_name(step, value))
+
+    def _held_for_join(self, value: str) -> bool:
+        """Read only by joins (a branch waiting for its concatenation), not the main line."""
+        readers = self.uses.get(value, [])
+        return bool(readers) and all(
+            position < len(self.steps) and self.steps[position].member is None
+            and not (self.steps[position].inplace and self.steps[position].inputs[0] == value)
+            for position in readers)
 
     def _value_name(self, step: Step, value: str) -> str:
         member = self.plan.members[step.member] if step.member is not None else None
