@@ -85,7 +85,7 @@ def construct(network: type[torch.nn.Module], graph: Graph, device: torch.device
         with torch.no_grad():
             for name, module in model.named_modules():
                 if name not in covered and _tensors(module):
-                    module.reset_parameters()  # type: ignore[operator]
+                    module.reset_parameters()
             initialize = getattr(model, INIT_METHOD, None)
             if initialize is not None:
                 initialize()
@@ -116,10 +116,10 @@ def structure(network: type[torch.nn.Module]) -> torch.nn.Module:
 
     class Uninitialized(network):  # type: ignore[valid-type, misc]
         def init_weights(self) -> None:
-            pass
+            """Nothing to initialize on the meta device."""
 
     with torch.device("meta"):
-        model = Uninitialized()
+        model: torch.nn.Module = Uninitialized()
     model.__class__ = network
     return model
 
@@ -152,7 +152,7 @@ def _set_by_schemes(graph: Graph, model: torch.nn.Module) -> Iterator[str]:
 def network_class(graph: Graph) -> type[torch.nn.Module]:
     """The generated class of a graph's network (generated sources are executed once per process)."""
     generated = generate(graph)
-    return load_generated(generated, graph.name)[generated.class_name]  # type: ignore[no-any-return]
+    return load_generated(generated, graph.name)[generated.class_name]
 
 
 def load_generated(generated: GeneratedSource, name: str) -> dict[str, Any]:

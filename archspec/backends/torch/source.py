@@ -184,7 +184,7 @@ def layout(head: str, expression: Any, depth: int, tail: str = "") -> list[str]:
     if not _exploded(expression) and (len(pad + head + text + tail) <= WIDTH or not isinstance(expression, Call)):
         return [pad + head + text + tail]
     assert isinstance(expression, Call)
-    opening, closing = expression.brackets
+    opening, closing = expression.brackets[0], expression.brackets[1]
     first = f"{pad}{head}{expression.function}{opening}"
     last = f"{pad}{closing}{tail}"
     arguments = expression.arguments
