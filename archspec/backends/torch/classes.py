@@ -338,11 +338,12 @@ def _constant_match(values: list[tuple[int, Any]], candidates: list[dict[str, _C
     return None
 
 
-RESERVED_NAMES = frozenset({"self", "super", "nn", "torch", "F", "Tensor", "OrderedDict", "module", "name", "x",
-                            "out", "_"})
+RESERVED_NAMES = frozenset({"self", "super", "nn", "torch", "F", "Tensor", "OrderedDict", "_"})
+"""Names a constructor parameter must not take: they would hide what the class body uses."""
 
 
 def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, parameter_names: ParameterNames) -> None:
+    """Write every slot of a class's body as a literal, a parameter or an expression of parameters."""
     import keyword
 
     instances = module_class.instances
@@ -362,6 +363,14 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
     used_bases: list[str] = []
     extra: dict[tuple[Any, ...], str] = {}
     extra_values: dict[str, list[Any]] = {}
+    taken = {safe(c.base) for found in candidates for c in found.values()}
+
+    def new_parameter(hint: str) -> str:
+        name = safe(hint)
+        while name in extra_values or name in taken:
+            name = f"{name}_"
+        return name
+
     constants: list[tuple[SlotKey, Slot, list[tuple[int, Any]]]] = []
     for key, slot in keys.items():
         values = [(i, slots[key].value) for i, slots in enumerate(per_instance) if key in slots]
@@ -373,7 +382,7 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
                 constants.append((key, slot, values))
             continue
         if key[-1] == "present":
-            name = safe(slot.hint)
+            name = new_parameter(slot.hint)
             module_class.flags[key[0]] = name
             extra_values[name] = [slots[key].value for slots in per_instance]
             continue
@@ -385,9 +394,7 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
             continue
         signature = tuple((i, repr(v)) for i, v in values)
         if signature not in extra:
-            name = safe(slot.hint)
-            while name in extra_values or name in used_bases:
-                name = f"{name}_"
+            name = new_parameter(slot.hint)
             extra[signature] = name
             by_instance = dict(values)
             extra_values[name] = [by_instance.get(i) for i in range(len(instances))]
@@ -397,23 +404,32 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
         if match is not None:
             module_class.texts[key] = match.expression.replace(match.base, safe(match.base), 1)
 
-    parameters: list[tuple[Parameter, list[Any]]] = []
-    for base in sorted(used_bases, key=lambda name: (name not in ("in_channels", "in_features"),
-                                                    list(candidates[0]).index(name))):
-        values = [found[base].value for found in candidates]
-        parameters.append((Parameter(safe(base), annotation(values)), values))
-    for name, values in extra_values.items():
-        if name in module_class.flags.values():
-            parameters.append((Parameter(name, "bool", "False"), values))
-        elif any(value is None for value in values):
-            parameters.append((Parameter(name, annotation([v for v in values if v is not None]) + " | None", "None"),
-                               values))
-        else:
-            parameters.append((Parameter(name, annotation(values)), values))
-    parameters.sort(key=lambda entry: entry[0].default is not None)
+    parameters = _ordered_parameters(used_bases, extra_values, set(module_class.flags.values()), candidates, safe)
     module_class.parameters = [parameter for parameter, _ in parameters]
     for position, plan in enumerate(instances):
         module_class.arguments[plan.path] = [(parameter.name, values[position]) for parameter, values in parameters]
+
+
+def _ordered_parameters(bases: list[str], extra: dict[str, list[Any]], flags: set[Any],
+                        candidates: list[dict[str, _Candidate]],
+                        safe: Callable[[str], str]) -> list[tuple[Parameter, list[Any]]]:
+    """Constructor parameters with each instance's value: the input size, the block's arguments in
+    their declared order, other values, then the optional shortcuts (``shortcut: bool = False``)."""
+    parameters: list[tuple[Parameter, list[Any]]] = []
+    for base in sorted(bases, key=lambda name: (name not in ("in_channels", "in_features"),
+                                                list(candidates[0]).index(name))):
+        values = [found[base].value for found in candidates]
+        parameters.append((Parameter(safe(base), annotation(values)), values))
+    for name, values in extra.items():
+        if name in flags:
+            parameters.append((Parameter(name, "bool", "False"), values))
+        elif any(value is None for value in values):
+            present = annotation([value for value in values if value is not None])
+            parameters.append((Parameter(name, f"{present} | None", "None"), values))
+        else:
+            parameters.append((Parameter(name, annotation(values)), values))
+    parameters.sort(key=lambda entry: entry[0].default is not None)
+    return parameters
 
 
 def annotation(values: list[Any]) -> str:

@@ -147,6 +147,7 @@ def test_torch_compile_fullgraph_has_no_graph_breaks(residual_graph):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_torch_compile_with_inductor():
     model = build("lenet5", seed=0).eval()
     _outputs_agree(model, torch.compile(model, fullgraph=True), torch.randn(2, 1, 32, 32))
