@@ -61,7 +61,7 @@ def train_one(n: int, residual: bool, epochs: int, data: tuple[torch.Tensor, tor
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         losses.append(total / len(images))
         progress.advance(task)
     return losses
@@ -92,9 +92,11 @@ def main() -> None:
     parser.add_argument("--depths", type=int, nargs="+", default=[1, 3, 5], help="values of n (depth 6n+2)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (networks this small run fastest on one; more threads only contend)")
     parser.add_argument("--out", type=Path, default=Path("out/plain_vs_residual"))
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     data = load_data(args.seed)
     results: dict[str, list[float]] = {}
     started = time.perf_counter()
