@@ -223,6 +223,8 @@ class _Lowering:
         walked = head
         while rest:
             part, _, rest = rest.partition(".")
+            if inner_scope is not None and inner_scope not in self.scope_names:
+                return None  # the block or repeat failed, and was reported
             names = self.scope_names.get(inner_scope or "", {}) if inner_scope else {}
             if part not in names:
                 known = sorted(names)
@@ -249,7 +251,8 @@ class _Lowering:
         known = [*scope.names, INPUT]
         hint = did_you_mean(head, known)
         if hint is None:
-            hint = f"layers defined so far in this scope: {', '.join(known)}"
+            shown = known if len(known) <= 10 else [*known[:4], "...", *known[-5:]]
+            hint = f"layers defined so far in this scope: {', '.join(shown)}"
         self.errors.error(f"no layer named '{ref}' in this scope", location, hint)
 
     def _cycle(self, target: str, user: str, scope: _ScopeState) -> list[str] | None:
@@ -290,18 +293,31 @@ class _Lowering:
                     declared.setdefault(inner_name, inner)
         return declared
 
-    def _name(self, scope: _ScopeState, explicit: Any, prefix: str, location: SourceLocation | None) -> str:
-        """Register a layer's local name in its scope (explicit, or the next free automatic one)."""
+    def _name(self, scope: _ScopeState, explicit: Any, prefix: str, location: SourceLocation | None,
+              name_location: SourceLocation | None = None) -> str:
+        """Register a layer's local name in its scope (explicit, or the next free automatic one).
+
+        A name that cannot be used is reported, and the layer goes on under an automatic name,
+        so that later layers are not checked against a clobbered one.
+        """
+        where = name_location or location
         if isinstance(explicit, str):
             if explicit == INPUT:
-                self.errors.error("'input' is reserved for the scope's input and cannot name a layer", location)
+                self.errors.error("'input' is reserved for the scope's input and cannot name a layer", where)
             elif explicit in scope.names:
                 first = scope.names[explicit].location
-                where = f" (first used on line {first.line})" if first else ""
-                self.errors.error(f"duplicate layer name '{explicit}' in this scope{where}", location,
-                                  "names must be unique within a block; a repeat's body runs several times, "
-                                  "so name the repeat to give each iteration its own scope")
-            return explicit
+                if first is not None and location is not None and (first.line, first.column) == (
+                        location.line, location.column):
+                    self.errors.error(f"duplicate layer name '{explicit}': this repeat's body runs more than once "
+                                      "in the same scope", where,
+                                      "name the repeat, so that each iteration gets its own scope "
+                                      "(stage.0, stage.1, ...)")
+                else:
+                    line = f" (first used on line {first.line})" if first else ""
+                    self.errors.error(f"duplicate layer name '{explicit}' in this scope{line}", where,
+                                      "names must be unique within a block or the top level")
+            else:
+                return explicit
         number = scope.counters.get(prefix, 0)
         while True:
             number += 1
@@ -316,7 +332,7 @@ class _Lowering:
                   inputs: list[str | None], context: _Context) -> str | None:
         op = self.ops[kind].op
         explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
-        local = self._name(scope, explicit, op.prefix, location)
+        local = self._name(scope, explicit, op.prefix, location, _name_location(entry))
         name = scope.qualify(local)
         params = self._op_params(op, entry, kind, location, context)
         scope.names[local] = _Ref(None, None, location)
@@ -397,15 +413,20 @@ class _Lowering:
             expected = (str(op.min_inputs) if op.max_inputs == op.min_inputs
                         else f"at least {op.min_inputs}" if op.max_inputs is None
                         else f"{op.min_inputs} to {op.max_inputs}")
-            self.errors.error(f"layer '{name}' ({op.kind}) takes {expected} input(s), got {count}", location)
+            plural = "" if expected == "1" else "s"
+            self.errors.error(f"layer '{name}' ({op.kind}) takes {expected} input{plural}, got {count}", location)
             return None
         shapes = [self.shapes[i] for i in inputs]
         where = f"layer '{name}' ({op.kind})"
         try:
             output = op.output_shape(params, shapes)
         except ShapeError as exc:
-            given = ", ".join(format_shape(s) for s in shapes)
-            self.errors.add(Diagnostic(f"{where}: {exc}", location, notes=(f"input shape: {given}",)))
+            if len(shapes) == 1:
+                note = f"input shape: {format_shape(shapes[0])}"
+            else:
+                note = "input shapes: " + ", ".join(f"{i} {format_shape(s)}" for i, s in zip(inputs, shapes,
+                                                                                             strict=True))
+            self.errors.add(Diagnostic(f"{where}: {exc}", location, notes=(note,)))
             return None
         except Exception as exc:  # a user-defined op's bug: say whose it is
             self.errors.add(_op_fault(op, "shape rule (output_shape)", exc, location, where))
@@ -442,7 +463,7 @@ class _Lowering:
             path, local = forced_path, None
         else:
             explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
-            local = self._name(scope, explicit, block_name, location)
+            local = self._name(scope, explicit, block_name, location, _name_location(entry))
             path = scope.qualify(local)
         kind: ScopeKind = "iteration" if index is not None else "block"
         self.scopes.append(Scope(path, kind, block_name, None, index, location,
@@ -485,8 +506,10 @@ class _Lowering:
             args = {only: raw}
             arg_locations = {only: entry.value_locations.get(written_key)}
         else:
+            example = ", ".join(f"{name}: ..." for name in declared) or "..."
             self.errors.error(f"block '{block_name}' takes its arguments as a mapping, got {describe(raw)}",
-                              entry.value_locations.get(written_key) if isinstance(entry, LocatedMapping) else location)
+                              entry.value_locations.get(written_key) if isinstance(entry, LocatedMapping) else location,
+                              f"write {{{block_name}: {{{example}}}}}")
             return None
         bound: dict[str, Any] = {}
         ok = True
@@ -537,7 +560,7 @@ class _Lowering:
                 iteration = _Context({**context.env, index_name: index}, context.defaults, context.blocks_on_stack)
                 current = self._lower_body(body, scope, current, iteration)
             return current
-        local = self._name(scope, name, "repeat", location)
+        local = self._name(scope, name, "repeat", location, _name_location(entry))
         path = scope.qualify(local)
         self.scopes.append(Scope(path, "repeat", None, count, None, location))
         repeat_scope = _ScopeState(path, current, {str(i): _DeclaredName(None, ()) for i in range(count)})
@@ -570,7 +593,8 @@ class _Lowering:
             self.errors.error(str(exc), location)
             return None
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            self.errors.error(f"{what} must be a positive integer, got {describe(value)}", location)
+            hint = "use '//' for whole-number division" if isinstance(value, float) else None
+            self.errors.error(f"{what} must be a positive integer, got {describe(value)}", location, hint)
             return None
         return value
 
@@ -588,7 +612,7 @@ class _Lowering:
         mode, enabled, shortcut_name, shortcut_layers = options
         if not enabled:
             return body_output
-        add_local = self._name(scope, entry.get("name"), "add", location)
+        add_local = self._name(scope, entry.get("name"), "add", location, _name_location(entry))
         if start is None or body_output is None:
             return None
         in_shape, out_shape = self.shapes[start], self.shapes[body_output]
@@ -605,12 +629,25 @@ class _Lowering:
             shortcut = self._projection(in_shape, out_shape, start, scope, shortcut_path, shortcut_name, location)
         if shortcut is None:
             return None
+        if self.shapes[shortcut] != out_shape:
+            self._residual_mismatch(mode, in_shape, out_shape, self.shapes[shortcut], location)
+            return None
         node = self._make_node(self.ops["add"].op, scope.qualify(add_local), self.ops["add"].op.Params(),
                                [body_output, shortcut], location, scope.path, "residual")
         if node is None:
             return None
         scope.names[add_local] = _Ref(node.name, None, location)
         return self._add_node(node)
+
+    def _residual_mismatch(self, mode: str, in_shape: Shape, out_shape: Shape, shortcut_shape: Shape,
+                           location: SourceLocation | None) -> None:
+        if mode == "identity":
+            self.errors.error(f"residual: the body maps {format_shape(in_shape)} to {format_shape(out_shape)}, "
+                              "so an identity shortcut cannot be added to it", location,
+                              "use 'residual: auto' for a projection (1×1 convolution) where the shape changes")
+        else:
+            self.errors.error(f"residual: the body gives {format_shape(out_shape)} but the shortcut gives "
+                              f"{format_shape(shortcut_shape)}; they must match to be added", location)
 
     def _residual_options(self, entry: LocatedMapping,
                           context: _Context) -> tuple[str, bool, str, Any] | None:
@@ -679,6 +716,10 @@ class _Lowering:
         norm = self.make_op_node("batchnorm2d", "bn", {}, [conv], inner, location, "shortcut")
         scope.names[local] = _Ref(norm, path, location)
         return norm
+
+
+def _name_location(entry: Any) -> SourceLocation | None:
+    return entry.value_locations.get("name") if isinstance(entry, LocatedMapping) else None
 
 
 def _type_problem(type_name: str, value: Any, blocks: Mapping[str, Any], ops: Mapping[str, Any]) -> str | None:

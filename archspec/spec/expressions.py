@@ -18,6 +18,8 @@ from typing import Any
 
 MAX_EXPRESSION_LENGTH = 500
 MAX_INTEGER = 2**62
+MAX_EXPRESSION_DEPTH = 100
+"""The evaluator recurses once per level; ``$------1`` must not exhaust Python's stack."""
 
 
 class ExpressionError(Exception):
@@ -58,15 +60,27 @@ def parse_expression(text: str) -> ast.expr:
         raise ExpressionError(f"invalid expression '{body}': {exc.msg}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError("expression is nested too deeply") from None
+    if _depth(tree) > MAX_EXPRESSION_DEPTH:
+        raise ExpressionError(f"expression is nested more than {MAX_EXPRESSION_DEPTH} levels deep")
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
-            raise ExpressionError(f"'{type(node).__name__}' is not allowed in an expression: '{body}'")
+            what = _SYNTAX_NAMES.get(type(node).__name__, f"'{type(node).__name__}'")
+            raise ExpressionError(f"{what} is not allowed in an expression: '{body}'")
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
             allowed = ", ".join(sorted(_FUNCTIONS))
             raise ExpressionError(f"only these functions can be called: {allowed}")
         if isinstance(node, ast.Call) and node.keywords:
             raise ExpressionError("keyword arguments are not allowed in an expression")
     return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def names_in(text: str) -> set[str]:
@@ -102,6 +116,15 @@ _ALLOWED_NODES = (
     ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )
+
+_SYNTAX_NAMES = {
+    "Attribute": "attribute access ('.')", "Lambda": "lambda", "Dict": "a dict", "Set": "a set",
+    "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
+    "GeneratorExp": "a comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='", "Starred": "'*'",
+    "Slice": "a slice", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
+    "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
+    "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
+}
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "len": len}
 _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}

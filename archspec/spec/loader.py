@@ -8,17 +8,19 @@ the exact line of any later error.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, did_you_mean
+from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, UsageError, did_you_mean
+from archspec.ops.base import MAX_SIZE
 from archspec.ops.registry import registered_ops
-from archspec.spec.builtin import resolve_spec_path
+from archspec.spec.builtin import exists, is_file, resolve_spec_path
 from archspec.spec.expressions import ExpressionError, evaluate, is_expression
 from archspec.spec.located_yaml import (
+    MAX_FILE_BYTES,
     LocatedMapping,
     LocatedSequence,
     describe,
@@ -86,13 +88,16 @@ def read_spec_file(path: Path) -> LocatedMapping:
     """Read and validate one file on its own (without following ``extends``)."""
     display = _display_path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero is a path too
     except FileNotFoundError:
         raise SpecError.at(f"no such spec file: {display}") from None
     except IsADirectoryError:
         raise SpecError.at(f"{display} is a directory, not a spec file") from None
     except OSError as exc:
         raise SpecError.at(f"cannot read {display}: {exc.strerror}") from None
+    except ValueError:
+        raise SpecError.at(f"cannot read {display}: not a valid file name") from None
     source = read_source(display, raw)
     data = load_located_yaml(source)
     where = SourceLocation(display, 1, 1, source.lines[0] if source.lines else "")
@@ -126,22 +131,37 @@ def _display_path(path: Path) -> str:
 def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
     data = read_spec_file(path)
-    if resolved in chain:
-        cycle = " -> ".join(p.name for p in (*chain, resolved))
-        raise SpecError.at(f"'extends' forms a cycle: {cycle}", data.value_locations.get("extends"))
-    if len(chain) >= MAX_EXTENDS_DEPTH:
-        raise SpecError.at(f"'extends' chain is deeper than {MAX_EXTENDS_DEPTH} files",
-                           data.value_locations.get("extends"))
     parent_ref = data.get("extends")
     if parent_ref is None:
         return data, (_display_path(path),)
+    where = data.value_locations["extends"]
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise SpecError.at(f"'extends' chain is longer than {MAX_EXTENDS_DEPTH} files", where)
     try:
         parent_path = resolve_spec_path(parent_ref, relative_to=path.parent)
     except SpecError as exc:
         first = exc.diagnostics[0]
-        raise SpecError.at(first.message, data.value_locations["extends"], first.hint) from None
-    parent, parent_files = _load_merged(parent_path, (*chain, resolved))
+        raise SpecError.at(first.message, where, first.hint) from None
+    if not is_file(parent_path):
+        shown = _display_path(parent_path)
+        problem = "is a directory" if exists(parent_path) else "does not exist"
+        raise SpecError.at(f"cannot extend '{parent_ref}': {shown} {problem}", where,
+                           hint="'extends' takes a path relative to this file, or a built-in spec's name")
+    visited = (*chain, resolved)
+    if parent_path.resolve() in visited:
+        cycle = " -> ".join(p.name for p in (*visited[visited.index(parent_path.resolve()):], parent_path))
+        raise SpecError.at(f"'extends' forms a cycle: {cycle}", where)
+    try:
+        parent, parent_files = _load_merged(parent_path, visited)
+    except SpecError as exc:
+        note = f"this spec is extended by {where}"
+        raise SpecError([replace(d, notes=(*d.notes, note)) if _in_other_file(d, where) else d
+                         for d in exc.diagnostics]) from None
     return _merge(parent, data), (_display_path(path), *parent_files)
+
+
+def _in_other_file(diagnostic: Diagnostic, where: SourceLocation) -> bool:
+    return diagnostic.location is not None and diagnostic.location.path != where.path
 
 
 _MERGED_MAPPINGS = ("variables", "blocks")
@@ -208,17 +228,17 @@ def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], over
         if key not in merged:
             known = ", ".join(sorted(merged))
             hint = did_you_mean(key, merged) or (
-                f"the spec's variables are: {known}" if merged else "the spec declares no variables")
-            raise SpecError.at(f"cannot set variable '{key}': {path} has no such variable", hint=hint)
+                f"its variables are: {known}" if merged else "it declares no variables")
+            raise UsageError(f"cannot set variable '{key}': {_display_path(Path(path))} has no such variable\n"
+                             f"  hint: {hint}")
         merged[key] = value
 
 
 def _input_shape(data: LocatedMapping, variables: dict[str, Any], override: Any, path: str) -> tuple[int, ...]:
     if override is not None:
-        shape = tuple(int(d) for d in override)
-        if len(shape) not in (1, 3) or any(d < 1 for d in shape):
-            raise SpecError.at(f"input shape must be C,H,W or F with positive sizes, got {list(override)}")
-        return shape
+        if not _is_shape(override):
+            raise UsageError(f"an input shape is C,H,W or F, positive integers up to {MAX_SIZE:,}; got {override!r}")
+        return tuple(override)
     value = data["input"]
     location = data.value_locations["input"]
     if is_expression(value):
@@ -226,23 +246,32 @@ def _input_shape(data: LocatedMapping, variables: dict[str, Any], override: Any,
             value = evaluate(value, variables)
         except ExpressionError as exc:
             raise SpecError.at(str(exc), location) from None
-        if not (isinstance(value, list) and len(value) in (1, 3)
-                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value)):
-            raise SpecError.at(f"'input' must evaluate to [C, H, W] or [features], got {value!r}", location)
+    if not _is_shape(value):
+        raise SpecError.at(f"'input' must be [C, H, W] or [features], got {_plain(value)}", location,
+                           hint="an image is [channels, height, width], e.g. [3, 224, 224]; the batch is left out")
     return tuple(value)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) in (1, 3) and all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_SIZE for d in value)
+
+
+def _plain(value: Any) -> str:
+    return "[" + ", ".join(map(_plain, value)) + "]" if isinstance(value, (list, tuple)) else repr(value)
 
 
 # -- layer kinds ---------------------------------------------------------------------------
 
-def iter_entries(body: Any) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
+def iter_entries(body: Any, location: SourceLocation | None = None) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
     """Every layer entry in a body, nested bodies included: (entry, container, location)."""
     if isinstance(body, LocatedSequence):
-        for item, location in zip(body, body.item_locations, strict=True):
-            yield item, body, location
+        for item, item_location in zip(body, body.item_locations, strict=True):
+            yield item, body, item_location
             if isinstance(item, LocatedMapping) and "body" in item:
                 yield from iter_entries_in_body(item)
     elif isinstance(body, (LocatedMapping, str)):
-        yield body, None, getattr(body, "location", None)
+        yield body, None, getattr(body, "location", location)
         if isinstance(body, LocatedMapping) and "body" in body:
             yield from iter_entries_in_body(body)
 
@@ -281,14 +310,14 @@ def _check_layer_kinds(data: LocatedMapping, collector: DiagnosticCollector | No
     blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     ops = registered_ops()
     known = set(ops) | set(blocks or {}) | set(STRUCTURE_KEYS)
-    bodies: list[Any] = []
-    if data.get("layers") is not None:
-        bodies.append(data["layers"])
+    bodies: list[tuple[Any, SourceLocation | None]] = []
+    if isinstance(data.get("layers"), LocatedSequence):
+        bodies.append((data["layers"], data.value_locations["layers"]))
     for block in (blocks or {}).values():
-        if isinstance(block, dict) and "body" in block:
-            bodies.append(block["body"])
-    for body in bodies:
-        for entry, _, location in iter_entries(body):
+        if isinstance(block, LocatedMapping) and "body" in block:
+            bodies.append((block["body"], block.value_locations["body"]))
+    for body, body_location in bodies:
+        for entry, _, location in iter_entries(body, body_location):
             key = entry_key(entry)
             if key is None or key in known or not isinstance(key, str) or key.startswith("$"):
                 continue
