@@ -127,7 +127,7 @@ def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | 
 
 @app.command()
 def validate(
-    specs: Annotated[list[str], typer.Argument(help="Spec files or built-in names.")],
+    specs: Annotated[list[str], typer.Argument(help="Spec files or built-in names.", metavar="SPEC")],
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,

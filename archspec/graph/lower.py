@@ -181,7 +181,7 @@ class _Lowering:
         try:
             name = evaluate(key, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), location)
+            self.errors.error(str(exc), location, exc.hint)
             return None
         if not isinstance(name, str) or (name not in self.blocks and name not in self.ops):
             self.errors.error(f"'{key}' must name a block or an op, got {describe(name)}", location,
@@ -395,7 +395,7 @@ class _Lowering:
                 try:
                     merged[key] = substitute(merged[key], context.env)
                 except ExpressionError as exc:
-                    self.errors.error(str(exc), merged.value_locations.get(key))
+                    self.errors.error(str(exc), merged.value_locations.get(key), exc.hint)
                     failed = True
         if failed:
             return None
@@ -426,7 +426,10 @@ class _Lowering:
             else:
                 note = "input shapes: " + ", ".join(f"{i} {format_shape(s)}" for i, s in zip(inputs, shapes,
                                                                                              strict=True))
-            self.errors.add(Diagnostic(f"{where}: {exc}", location, notes=(note,)))
+            hint = None
+            if "larger than the padded input" in str(exc):
+                hint = "the input is too small at this point: use a smaller window, padding, fewer poolings or strides"
+            self.errors.add(Diagnostic(f"{where}: {exc}", location, hint, (note,)))
             return None
         except Exception as exc:  # a user-defined op's bug: say whose it is
             self.errors.add(_op_fault(op, "shape rule (output_shape)", exc, location, where))
@@ -525,18 +528,19 @@ class _Lowering:
                 where = declaration.value_locations.get("default", where)
                 env = dict(self.spec.variables)
             else:
-                self.errors.error(f"block '{block_name}' needs parameter '{name}' ({type_name})", location)
+                self.errors.error(f"block '{block_name}' is called without its parameter '{name}' ({type_name})",
+                                  location)
                 ok = False
                 continue
             try:
                 value = substitute(value, env)
             except ExpressionError as exc:
-                self.errors.error(str(exc), where)
+                self.errors.error(str(exc), where, exc.hint)
                 ok = False
                 continue
             problem = _type_problem(type_name, value, self.blocks, self.ops)
             if problem:
-                self.errors.error(f"block '{block_name}' parameter '{name}': {problem}", where)
+                self.errors.error(f"block '{block_name}' parameter '{name}' is {problem}", where)
                 ok = False
                 continue
             bound[name] = value
@@ -590,7 +594,7 @@ class _Lowering:
         try:
             value = substitute(value, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), location)
+            self.errors.error(str(exc), location, exc.hint)
             return None
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             hint = "use '//' for whole-number division" if isinstance(value, float) else None
@@ -656,7 +660,7 @@ class _Lowering:
         try:
             raw = substitute(raw, context.env) if not isinstance(raw, LocatedMapping) else raw
         except ExpressionError as exc:
-            self.errors.error(str(exc), where)
+            self.errors.error(str(exc), where, exc.hint)
             return None
         if raw is None or isinstance(raw, str):
             mode = raw or "auto"
@@ -673,7 +677,7 @@ class _Lowering:
             if not isinstance(shortcut, LocatedSequence):
                 shortcut = substitute(shortcut, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), where)
+            self.errors.error(str(exc), where, exc.hint)
             return None
         if not isinstance(enabled, bool):
             self.errors.error(f"residual 'enabled' must be true or false, got {describe(enabled)}",
@@ -736,8 +740,8 @@ def _type_problem(type_name: str, value: Any, blocks: Mapping[str, Any], ops: Ma
     if check is None or check(value):
         return None
     if type_name == "block":
-        return f"expected the name of a block or op, got {describe(value)}"
-    return f"expected {type_name}, got {describe(value)}"
+        return f"declared block (the name of a block or op), got {describe(value)}"
+    return f"declared {type_name}, got {describe(value)}"
 
 
 def _op_fault(op: Op, what: str, exc: Exception, location: SourceLocation | None, where: str) -> Diagnostic:

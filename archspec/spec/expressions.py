@@ -23,7 +23,11 @@ MAX_EXPRESSION_DEPTH = 100
 
 
 class ExpressionError(Exception):
-    """An expression is malformed or cannot be evaluated; the message is for a person."""
+    """An expression is malformed or cannot be evaluated; the message (and hint) are for a person."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 def is_expression(value: object) -> bool:
@@ -160,10 +164,9 @@ class _Evaluator:
         from archspec.errors import did_you_mean
 
         known = sorted(self.variables)
-        hint = did_you_mean(node.id, known)
-        message = f"unknown variable '{node.id}'"
-        message += f"; {hint}" if hint else (f" (known here: {', '.join(known)})" if known else "")
-        raise ExpressionError(message)
+        hint = did_you_mean(node.id, known) or (
+            f"variables here: {', '.join(known)}" if known else "no variables are defined here")
+        raise ExpressionError(f"unknown variable '{node.id}'", hint)
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.visit(node.left), self.visit(node.right)

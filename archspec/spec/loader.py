@@ -28,7 +28,7 @@ from archspec.spec.located_yaml import (
     location_of,
     read_source,
 )
-from archspec.spec.model import ENTRY_META_KEYS, STRUCTURE_KEYS, language
+from archspec.spec.model import ENTRY_META_KEYS, FORMAT_VERSION, STRUCTURE_KEYS, language
 from archspec.spec.validation import diagnostics_from_validation
 
 MAX_EXTENDS_DEPTH = 16
@@ -110,6 +110,11 @@ def read_spec_file(path: Path) -> LocatedMapping:
     if "archspec" not in data:
         raise SpecError.at("missing 'archspec: 1' (the spec-language version) at the top of the file", where,
                            hint="add the line 'archspec: 1'")
+    version = data["archspec"]
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise SpecError.at(f"this spec is written in language version {_plain(version)}; archspec reads version "
+                           f"{FORMAT_VERSION}", data.value_locations["archspec"],
+                           hint=f"write 'archspec: {FORMAT_VERSION}' and the spec in that version")
     model = language().spec_model
     try:
         model.model_validate(data)
@@ -212,14 +217,17 @@ def _merge_lists(base: LocatedSequence, extra: LocatedSequence) -> LocatedSequen
     return merged
 
 
+_REQUIRED = {"name": "name: mynet", "input": "input: [3, 224, 224]", "layers": "layers: [...]"}
+
+
 def _check_required(data: LocatedMapping, path: str) -> None:
-    collector = DiagnosticCollector()
-    for key, what in (("name", "a name"), ("input", "an input shape, such as [3, 224, 224]"),
-                      ("layers", "a list of layers")):
-        if data.get(key) is None:
-            collector.error(f"spec has no '{key}': it needs {what}", data.location,
-                            hint=None if key != "name" else "add a line such as 'name: mynet'")
-    collector.raise_if_any()
+    """name, input and layers, which may come from the spec or from one it extends."""
+    missing = [key for key in _REQUIRED if data.get(key) is None]
+    if missing:
+        listed = ", ".join(f"'{key}'" for key in missing[:-1]) + (" or " if len(missing) > 1 else "")
+        listed += f"'{missing[-1]}'"
+        example = ", ".join(f"'{_REQUIRED[key]}'" for key in missing)
+        raise SpecError.at(f"spec has no {listed}", data.location, hint=f"add {example}")
 
 
 def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], overrides: Mapping[str, Any],
@@ -245,7 +253,7 @@ def _input_shape(data: LocatedMapping, variables: dict[str, Any], override: Any,
         try:
             value = evaluate(value, variables)
         except ExpressionError as exc:
-            raise SpecError.at(str(exc), location) from None
+            raise SpecError.at(str(exc), location, exc.hint) from None
     if not _is_shape(value):
         raise SpecError.at(f"'input' must be [C, H, W] or [features], got {_plain(value)}", location,
                            hint="an image is [channels, height, width], e.g. [3, 224, 224]; the batch is left out")
