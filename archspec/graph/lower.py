@@ -37,6 +37,8 @@ from archspec.spec.validation import diagnostics_from_validation
 
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 32
+MAX_REPEAT = 100_000
+"""As in the language model; checked again here for counts that come from expressions."""
 
 T = TypeVar("T")
 
@@ -144,9 +146,11 @@ class _Lowering:
         return node.name
 
     # -- bodies and entries -------------------------------------------------------------------
-    def _lower_body(self, body: Any, scope: _ScopeState, current: str | None, context: _Context) -> str | None:
+    def _lower_body(self, body: Any, scope: _ScopeState, current: str | None, context: _Context,
+                    location: SourceLocation | None = None) -> str | None:
+        """Lower a list of entries, or a single entry (``body: relu``, located at ``location``)."""
         entries = list(zip(body, body.item_locations, strict=True)) if isinstance(body, LocatedSequence) else [
-            (body, getattr(body, "location", None))]
+            (body, getattr(body, "location", location))]
         for entry, location in entries:
             current = self._lower_entry(entry, location, scope, current, context)
         return current
@@ -155,7 +159,11 @@ class _Lowering:
                      current: str | None, context: _Context) -> str | None:
         key = entry_key(entry)
         if key is None:
-            self.errors.error(f"invalid layer entry: {describe(entry)}", location)
+            if isinstance(entry, dict):
+                self.errors.error("layer entry has no layer kind", location,
+                                  "write the kind as the key, e.g. {conv2d: 64, name: conv1}")
+            else:
+                self.errors.error(f"a layer entry must be a layer kind or a mapping, got {describe(entry)}", location)
             return None
         if isinstance(entry, LocatedMapping):
             location = entry.key_locations.get(key, location)
@@ -165,13 +173,13 @@ class _Lowering:
             if key is None:
                 return None
         explicit_name = entry.get("name") if isinstance(entry, dict) else None
-        inputs = self._entry_inputs(entry, scope, current, location, explicit_name)
+        inputs = self._entry_inputs(entry, scope, current, location, explicit_name, key, written_key)
         if key == "repeat":
             return self._lower_repeat(entry, location, scope, inputs, context)
         if key == "residual":
             return self._lower_residual(entry, location, scope, inputs, context)
         if key in self.ops:
-            return self._lower_op(entry, key, location, scope, inputs, context)
+            return self._lower_op(entry, key, location, scope, inputs, context, written_key)
         if key in self.blocks:
             return self._lower_block_call(entry, key, location, scope, inputs, context, written_key=written_key)
         self.errors.error(f"unknown layer kind '{key}'", location, did_you_mean(key, [*self.ops, *self.blocks]))
@@ -190,7 +198,7 @@ class _Lowering:
         return name
 
     def _entry_inputs(self, entry: Any, scope: _ScopeState, current: str | None, location: SourceLocation | None,
-                      name: str | None) -> list[str | None]:
+                      name: str | None, kind: str, written_key: str) -> list[str | None]:
         refs: Any = None
         ref_locations: list[SourceLocation | None] = []
         if isinstance(entry, LocatedMapping):
@@ -201,11 +209,11 @@ class _Lowering:
                     ref_locations = list(refs.item_locations)
                 else:
                     refs, ref_locations = [refs], [where]
-            key = entry_key(entry)
-            op = get_op(key) if key else None
-            if refs is None and op is not None and op.shorthand == "inputs" and isinstance(entry.get(key), list):
-                refs = entry[key]
-                ref_locations = list(refs.item_locations)
+            op = get_op(kind)
+            value = entry.get(written_key)
+            if refs is None and op is not None and op.shorthand == "inputs" and isinstance(value, LocatedSequence):
+                refs = value
+                ref_locations = list(value.item_locations)
         if refs is None:
             return [current]
         return [self._resolve(ref, scope, loc, name) for ref, loc in zip(refs, ref_locations, strict=True)]
@@ -329,12 +337,12 @@ class _Lowering:
 
     # -- ops ----------------------------------------------------------------------------------
     def _lower_op(self, entry: Any, kind: str, location: SourceLocation | None, scope: _ScopeState,
-                  inputs: list[str | None], context: _Context) -> str | None:
+                  inputs: list[str | None], context: _Context, written_key: str | None = None) -> str | None:
         op = self.ops[kind].op
         explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
         local = self._name(scope, explicit, op.prefix, location, _name_location(entry))
         name = scope.qualify(local)
-        params = self._op_params(op, entry, kind, location, context)
+        params = self._op_params(op, entry, kind, location, context, written_key or kind)
         scope.names[local] = _Ref(None, None, location)
         if params is None or any(i is None for i in inputs):
             return None
@@ -361,7 +369,8 @@ class _Lowering:
         return self._add_node(node)
 
     def _op_params(self, op: Op, entry: Any, kind: str, location: SourceLocation | None,
-                   context: _Context) -> BaseModel | None:
+                   context: _Context, written_key: str) -> BaseModel | None:
+        """The op's parameters: defaults, then the entry's own (under ``conv2d:`` or ``$op:``), evaluated."""
         merged = LocatedMapping()
         merged.location = location  # type: ignore[assignment]
         merged.key_locations, merged.value_locations = {}, {}
@@ -377,17 +386,17 @@ class _Lowering:
             if isinstance(op_defaults, LocatedMapping):
                 take(op_defaults)
         if isinstance(entry, LocatedMapping):
-            value = entry.get(kind)
+            value = entry.get(written_key)
             if isinstance(value, LocatedMapping):
                 take(value)
             elif value is not None and op.shorthand not in (None, "inputs"):
                 assert op.shorthand is not None
                 merged[op.shorthand] = value
-                merged.key_locations[op.shorthand] = entry.key_locations[kind]
-                merged.value_locations[op.shorthand] = entry.value_locations[kind]
+                merged.key_locations[op.shorthand] = entry.key_locations[written_key]
+                merged.value_locations[op.shorthand] = entry.value_locations[written_key]
             elif value is not None and op.shorthand is None and not isinstance(value, LocatedMapping):
                 self.errors.error(f"{kind} takes no shorthand value; write its parameters as a mapping",
-                                  entry.value_locations[kind])
+                                  entry.value_locations[written_key])
                 return None
         failed = False
         for key in list(merged):
@@ -483,7 +492,7 @@ class _Lowering:
             (*context.defaults, block_defaults) if block_defaults else context.defaults,
             (*context.blocks_on_stack, block_name),
         )
-        output = self._lower_body(block["body"], inner, inputs[0], inner_context)
+        output = self._lower_body(block["body"], inner, inputs[0], inner_context, block.value_locations.get("body"))
         if local is not None:
             scope.names[local] = _Ref(output, path, location)
         return output
@@ -555,14 +564,18 @@ class _Lowering:
             return None
         if count is None:
             return None
+        if count > MAX_REPEAT:
+            self.errors.error(f"repeat count {count:,} is more than {MAX_REPEAT:,}",
+                              entry.value_locations.get("repeat"))
+            return None
         index_name = entry.get("index", "index")
-        body = entry["body"]
+        body, body_location = entry["body"], entry.value_locations.get("body")
         name = entry.get("name")
         current = inputs[0]
         if name is None:
             for index in range(count):
                 iteration = _Context({**context.env, index_name: index}, context.defaults, context.blocks_on_stack)
-                current = self._lower_body(body, scope, current, iteration)
+                current = self._lower_body(body, scope, current, iteration, body_location)
             return current
         local = self._name(scope, name, "repeat", location, _name_location(entry))
         path = scope.qualify(local)
@@ -585,7 +598,7 @@ class _Lowering:
                 self.scopes.append(Scope(item_path, "iteration", None, None, index, location))
                 inner = _ScopeState(item_path, current, self._declared_names(body))
                 self.scope_names[item_path] = inner.names
-                current = self._lower_body(body, inner, current, iteration)
+                current = self._lower_body(body, inner, current, iteration, body_location)
             repeat_scope.names[str(index)] = _Ref(current, item_path, location)
         scope.names[local] = _Ref(current, path, location)
         return current
@@ -610,7 +623,7 @@ class _Lowering:
             self.errors.error(f"residual takes one input, got {len(inputs)}", location)
             return None
         start = inputs[0]
-        body_output = self._lower_body(entry["body"], scope, start, context)
+        body_output = self._lower_body(entry["body"], scope, start, context, entry.value_locations.get("body"))
         if options is None:
             return None
         mode, enabled, shortcut_name, shortcut_layers = options

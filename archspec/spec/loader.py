@@ -110,11 +110,14 @@ def read_spec_file(path: Path) -> LocatedMapping:
     if "archspec" not in data:
         raise SpecError.at("missing 'archspec: 1' (the spec-language version) at the top of the file", where,
                            hint="add the line 'archspec: 1'")
-    version = data["archspec"]
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise SpecError.at(f"this spec is written in language version {_plain(version)}; archspec reads version "
-                           f"{FORMAT_VERSION}", data.value_locations["archspec"],
-                           hint=f"write 'archspec: {FORMAT_VERSION}' and the spec in that version")
+    version, version_at = data["archspec"], data.value_locations["archspec"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SpecError.at(f"'archspec' is the language version, {FORMAT_VERSION}; got {describe(version)}",
+                           version_at, hint=f"write 'archspec: {FORMAT_VERSION}'")
+    if version != FORMAT_VERSION:
+        raise SpecError.at(f"this spec is written in language version {version}; archspec reads version "
+                           f"{FORMAT_VERSION}", version_at, hint=f"write 'archspec: {FORMAT_VERSION}' and the spec in "
+                           "that version")
     model = language().spec_model
     try:
         model.model_validate(data)

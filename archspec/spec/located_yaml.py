@@ -131,11 +131,11 @@ def load_located_yaml(source: SourceText) -> Any:
     try:
         return _Builder(source).build(_events(source.text, _Parser))
     except yaml.MarkedYAMLError as exc:
-        if "nesting depth" in str(exc.problem):
+        if "nesting depth" in str(exc.problem) and exc.problem_mark is not None:
             # libyaml reads a flow collection ahead and stops at its own limit (1000 levels)
-            # before the builder sees level MAX_DEPTH; the Python parser reads ahead at most one
-            # line (1024 characters), so parsing again with it stops at the right spot.
-            _reparse_for_depth(source)
+            # before the builder sees level MAX_DEPTH.  The text up to that spot nests just as
+            # deep, and parsing it alone lets the builder stop at the right place.
+            _reparse_for_depth(source, exc.problem_mark.index)
         raise _yaml_error(source, exc) from None
     except yaml.reader.ReaderError as exc:
         where = source.offset_location(exc.position)
@@ -145,9 +145,9 @@ def load_located_yaml(source: SourceText) -> Any:
         raise SpecError.at(f"invalid YAML: {exc}", SourceLocation(source.path, 1, 1)) from None
 
 
-def _reparse_for_depth(source: SourceText) -> None:
+def _reparse_for_depth(source: SourceText, end: int) -> None:
     with contextlib.suppress(yaml.YAMLError):
-        _Builder(source).build(_events(source.text, yaml.SafeLoader))
+        _Builder(source).build(_events(source.text[:end], _Parser))
 
 
 def _codepoint(character: Any) -> str:
@@ -386,7 +386,8 @@ def describe(value: Any) -> str:
         return f"the integer {value}"
     if isinstance(value, float):
         return f"the number {value}"
-    return f"the string {value!r}"
+    text = str(value)
+    return f"the string {text!r}" if len(text) <= 40 else f"the string {text[:37]!r}... ({len(text)} characters)"
 
 
 def location_of(root: Any, path: tuple[Any, ...], *, key: bool = False) -> SourceLocation | None:

@@ -42,6 +42,7 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
     person meant that form, so the shallower complaints ("expected an integer") are dropped.
     """
     grouped: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    missing: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     found: list[tuple[tuple[Any, ...], Diagnostic, bool]] = []  # (data path, diagnostic, may be shadowed)
     for raw in error.errors():
         loc = tuple(raw["loc"])
@@ -55,12 +56,17 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
         elif kind == "extra_forbidden":
             found.append((data_path, _unknown_key(root, root_model, loc, data_path, what), False))
         elif kind == "missing":
-            found.append((data_path, Diagnostic(f"missing required key '{loc[-1]}'{what}",
-                                                location_of(root, data_path)), False))
+            missing[data_path].append(str(loc[-1]))
         elif kind == "union_tag_invalid":
             found.append((data_path, _invalid_entry(root, data_path, raw["input"]), True))
         else:
             grouped[data_path].append(raw)
+    for data_path, keys in missing.items():
+        listed = " and ".join(f"'{key}'" for key in keys) if len(keys) <= 2 else (
+            ", ".join(f"'{key}'" for key in keys[:-1]) + f" and '{keys[-1]}'")
+        plural = "s" if len(keys) > 1 else ""
+        found.append((data_path, Diagnostic(f"missing required key{plural} {listed}{what}",
+                                            location_of(root, data_path)), False))
     for data_path, errors in grouped.items():
         kinds = {e["type"] for e in errors if not _is_expression_member(e)}
         lengths_only = bool(kinds) and kinds <= {"too_short", "too_long"}
@@ -188,9 +194,9 @@ def _constraint_message(err: dict[str, Any]) -> str:
 
 def _length_range(ctx: dict[str, Any]) -> str:
     low, high = ctx.get("min_length"), ctx.get("max_length")
-    if low is not None and high is not None and low != high:
-        return f"{low} to {high}"
-    return str(low if low is not None else high)
+    if low is not None and high is not None:
+        return str(low) if low == high else f"{low} to {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
 
 
 def _field_name(data_path: tuple[Any, ...]) -> str:
