@@ -30,7 +30,7 @@ from archspec.graph.ir import INPUT, Graph, Node, NodeRole, Scope, ScopeKind
 from archspec.ops.base import Op, Shape, ShapeError, format_shape
 from archspec.ops.registry import get_op, registered_ops
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, substitute
-from archspec.spec.loader import Spec, entry_key, load
+from archspec.spec.loader import Spec, entry_key, load, with_extends_notes
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
 from archspec.spec.model import ENTRY_META_KEYS, InitScheme
 from archspec.spec.validation import diagnostics_from_validation
@@ -110,6 +110,12 @@ class _Lowering:
 
     # -- driver -------------------------------------------------------------------------------
     def run(self) -> Graph:
+        try:
+            return self._run()
+        except SpecError as error:
+            raise SpecError(with_extends_notes(error.diagnostics, self.spec.files)) from None
+
+    def _run(self) -> Graph:
         shape = tuple(self.spec.input_shape)
         self._add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.data.value_locations["input"]))
         layers: LocatedSequence = self.data["layers"]
@@ -185,13 +191,18 @@ class _Lowering:
         self.errors.error(f"unknown layer kind '{key}'", location, did_you_mean(key, [*self.ops, *self.blocks]))
         return None
 
-    def _block_reference(self, key: str, context: _Context, location: SourceLocation | None) -> str | None:
+    def _block_reference(self, key: str, context: _Context, location: SourceLocation | None,
+                         quiet: bool = False) -> str | None:
+        """The block or op a ``$name`` key stands for (``quiet``: a failure is reported elsewhere)."""
         try:
             name = evaluate(key, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), location, exc.hint)
+            if not quiet:
+                self.errors.error(str(exc), location, exc.hint)
             return None
         if not isinstance(name, str) or (name not in self.blocks and name not in self.ops):
+            if quiet:
+                return None
             self.errors.error(f"'{key}' must name a block or an op, got {describe(name)}", location,
                               did_you_mean(str(name), [*self.blocks, *self.ops]))
             return None
@@ -586,7 +597,7 @@ class _Lowering:
         single_block = entry_key(single) if isinstance(single, (LocatedMapping, str)) else None
         single_key = single_block
         if single_block is not None and single_block.startswith("$"):
-            single_block = self._block_reference(single_block, context, location)
+            single_block = self._block_reference(single_block, context, location, quiet=True)
         for index in range(count):
             iteration = _Context({**context.env, index_name: index}, context.defaults, context.blocks_on_stack)
             item_path = f"{path}.{index}"

@@ -223,7 +223,8 @@ class _Evaluator:
         if not isinstance(container, (list, tuple)) or not isinstance(index, int) or isinstance(index, bool):
             raise ExpressionError("only a list can be indexed, with an integer")
         if not -len(container) <= index < len(container):
-            raise ExpressionError(f"index {index} is out of range for a list of {len(container)}")
+            raise ExpressionError(f"index {index} is out of range: '{ast.unparse(node.value)}' is a list of "
+                                  f"{len(container)}")
         return container[index]
 
     def visit_List(self, node: ast.List) -> Any:

@@ -7,7 +7,7 @@ the exact line of any later error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,10 @@ def load(
     path = resolve_spec_path(str(spec))
     data, files = _load_merged(path, chain=())
     _check_required(data, str(path))
-    _check_layer_kinds(data)
+    try:
+        _check_layer_kinds(data)
+    except SpecError as error:
+        raise SpecError(with_extends_notes(error.diagnostics, files)) from None
     merged_variables = dict(data.get("variables") or {})
     if variables:
         _apply_variable_overrides(data, merged_variables, variables, str(path))
@@ -82,6 +85,21 @@ def load(
         data=data,
         files=files,
     )
+
+
+def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> list[Diagnostic]:
+    """An error in a file that the spec extends says so, since the cause may be in the spec."""
+    if len(files) < 2:
+        return list(diagnostics)
+    noted = []
+    for diagnostic in diagnostics:
+        path = diagnostic.location.path if diagnostic.location else None
+        if path in files[1:]:
+            chain = files[: files.index(path)]
+            note = "this file is extended by " + ", which is extended by ".join(reversed(chain))
+            diagnostic = replace(diagnostic, notes=(*diagnostic.notes, note))
+        noted.append(diagnostic)
+    return noted
 
 
 def read_spec_file(path: Path) -> LocatedMapping:
@@ -162,7 +180,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, t
     try:
         parent, parent_files = _load_merged(parent_path, visited)
     except SpecError as exc:
-        note = f"this spec is extended by {where}"
+        note = f"this file is extended by {where}"
         raise SpecError([replace(d, notes=(*d.notes, note)) if _in_other_file(d, where) else d
                          for d in exc.diagnostics]) from None
     return _merge(parent, data), (_display_path(path), *parent_files)
