@@ -28,6 +28,8 @@ def builtin_spec_names() -> list[str]:
 
 def resolve_spec_path(ref: str, relative_to: Path | None = None) -> Path:
     """A spec reference as a file path: an existing path wins, else a built-in name."""
+    if not ref.strip():
+        raise SpecError.at("empty spec path")
     if "\x00" in ref:
         raise SpecError.at("a spec path cannot contain a NUL character")
     candidate = Path(ref)

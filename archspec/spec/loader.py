@@ -7,6 +7,7 @@ the exact line of any later error.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, UsageError, did_you_mean
 from archspec.ops.base import MAX_SIZE
 from archspec.ops.registry import registered_ops
-from archspec.spec.builtin import exists, is_file, resolve_spec_path
+from archspec.spec.builtin import SPEC_SUFFIXES, builtin_spec_names, exists, is_file, resolve_spec_path
 from archspec.spec.expressions import ExpressionError, evaluate, is_expression
 from archspec.spec.located_yaml import (
     MAX_FILE_BYTES,
@@ -109,7 +110,7 @@ def read_spec_file(path: Path) -> LocatedMapping:
         with path.open("rb") as file:
             raw = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero is a path too
     except FileNotFoundError:
-        raise SpecError.at(f"no such spec file: {display}") from None
+        raise SpecError.at(f"no such spec file: {display}", hint=_nearby_spec(path)) from None
     except IsADirectoryError:
         raise SpecError.at(f"{display} is a directory, not a spec file") from None
     except OSError as exc:
@@ -145,6 +146,20 @@ def read_spec_file(path: Path) -> LocatedMapping:
         _check_layer_kinds(data, collector, only_local=True)
         collector.raise_if_any()
     return data
+
+
+def _nearby_spec(path: Path) -> str | None:
+    """A did-you-mean for a missing file: a spec beside it with a close name, or a built-in spec."""
+    try:
+        siblings = [p.name for p in path.parent.iterdir() if p.suffix in SPEC_SUFFIXES]
+    except OSError:
+        siblings = []
+    close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
+    if close:
+        return f"did you mean '{path.parent / close[0]}'?"
+    if path.stem in builtin_spec_names():
+        return f"'{path.stem}' is a built-in spec: write just '{path.stem}'"
+    return None
 
 
 def _display_path(path: Path) -> str:

@@ -308,11 +308,15 @@ class _Builder:
 
     def _count(self, size: int, event: yaml.Event) -> None:
         self.expanded_nodes += size
-        if self.expanded_nodes > MAX_EXPANDED_NODES:
+        if self.expanded_nodes <= MAX_EXPANDED_NODES:
+            return
+        if isinstance(event, yaml.AliasEvent):
             raise SpecError.at(
                 f"the document expands to more than {MAX_EXPANDED_NODES:,} values through aliases",
                 self.location(event), hint="this looks like an alias bomb ('billion laughs'); "
                 "a spec never needs this")
+        raise SpecError.at(f"the document holds more than {MAX_EXPANDED_NODES:,} values", self.location(event),
+                           hint="a spec is never this large; is this the right file?")
 
     def _finish_anchor(self, container: Any, size: int) -> None:
         anchor = getattr(container, "_anchor", None)
