@@ -53,6 +53,10 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
             entry = _value_at(root, entry_path)
             if not any(path == entry_path for path, _, _ in found):
                 found.append((entry_path, _invalid_entry(root, entry_path, entry), True))
+        elif loc[-1:] == ("[key]",):
+            found.append((data_path, Diagnostic(
+                f"'{data_path[-1]}' is not a valid name: use letters, digits and _, not starting with a digit",
+                location_of(root, data_path, key=True)), False))
         elif kind == "extra_forbidden":
             found.append((data_path, _unknown_key(root, root_model, loc, data_path, what), False))
         elif kind == "missing":
@@ -66,7 +70,7 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
             ", ".join(f"'{key}'" for key in keys[:-1]) + f" and '{keys[-1]}'")
         plural = "s" if len(keys) > 1 else ""
         found.append((data_path, Diagnostic(f"missing required key{plural} {listed}{what}",
-                                            location_of(root, data_path)), False))
+                                            location_of(root, data_path, key=True)), False))
     for data_path, errors in grouped.items():
         kinds = {e["type"] for e in errors if not _is_expression_member(e)}
         lengths_only = bool(kinds) and kinds <= {"too_short", "too_long"}
