@@ -89,6 +89,9 @@ def _unknown_key(root: Any, root_model: type[BaseModel], loc: tuple[Any, ...], d
         return Diagnostic(f"unknown key '{key}' among the parameters of {kind}", location,
                           hint=f"'{key}' belongs beside the layer kind, not inside its parameters: "
                                f"{{{kind}: {{...}}, {key}: ...}}")
+    if key == "<<":
+        return Diagnostic("YAML merge keys ('<<') are not supported in a spec", location,
+                          hint="share parameters with 'defaults:', or a repeated structure with 'blocks:'")
     allowed = _allowed_keys(root_model, loc[:-1])
     hint = did_you_mean(str(key), allowed) if allowed else None
     if hint is None and allowed:

@@ -68,9 +68,15 @@ layers:
           - conv2d: {channels: "${width * 2}", stride: "${2 if index == 0 else 1}"}
           - batchnorm2d
           - relu
+  - residual:
+      shortcut: [{conv2d: {channels: 48, kernel: 1}}, batchnorm2d]
+      name: proj
+    body: [{conv2d: 48}, batchnorm2d]
+    name: widen
   - {conv2d: {channels: 32, kernel: 1}, inputs: m1.out, name: side}
   - {maxpool2d: {kernel: 2}, inputs: side, name: side_pool}
-  - {add: [stage, side_pool], name: join}
+  - {conv2d: {channels: 32, kernel: 1}, inputs: widen, name: narrow}
+  - {add: [narrow, side_pool], name: join}
   - global_avgpool
   - flatten
   - {linear: 10, name: head}
@@ -87,7 +93,8 @@ SCALARS = st.one_of(
     st.sampled_from([0, -1, 1, 2, 3, 7, 64, 2**24 + 1, 2**70, -(2**70), 0.5, 1e300, float("inf"), True, False,
                      None, "", "same", "valid", "auto", "identity", "projection", "relu", "conv2d", "input",
                      "$width", "$nope", "${", "$1/0", "$channels * 2", "$depths[9]", "$block", "$index",
-                     "$$escaped", "lib/resnet.yaml", "resnet18", "vgg16", "no/such/file.yaml", "int", "block",
+                     "$$escaped", "${width // 0}", "$min()", "$len(depths)", "$[1, 2][5]", "$width if true",
+                     "lib/resnet.yaml", "resnet18", "vgg16", "no/such/file.yaml", "int", "block",
                      "\t", "x" * 300]),
     st.integers(min_value=-1000, max_value=1000),
     st.text(max_size=12),
