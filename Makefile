@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check archspec tests benchmarks examples
+	$(BIN)/ruff check archspec tests benchmarks examples scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,7 +33,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/run.py

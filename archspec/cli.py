@@ -117,17 +117,15 @@ def load_plugins(modules: list[str] | None) -> None:
 
 def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None):
     from archspec.graph.lower import analyse
-    from archspec.spec.loader import load
 
-    loaded = load(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape))
-    return analyse(loaded)
+    return analyse(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape))
 
 
 # -- commands ------------------------------------------------------------------------------------
 
 @app.command()
 def validate(
-    specs: Annotated[list[str], typer.Argument(help="Spec files or built-in names.", metavar="SPEC")],
+    specs: Annotated[list[str], typer.Argument(help="Spec files or built-in names.")],
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,
@@ -266,26 +264,30 @@ def compile_(
             print()
         written: list[Path] = []
         stem = out_dir / graph.name
-        if py:
-            from archspec.backends.torch import write_python_source
-
-            written.append(write_python_source(graph, stem.with_suffix(".py")))
         if onnx or pt:
             from archspec.resources import check_parameter_memory
             from archspec.resources import memory_limit as limit_of
 
             check_parameter_memory(graph, limit_of(memory_limit))
+            if onnx:
+                from archspec.backends.onnx.lowering import resolve_opset
+
+                resolve_opset(opset)  # a bad --opset fails before the module is built
             from archspec.backends.torch import build_module
 
             module = build_module(graph, seed=seed)
+            if onnx:  # first, so that a spec ONNX cannot express leaves no file at all
+                from archspec.backends.onnx import write_onnx
+
+                written.extend(write_onnx(graph, module, stem.with_suffix(".onnx"), opset=opset))
             if pt:
                 from archspec.backends.torch import write_state_dict
 
                 written.append(write_state_dict(module, stem.with_suffix(".pt")))
-            if onnx:
-                from archspec.backends.onnx import write_onnx
+        if py:
+            from archspec.backends.torch import write_python_source
 
-                written.extend(write_onnx(graph, module, stem.with_suffix(".onnx"), opset=opset))
+            written.append(write_python_source(graph, stem.with_suffix(".py")))
         for chosen, suffix in zip((svg, png, pdf, dot), DIAGRAM_FORMATS, strict=True):
             if chosen:
                 from archspec.backends.graphviz import write_diagram

@@ -1,17 +1,56 @@
-"""Finding ops outside archspec: installed entry points and modules named with --plugin.
+"""Finding ops outside archspec: installed entry points and modules named with ``--plugin``.
 
-A spec never imports anything; only the person running archspec chooses what code runs.
+A spec never imports anything.  Code runs only when the person running archspec chose it: by
+installing a package that declares an ``archspec.ops`` entry point, by ``--plugin MODULE`` on the
+command line, or by registering ops from their own Python code.  A spec may *name* the plugins it
+needs (``plugins: [archspec_se]``) so that a missing one is reported with what to install or pass.
+
+A plugin's name is its top-level package (``archspec_se`` for ``archspec_se.ops``) - the name a
+person installs, imports and writes in ``plugins:``.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 
 from archspec.errors import UsageError
 
 ENTRY_POINT_GROUP = "archspec.ops"
+
 _loaded_entry_points = False
+_loaded_plugins: set[str] = set()
+_loading: list[str] = []
+
+
+def plugin_name(module: str) -> str:
+    """The plugin a module belongs to: its top-level package."""
+    return module.split(".", 1)[0]
+
+
+def current_plugin() -> str | None:
+    """The plugin being imported right now, if any (ops registered meanwhile belong to it)."""
+    return _loading[-1] if _loading else None
+
+
+def loaded_plugins() -> set[str]:
+    """Plugins imported by archspec, plus the packages of every op registered from Python."""
+    from archspec.ops.registry import registered_ops
+
+    defining = {plugin_name(type(entry.op).__module__) for entry in registered_ops().values()
+                if entry.source != "built-in"}
+    return _loaded_plugins | defining
+
+
+@contextmanager
+def _importing(name: str) -> Iterator[None]:
+    _loading.append(name)
+    try:
+        yield
+    finally:
+        _loading.pop()
 
 
 def load_entry_point_plugins() -> None:
@@ -20,18 +59,28 @@ def load_entry_point_plugins() -> None:
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        name = plugin_name(entry.module)
         try:
-            entry.load()
+            with _importing(name):
+                loaded = entry.load()
+                if callable(loaded) and not isinstance(loaded, type):
+                    loaded()
         except Exception as exc:
-            raise UsageError(f"plugin '{entry.name}' ({entry.value}) failed to load: {type(exc).__name__}: {exc}") \
-                from None
+            raise UsageError(
+                f"plugin '{entry.name}' ({entry.value}) failed to load: {type(exc).__name__}: {exc}") from None
+        _loaded_plugins.add(name)
 
 
 def load_plugin_modules(modules: list[str]) -> None:
     """Import modules named on the command line (``--plugin my_ops``)."""
     for module in modules:
+        name = plugin_name(module)
         try:
-            importlib.import_module(module)
+            with _importing(name):
+                importlib.import_module(module)
         except ImportError as exc:
             raise UsageError(f"--plugin {module}: cannot import it ({exc})") from None
+        except Exception as exc:
+            raise UsageError(f"--plugin {module}: importing it failed: {type(exc).__name__}: {exc}") from None
+        _loaded_plugins.add(name)

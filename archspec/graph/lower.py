@@ -30,7 +30,7 @@ from archspec.graph.ir import INPUT, Graph, Node, NodeRole, Scope, ScopeKind
 from archspec.ops.base import Op, Shape, ShapeError, format_shape
 from archspec.ops.registry import get_op, registered_ops
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, substitute
-from archspec.spec.loader import Spec, entry_key, load, with_extends_notes
+from archspec.spec.loader import Spec, entry_key, load_collecting, with_extends_notes
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
 from archspec.spec.model import ENTRY_META_KEYS, InitScheme
 from archspec.spec.validation import diagnostics_from_validation
@@ -54,12 +54,25 @@ def analyse(
     Every node carries its output shape, parameter count and MACs.  Raises SpecError with
     every problem found, each located in the spec.
     """
+    collected: list[Diagnostic] = []
     if not isinstance(spec, Spec) or input_shape is not None or variables:
         shape = tuple(input_shape) if input_shape is not None else None
-        spec = load(spec if not isinstance(spec, Spec) else spec.path,
-                    variables=variables if not isinstance(spec, Spec) else {**spec.variables, **(variables or {})},
-                    input_shape=shape)
-    return _Lowering(spec).run()
+        spec = load_collecting(
+            spec if not isinstance(spec, Spec) else spec.path, collected,
+            variables=variables if not isinstance(spec, Spec) else {**spec.variables, **(variables or {})},
+            input_shape=shape)
+    if not collected:
+        return _Lowering(spec).run()
+    try:  # the spec has schema errors: lower what can be lowered, to report the rest too
+        _Lowering(spec).run()
+    except SpecError as exc:
+        # A line that already has a schema error gets no follow-on errors from the lowering.
+        reported = {(d.location.path, d.location.line) for d in collected if d.location}
+        collected.extend(d for d in exc.diagnostics
+                         if d.location is None or (d.location.path, d.location.line) not in reported)
+    except Exception:
+        pass
+    raise SpecError(collected)
 
 
 @dataclass
@@ -123,7 +136,7 @@ class _Lowering:
         self.scope_names[""] = top.names
         spec_defaults = self.data.get("defaults")
         context = _Context(dict(self.spec.variables), (spec_defaults,) if spec_defaults else ())
-        last = self._lower_body(layers, top, INPUT, context)
+        last = self._lower_body(layers, top, INPUT, context, self.data.value_locations["layers"])
         output = last
         if self.data.get("output") is not None:
             output = self._resolve(self.data["output"], top, self.data.value_locations["output"], None)
@@ -644,6 +657,7 @@ class _Lowering:
         if start is None or body_output is None:
             return None
         in_shape, out_shape = self.shapes[start], self.shapes[body_output]
+        shortcut_name = self._free_scope_name(scope, shortcut_name)
         shortcut_path = scope.qualify(shortcut_name)
         if shortcut_layers is not None:
             self.scopes.append(Scope(shortcut_path, "shortcut", None, None, None, location))
@@ -676,6 +690,16 @@ class _Lowering:
         else:
             self.errors.error(f"residual: the body gives {format_shape(out_shape)} but the shortcut gives "
                               f"{format_shape(shortcut_shape)}; they must match to be added", location)
+
+    def _free_scope_name(self, scope: _ScopeState, wanted: str) -> str:
+        """``shortcut`` for a scope's first residual, then ``shortcut2``, ``shortcut3``..."""
+        taken = set(scope.names) | set(scope.declared) | {s.local_name for s in self.scopes if s.parent == scope.path}
+        if wanted not in taken:
+            return wanted
+        number = 2
+        while f"{wanted}{number}" in taken:
+            number += 1
+        return f"{wanted}{number}"
 
     def _residual_options(self, entry: LocatedMapping,
                           context: _Context) -> tuple[str, bool, str, Any] | None:

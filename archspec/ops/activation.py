@@ -3,10 +3,14 @@ dropout, identity.  None of them changes the shape or has parameters."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from archspec.ops.base import Number, Op, OpParams, Probability, Shape, TorchLayer
+
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
 
 
 class _ShapePreserving(Op[OpParams]):
@@ -28,17 +32,26 @@ class ReLU(_ShapePreserving):
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "ReLU"
 
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Relu", context.inputs, output=context.output)
+
 
 class Tanh(_ShapePreserving):
     kind = "tanh"
     torch_class = "Tanh"
     description = "hyperbolic tangent"
 
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Tanh", context.inputs, output=context.output)
+
 
 class Sigmoid(_ShapePreserving):
     kind = "sigmoid"
     torch_class = "Sigmoid"
     description = "logistic sigmoid"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Sigmoid", context.inputs, output=context.output)
 
 
 class GELU(_ShapePreserving):
@@ -48,6 +61,16 @@ class GELU(_ShapePreserving):
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "GELU"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        if context.opset >= 20:
+            context.add_node("Gelu", context.inputs, output=context.output)
+            return
+        x = context.inputs[0]  # before opset 20: x * 0.5 * (1 + erf(x / sqrt(2))), as torch computes it
+        erf = context.add_node("Erf", [context.add_node("Mul", [x, context.constant("inverse_sqrt2", math.sqrt(0.5))])])
+        one_plus = context.add_node("Add", [erf, context.constant("one", 1.0)])
+        half_x = context.add_node("Mul", [x, context.constant("half", 0.5)])
+        context.add_node("Mul", [half_x, one_plus], output=context.output)
 
 
 class LeakyReluParams(OpParams):
@@ -72,6 +95,9 @@ class LeakyReLU(Op[LeakyReluParams]):
     def torch_layer(self, params: LeakyReluParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.LeakyReLU", (params.slope,))
 
+    def to_onnx(self, params: LeakyReluParams, context: OnnxContext) -> None:
+        context.add_node("LeakyRelu", context.inputs, {"alpha": float(params.slope)}, output=context.output)
+
 
 class Softmax(_ShapePreserving):
     kind = "softmax"
@@ -82,6 +108,11 @@ class Softmax(_ShapePreserving):
 
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Softmax", kwargs={"dim": 1})
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        if len(context.input_shapes[0]) > 1:
+            context.require_opset(13, "softmax over an image's channels (before 13, Softmax spans all trailing axes)")
+        context.add_node("Softmax", context.inputs, {"axis": 1}, output=context.output)
 
 
 class DropoutParams(OpParams):
@@ -105,11 +136,17 @@ class Dropout(Op[DropoutParams]):
     def torch_layer(self, params: DropoutParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Dropout", kwargs={"p": params.p})
 
+    def to_onnx(self, params: DropoutParams, context: OnnxContext) -> None:
+        context.add_node("Identity", context.inputs, output=context.output)  # inference: no dropout
+
 
 class Identity(_ShapePreserving):
     kind = "identity"
     family = "reshape"
     torch_class = "Identity"
     description = "passes its input through unchanged"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Identity", context.inputs, output=context.output)
 
 

@@ -36,7 +36,7 @@ class ShapeError(Exception):
 class OpParams(BaseModel):
     """Base of every op's parameter model: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _reject_non_numbers(value: Any) -> Any:

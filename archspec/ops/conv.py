@@ -9,6 +9,7 @@ PyTorch calls ``same``.  ``valid`` means no padding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from archspec.ops.base import (
     Flag,
@@ -24,16 +25,25 @@ from archspec.ops.base import (
     require_rank,
 )
 
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
+
 
 class Conv2dParams(OpParams):
     channels: Size
     """Output channels (filters)."""
     kernel: SizePair
+    """Kernel size: k or [kh, kw]."""
     stride: SizePair = 1
+    """Step between windows: s or [sh, sw]."""
     padding: Padding = 0
+    """Zero padding: p, [ph, pw], same (output = ceil(input / stride)) or valid (none)."""
     dilation: SizePair = 1
+    """Spacing between kernel elements."""
     groups: Size = 1
+    """Split channels into groups convolved separately (AlexNet's two GPUs: 2)."""
     bias: Flag = True
+    """Add a learned bias per output channel."""
 
 
 def explicit_padding(padding: int | tuple[int, int] | str, size: tuple[int, int], kernel: tuple[int, int],
@@ -126,6 +136,16 @@ class Conv2d(Op[Conv2dParams]):
         pads = (left, right, top, bottom)
         forward = "{module}({0})" if symmetric else "{module}(F.pad({0}, " + repr(pads) + "))"
         return TorchLayer("torch.nn.Conv2d", (inputs[0][0], params.channels), kwargs, forward)
+
+    def to_onnx(self, params: Conv2dParams, context: OnnxContext) -> None:
+        top, bottom, left, right = self.padding(params, context.input_shapes[0])
+        inputs = [context.inputs[0], context.weight("weight")]
+        if params.bias:
+            inputs.append(context.weight("bias"))
+        context.add_node("Conv", inputs, {
+            "kernel_shape": pair(params.kernel), "strides": pair(params.stride), "pads": (top, left, bottom, right),
+            "dilations": pair(params.dilation), "group": params.groups,
+        }, output=context.output)
 
 
 def _compact(value: tuple[int, int]) -> int | tuple[int, int]:

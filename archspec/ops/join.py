@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from archspec.ops.base import Op, OpParams, Shape, ShapeError, format_shape
+
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
 
 
 def _shapes(inputs: Sequence[Shape]) -> str:
@@ -33,6 +37,9 @@ class Add(Op[OpParams]):
     def torch_expression(self, params: OpParams, arguments: Sequence[str]) -> str:
         return " + ".join(arguments)
 
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Add" if len(context.inputs) == 2 else "Sum", context.inputs, output=context.output)
+
 
 class Concat(Op[OpParams]):
     kind = "concat"
@@ -60,3 +67,6 @@ class Concat(Op[OpParams]):
 
     def torch_expression(self, params: OpParams, arguments: Sequence[str]) -> str:
         return f"torch.cat([{', '.join(arguments)}], dim=1)"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Concat", context.inputs, {"axis": 1}, output=context.output)

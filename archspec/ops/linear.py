@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
+
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
 
 
 class LinearParams(OpParams):
     features: Size
     """Output features."""
     bias: Flag = True
+    """Add a learned bias per output feature."""
 
 
 class Linear(Op[LinearParams]):
@@ -42,6 +47,12 @@ class Linear(Op[LinearParams]):
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Linear", (inputs[0][0], params.features), {"bias": params.bias})
 
+    def to_onnx(self, params: LinearParams, context: OnnxContext) -> None:
+        inputs = [context.inputs[0], context.weight("weight")]
+        if params.bias:
+            inputs.append(context.weight("bias"))
+        context.add_node("Gemm", inputs, {"transB": 1}, output=context.output)
+
 
 class Flatten(Op[OpParams]):
     kind = "flatten"
@@ -53,3 +64,6 @@ class Flatten(Op[OpParams]):
 
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Flatten")
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("Flatten", context.inputs, {"axis": 1}, output=context.output)

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchLayer, require_rank
 
+if TYPE_CHECKING:
+    from archspec.backends.onnx.lowering import OnnxContext
+
 
 class BatchNormParams(OpParams):
     eps: Number = Field(default=1e-5, gt=0)
+    """Added to the variance for numerical stability."""
     momentum: Number = Field(default=0.1, ge=0, le=1)
+    """Weight of the current batch in the running statistics."""
     affine: Flag = True
+    """Learn a scale and shift per channel."""
 
 
 class BatchNorm2d(Op[BatchNormParams]):
@@ -41,13 +48,27 @@ class BatchNorm2d(Op[BatchNormParams]):
             kwargs["affine"] = False
         return TorchLayer("torch.nn.BatchNorm2d", (inputs[0][0],), kwargs)
 
+    def to_onnx(self, params: BatchNormParams, context: OnnxContext) -> None:
+        if params.affine:
+            scale, shift = context.weight("weight"), context.weight("bias")
+        else:
+            channels = context.input_shapes[0][0]
+            scale, shift = context.constant("scale", [1.0] * channels), context.constant("shift", [0.0] * channels)
+        inputs = [context.inputs[0], scale, shift, context.weight("running_mean"), context.weight("running_var")]
+        # ONNX's momentum weighs the running statistic, torch's the new batch
+        context.add_node("BatchNormalization", inputs, {"epsilon": float(params.eps), "momentum": 1 - params.momentum},
+                         output=context.output)
+
 
 class LrnParams(OpParams):
     size: Size = 5
     """Number of neighbouring channels summed over."""
     alpha: Number = 1e-4
+    """Scale of the sum of squares (divided by size, as in PyTorch and ONNX)."""
     beta: Number = 0.75
+    """Exponent."""
     k: Number = 1.0
+    """Additive constant (AlexNet: 2)."""
 
 
 class LocalResponseNorm(Op[LrnParams]):
@@ -66,3 +87,14 @@ class LocalResponseNorm(Op[LrnParams]):
     def torch_layer(self, params: LrnParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.LocalResponseNorm", (params.size,),
                           {"alpha": params.alpha, "beta": params.beta, "k": params.k})
+
+    def to_onnx(self, params: LrnParams, context: OnnxContext) -> None:
+        if params.size % 2 == 0:
+            raise context.error(
+                f"LRN of even size {params.size} sums a different window of channels in torch "
+                f"([c-{params.size // 2}, c+{(params.size - 1) // 2}]) than in ONNX "
+                f"([c-{(params.size - 1) // 2}, c+{params.size // 2}]), and onnxruntime accepts only odd sizes",
+                hint="use an odd size (AlexNet uses 5)")
+        context.add_node("LRN", context.inputs, {"size": params.size, "alpha": float(params.alpha),
+                                                 "beta": float(params.beta), "bias": float(params.k)},
+                         output=context.output)

@@ -7,6 +7,7 @@ that would start inside the right padding is dropped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import model_validator
 
@@ -23,13 +24,21 @@ from archspec.ops.base import (
     require_rank,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from archspec.backends.onnx.lowering import OnnxContext
+
 
 class PoolParams(OpParams):
     kernel: SizePair
+    """Window size: k or [kh, kw]."""
     stride: SizePair | None = None
     """Defaults to the kernel size, as in PyTorch."""
     padding: CountPair = 0
+    """Implicit padding on both sides, at most half the kernel."""
     ceil_mode: Flag = False
+    """Round the output size up instead of down (a last, partial window is kept)."""
 
     @model_validator(mode="after")
     def _padding_at_most_half_kernel(self) -> PoolParams:
@@ -44,6 +53,7 @@ class PoolParams(OpParams):
 
 class AvgPoolParams(PoolParams):
     count_include_pad: Flag = True
+    """Count padded zeros in the average."""
 
 
 def pooled_extent(extent: int, kernel: int, stride: int, padding: int, ceil_mode: bool, axis: str) -> int:
@@ -96,6 +106,10 @@ class MaxPool2d(_Pool2d):
     def torch_layer(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.MaxPool2d", kwargs=self.torch_kwargs(params))
 
+    def to_onnx(self, params: PoolParams, context: OnnxContext) -> None:
+        attributes = _onnx_pool_attributes(params, context.input_shapes[0], context.output_shape)
+        context.add_node("MaxPool", context.inputs, attributes, output=context.output)
+
 
 class AvgPool2d(_Pool2d):
     kind = "avgpool2d"
@@ -108,6 +122,20 @@ class AvgPool2d(_Pool2d):
         assert isinstance(params, AvgPoolParams)
         kwargs = self.torch_kwargs(params) | {"count_include_pad": params.count_include_pad}
         return TorchLayer("torch.nn.AvgPool2d", kwargs=kwargs)
+
+    def to_onnx(self, params: PoolParams, context: OnnxContext) -> None:
+        assert isinstance(params, AvgPoolParams)
+        attributes = _onnx_pool_attributes(params, context.input_shapes[0], context.output_shape)
+        pads = attributes["pads"]
+        correction = _average_divisor_correction(params, context.input_shapes[0], context.output_shape)
+        if not params.count_include_pad or pads[:2] == pads[2:] or correction is None:
+            include_pad = params.count_include_pad and pads[:2] == pads[2:]
+            context.add_node("AveragePool", context.inputs, attributes | {"count_include_pad": int(include_pad)},
+                             output=context.output)
+            return
+        # a ceil_mode window reaching past the padding: torch counts the padding but not the overhang
+        mean = context.add_node("AveragePool", context.inputs, attributes | {"count_include_pad": 0})
+        context.add_node("Mul", [mean, context.constant("divisor_correction", correction)], output=context.output)
 
 
 class AdaptiveAvgPoolParams(OpParams):
@@ -134,6 +162,23 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
         size = pair(params.size)
         return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": size if size[0] != size[1] else size[0]})
 
+    def to_onnx(self, params: AdaptiveAvgPoolParams, context: OnnxContext) -> None:
+        _, height, width = context.input_shapes[0]
+        _, out_height, out_width = context.output_shape
+        if (out_height, out_width) == (height, width):
+            context.add_node("Identity", context.inputs, output=context.output)
+        elif (out_height, out_width) == (1, 1):
+            context.add_node("GlobalAveragePool", context.inputs, output=context.output)
+        elif height % out_height == 0 and width % out_width == 0:
+            window = (height // out_height, width // out_width)
+            context.add_node("AveragePool", context.inputs, {"kernel_shape": window, "strides": window},
+                             output=context.output)
+        else:  # uneven windows: average rows, then columns, with constant matrices (exact)
+            columns = context.constant("column_weights", _adaptive_average_matrix(width, out_width).T)
+            rows = context.constant("row_weights", _adaptive_average_matrix(height, out_height))
+            across = context.add_node("MatMul", [context.inputs[0], columns])
+            context.add_node("MatMul", [rows, across], output=context.output)
+
 
 class GlobalAvgPool(Op[OpParams]):
     kind = "global_avgpool"
@@ -150,3 +195,44 @@ class GlobalAvgPool(Op[OpParams]):
 
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": 1})
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("GlobalAveragePool", context.inputs, output=context.output)
+
+
+# -- ONNX lowering helpers ----------------------------------------------------------------------
+
+def _onnx_pool_attributes(params: PoolParams, shape: Shape, output: Shape) -> dict[str, Any]:
+    """ONNX pool attributes giving torch's windows: floor mode, with the end padding that yields
+    exactly torch's output size (so a ceil_mode pool's dropped last window stays dropped)."""
+    kernel, strides, padding = pair(params.kernel), params.strides(), pair(params.padding)
+    ends = tuple(max(p, (out - 1) * s + k - extent - p)
+                 for extent, out, k, s, p in zip(shape[1:], output[1:], kernel, strides, padding, strict=True))
+    return {"kernel_shape": kernel, "strides": strides, "pads": (*padding, *ends)}
+
+
+def _average_divisor_correction(params: AvgPoolParams, shape: Shape, output: Shape) -> np.ndarray | None:
+    """Per output position, (real elements in the window) / (torch's divisor) for count_include_pad,
+    where torch counts the padding but not a ceil_mode overhang; None when it is 1 everywhere."""
+    import numpy as np
+
+    kernel, strides, padding = pair(params.kernel), params.strides(), pair(params.padding)
+    ratios = []
+    for extent, out, k, s, p in zip(shape[1:], output[1:], kernel, strides, padding, strict=True):
+        starts = np.arange(out) * s - p
+        divisor = np.minimum(starts + k, extent + p) - starts
+        real = np.minimum(starts + k, extent) - np.maximum(starts, 0)
+        ratios.append(real / divisor)
+    correction = np.outer(ratios[0], ratios[1])
+    return None if np.all(correction == 1) else correction
+
+
+def _adaptive_average_matrix(extent: int, out: int) -> np.ndarray:
+    """(out, extent): row i averages torch's adaptive window [floor(i*extent/out), ceil((i+1)*extent/out))."""
+    import numpy as np
+
+    matrix = np.zeros((out, extent))
+    for i in range(out):
+        start, end = (i * extent) // out, -(-((i + 1) * extent) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix

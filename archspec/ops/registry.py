@@ -23,12 +23,18 @@ _REGISTRY: dict[str, RegisteredOp] = {}
 RESERVED_KINDS = frozenset({"repeat", "residual", "name", "inputs", "body"})
 
 
-def register_op(op: Op | type[Op], *, source: str = "python", replace: bool = False) -> Op:
+def register_op(op: Op | type[Op], *, source: str | None = None, replace: bool = False) -> Op:
     """Make an op usable in specs.  Accepts an instance or a class (instantiated with no arguments).
 
-    Raises UsageError if the kind is taken (pass ``replace=True`` to redefine a user op) or the
-    definition is incomplete.
+    ``source`` says where it comes from in ``archspec list --ops``; by default the plugin being
+    loaded, else ``python``.  Raises UsageError if the kind is taken (``replace=True`` redefines a
+    user op) or the definition is incomplete.
     """
+    if source is None:
+        from archspec.plugins import current_plugin
+
+        plugin = current_plugin()
+        source = f"plugin {plugin}" if plugin else "python"
     instance = op() if isinstance(op, type) else op
     kind = getattr(instance, "kind", None)
     if not isinstance(kind, str) or not kind.isidentifier():

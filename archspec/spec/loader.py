@@ -65,14 +65,47 @@ def load(
     ``variables`` override the spec's variables (each must exist in the spec); ``input_shape``
     overrides its input.  Raises SpecError with every problem found.
     """
+    return load_collecting(spec, None, variables=variables, input_shape=input_shape)
+
+
+def load_collecting(
+    spec: str | Path,
+    collected: list[Diagnostic] | None,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    input_shape: tuple[int, ...] | list[int] | None = None,
+) -> Spec:
+    """Like :func:`load`, but schema errors go into ``collected`` (when given) instead of stopping.
+
+    The lowering can then run on the partly invalid spec and report its own problems too, so a
+    person sees every error of a file at once.  Errors that leave nothing to lower still raise.
+    """
     path = resolve_spec_path(str(spec))
-    data, files = _load_merged(path, chain=())
-    _check_required(data, str(path))
     try:
-        _check_layer_kinds(data)
+        return _load(path, collected, variables, input_shape)
     except SpecError as error:
-        raise SpecError(with_extends_notes(error.diagnostics, files)) from None
-    merged_variables = dict(data.get("variables") or {})
+        if not collected:
+            raise
+        # A line that already has a schema error gets no second complaint.
+        seen = {(d.location.path, d.location.line) for d in collected if d.location}
+        raise SpecError([*collected, *(d for d in error.diagnostics if d.location is None or (
+            d.location.path, d.location.line) not in seen)]) from None
+
+
+def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str, Any] | None,
+          input_shape: tuple[int, ...] | list[int] | None) -> Spec:
+    data, files = _load_merged(path, chain=(), collected=collected)
+    _check_required(data, bool(collected))
+    _check_plugins(data)
+    kinds = DiagnosticCollector()
+    _check_layer_kinds(data, kinds)
+    noted = with_extends_notes(kinds.diagnostics, files)
+    if collected is None and noted:
+        raise SpecError(noted)
+    if collected is not None:
+        collected.extend(noted)
+    declared = data.get("variables")
+    merged_variables = dict(declared) if isinstance(declared, dict) else {}
     if variables:
         _apply_variable_overrides(data, merged_variables, variables, str(path))
     shape = _input_shape(data, merged_variables, input_shape, str(path))
@@ -82,10 +115,14 @@ def load(
         path=str(path),
         input_shape=shape,
         variables=merged_variables,
-        plugins=tuple(data.get("plugins") or ()),
+        plugins=tuple(p for p in _list_or_empty(data.get("plugins")) if isinstance(p, str)),
         data=data,
         files=files,
     )
+
+
+def _list_or_empty(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> list[Diagnostic]:
@@ -103,7 +140,7 @@ def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) 
     return noted
 
 
-def read_spec_file(path: Path) -> LocatedMapping:
+def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> LocatedMapping:
     """Read and validate one file on its own (without following ``extends``)."""
     display = _display_path(path)
     try:
@@ -144,7 +181,9 @@ def read_spec_file(path: Path) -> LocatedMapping:
         diagnostics = diagnostics_from_validation(exc, data, model)
         collector = DiagnosticCollector(diagnostics)
         _check_layer_kinds(data, collector, only_local=True)
-        collector.raise_if_any()
+        if collected is None:
+            raise SpecError(collector.diagnostics) from None
+        collected.extend(collector.diagnostics)
     return data
 
 
@@ -169,11 +208,12 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, tuple[str, ...]]:
+def _load_merged(path: Path, chain: tuple[Path, ...],
+                 collected: list[Diagnostic] | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
-    data = read_spec_file(path)
+    data = read_spec_file(path, collected)
     parent_ref = data.get("extends")
-    if parent_ref is None:
+    if not isinstance(parent_ref, str):  # none, or not a path (which the schema reports)
         return data, (_display_path(path),)
     where = data.value_locations["extends"]
     if len(chain) >= MAX_EXTENDS_DEPTH:
@@ -192,17 +232,21 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[LocatedMapping, t
     if parent_path.resolve() in visited:
         cycle = " -> ".join(p.name for p in (*visited[visited.index(parent_path.resolve()):], parent_path))
         raise SpecError.at(f"'extends' forms a cycle: {cycle}", where)
+    already = len(collected) if collected is not None else 0
     try:
-        parent, parent_files = _load_merged(parent_path, visited)
+        parent, parent_files = _load_merged(parent_path, visited, collected)
     except SpecError as exc:
-        note = f"this file is extended by {where}"
-        raise SpecError([replace(d, notes=(*d.notes, note)) if _in_other_file(d, where) else d
-                         for d in exc.diagnostics]) from None
+        raise SpecError(_extended_by(exc.diagnostics, where)) from None
+    if collected is not None:
+        collected[already:] = _extended_by(collected[already:], where)
     return _merge(parent, data), (_display_path(path), *parent_files)
 
 
-def _in_other_file(diagnostic: Diagnostic, where: SourceLocation) -> bool:
-    return diagnostic.location is not None and diagnostic.location.path != where.path
+def _extended_by(diagnostics: Sequence[Diagnostic], where: SourceLocation) -> list[Diagnostic]:
+    """Errors in an extended file, with a note saying where it is extended from."""
+    note = f"this file is extended by {where}"
+    return [replace(d, notes=(*d.notes, note)) if d.location is not None and d.location.path != where.path else d
+            for d in diagnostics]
 
 
 _MERGED_MAPPINGS = ("variables", "blocks")
@@ -219,7 +263,8 @@ def _merge(parent: LocatedMapping, child: LocatedMapping) -> LocatedMapping:
             if key in ("variables", "blocks", "defaults", "init") and key in merged and \
                     isinstance(value, LocatedMapping) and isinstance(merged[key], LocatedMapping):
                 combined = _merge_mapping(merged[key], value, deep=key in ("defaults", "init"))
-            elif key == "plugins" and key in merged:
+            elif key == "plugins" and isinstance(merged.get(key), LocatedSequence) and isinstance(
+                    value, LocatedSequence):
                 combined = _merge_lists(merged[key], value)
             merged[key] = combined
             merged.key_locations[key] = source.key_locations[key]
@@ -256,14 +301,44 @@ def _merge_lists(base: LocatedSequence, extra: LocatedSequence) -> LocatedSequen
 _REQUIRED = {"name": "name: mynet", "input": "input: [3, 224, 224]", "layers": "layers: [...]"}
 
 
-def _check_required(data: LocatedMapping, path: str) -> None:
-    """name, input and layers, which may come from the spec or from one it extends."""
+def _check_required(data: LocatedMapping, schema_failed: bool) -> None:
+    """name, input and layers, which may come from the spec or from one it extends.
+
+    After schema errors, a key that is missing because it is misspelt (``layer:``) is left to
+    the schema's "unknown key 'layer'; did you mean 'layers'?", but loading still stops.
+    """
     missing = [key for key in _REQUIRED if data.get(key) is None]
-    if missing:
-        listed = ", ".join(f"'{key}'" for key in missing[:-1]) + (" or " if len(missing) > 1 else "")
-        listed += f"'{missing[-1]}'"
-        example = ", ".join(f"'{_REQUIRED[key]}'" for key in missing)
-        raise SpecError.at(f"spec has no {listed}", data.location, hint=f"add {example}")
+    if not missing:
+        return
+    if schema_failed:
+        strangers = [str(key) for key in data if key not in language().spec_model.model_fields]
+        missing = [key for key in missing if not difflib.get_close_matches(key, strangers, n=1)]
+        if not missing:
+            raise SpecError([])
+    listed = ", ".join(f"'{key}'" for key in missing[:-1]) + (" or " if len(missing) > 1 else "")
+    listed += f"'{missing[-1]}'"
+    example = ", ".join(f"'{_REQUIRED[key]}'" for key in missing)
+    raise SpecError.at(f"spec has no {listed}", data.location, hint=f"add {example}")
+
+
+def _check_plugins(data: LocatedMapping) -> None:
+    """Every plugin the spec names is loaded; the error says how to get a missing one."""
+    needed = data.get("plugins") or []
+    if not isinstance(needed, list) or not needed:
+        return  # the schema reports a value that is not a list
+    from archspec.plugins import load_entry_point_plugins, loaded_plugins
+
+    load_entry_point_plugins()
+    available = loaded_plugins()
+    collector = DiagnosticCollector()
+    locations = data["plugins"].item_locations if isinstance(data["plugins"], LocatedSequence) else []
+    for index, name in enumerate(needed):
+        if name not in available:
+            where = locations[index] if index < len(locations) else data.value_locations.get("plugins")
+            collector.error(f"this spec needs the plugin '{name}', which is not loaded", where,
+                            hint=f"install the package that provides it (it registers the 'archspec.ops' entry "
+                                 f"point), or pass --plugin {name}, or import {name} before archspec.load()")
+    collector.raise_if_any()
 
 
 def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], overrides: Mapping[str, Any],
@@ -378,7 +453,7 @@ def _check_layer_kinds(data: LocatedMapping, collector: DiagnosticCollector | No
 
 
 def _plugin_hint(key: str, data: LocatedMapping) -> str | None:
-    plugins = data.get("plugins") or []
+    plugins = [str(p) for p in _list_or_empty(data.get("plugins"))]
     if plugins:
         names = ", ".join(plugins)
         return f"this spec needs the plugins {names}: install them or pass --plugin"

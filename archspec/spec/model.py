@@ -52,7 +52,7 @@ PARAM_TYPES = ("int", "float", "bool", "str", "list", "block", "any")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class InitScheme(_Strict):
@@ -110,7 +110,7 @@ class _ResidualEntryBase(_Strict):
 class _BlockCallBase(BaseModel):
     """A call of a block declared under ``blocks:``; the single key other than name/inputs is the block."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
     name: LayerName | None = None
     inputs: InputRef | list[InputRef] | None = None
 

@@ -43,6 +43,7 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
     """
     grouped: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     missing: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    entry_paths: set[tuple[Any, ...]] = set()  # where a layer entry is wrong as a whole
     found: list[tuple[tuple[Any, ...], Diagnostic, bool]] = []  # (data path, diagnostic, may be shadowed)
     for raw in error.errors():
         loc = tuple(raw["loc"])
@@ -51,7 +52,8 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
         if "layer:invalid" in loc:
             entry_path = _data_path(root, loc[: loc.index("layer:invalid")])
             entry = _value_at(root, entry_path)
-            if not any(path == entry_path for path, _, _ in found):
+            if entry_path not in entry_paths:
+                entry_paths.add(entry_path)
                 found.append((entry_path, _invalid_entry(root, entry_path, entry), True))
         elif loc[-1:] == ("[key]",):
             found.append((data_path, Diagnostic(
@@ -62,6 +64,7 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
         elif kind == "missing":
             missing[data_path].append(str(loc[-1]))
         elif kind == "union_tag_invalid":
+            entry_paths.add(data_path)
             found.append((data_path, _invalid_entry(root, data_path, raw["input"]), True))
         else:
             grouped[data_path].append(raw)
@@ -69,9 +72,13 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
         listed = " and ".join(f"'{key}'" for key in keys) if len(keys) <= 2 else (
             ", ".join(f"'{key}'" for key in keys[:-1]) + f" and '{keys[-1]}'")
         plural = "s" if len(keys) > 1 else ""
-        found.append((data_path, Diagnostic(f"missing required key{plural} {listed}{what}",
-                                            location_of(root, data_path, key=True)), False))
+        # Recorded one level deeper than the mapping, so that a union member's complaint about
+        # the mapping as a whole ("expected an integer") gives way to it.
+        found.append(((*data_path, keys[0]), Diagnostic(f"missing required key{plural} {listed}{what}",
+                                                        location_of(root, data_path, key=True)), False))
     for data_path, errors in grouped.items():
+        if data_path in entry_paths:
+            continue  # ``body: 5``: "a layer entry must be..." says it; "expected a list" would repeat it
         kinds = {e["type"] for e in errors if not _is_expression_member(e)}
         lengths_only = bool(kinds) and kinds <= {"too_short", "too_long"}
         found.append((data_path, _value_diagnostic(root, data_path, errors), not lengths_only))

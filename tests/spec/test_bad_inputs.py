@@ -14,7 +14,7 @@ for bad usage), print no traceback, and print exactly the golden ``NAME.stderr``
 
 To regenerate the goldens after changing a message, run::
 
-    ARCHSPEC_UPDATE_GOLDEN=1 .venv/bin/pytest tests/spec/test_bad_inputs.py
+    .venv/bin/pytest tests/spec/test_bad_inputs.py --update-golden
 
 and review the diff of ``tests/data/bad/*.stderr`` as you would review code.
 """
@@ -37,7 +37,6 @@ from archspec.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "tests" / "data" / "bad"
-UPDATE = bool(os.environ.get("ARCHSPEC_UPDATE_GOLDEN"))
 
 
 @dataclass(frozen=True)
@@ -83,16 +82,17 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
                           text=True, encoding="utf-8", timeout=120)
 
 
-def check_golden(path: Path, actual: str) -> None:
-    if UPDATE:
+def check_golden(path: Path, actual: str, update: bool) -> None:
+    if update:
         path.write_text(actual, encoding="utf-8", newline="\n")
         return
-    assert path.exists(), f"no golden file {path.name}; run with ARCHSPEC_UPDATE_GOLDEN=1 to create it"
-    assert actual == path.read_text(encoding="utf-8"), f"output differs from {path.name}"
+    assert path.exists(), f"no golden file {path.name}; run pytest --update-golden to create it"
+    assert actual == path.read_text(encoding="utf-8"), f"output differs from {path.name}; see the module docstring"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_gives_its_golden_error(case: Case, tmp_path: Path) -> None:
+def test_bad_input_gives_its_golden_error(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    update = bool(request.config.getoption("--update-golden"))
     marker = tmp_path / "code-ran"
     result = run_cli(*case.args, env={"ARCHSPEC_PWNED_MARKER": str(marker)})
     assert "Traceback" not in result.stderr + result.stdout
@@ -100,10 +100,10 @@ def test_bad_input_gives_its_golden_error(case: Case, tmp_path: Path) -> None:
     assert result.returncode == case.status, result.stderr
     if case.status == 1 and case.args[0] == "validate":
         assert ": error: " in result.stderr or result.stderr.startswith("error: ")
-    check_golden(BAD / f"{case.name}.stderr", result.stderr)
+    check_golden(BAD / f"{case.name}.stderr", result.stderr, update)
     stdout_golden = BAD / f"{case.name}.stdout"
     if stdout_golden.exists() or result.stdout:
-        check_golden(stdout_golden, result.stdout)
+        check_golden(stdout_golden, result.stdout, update)
     assert not marker.exists(), "a spec ran code"
 
 
@@ -133,8 +133,8 @@ def test_corpus_covers_every_class() -> None:
 
 @pytest.mark.parametrize("name", ["several_errors", "several_shape_errors"])
 def test_several_errors_are_all_reported(name: str) -> None:
-    """Each stage reports all it finds: the schema stage every unknown key, kind and bad value;
-    the lowering every dangling name and shape error (a layer whose input failed is skipped)."""
+    """Schema errors (unknown keys and kinds, bad values) and lowering errors (dangling names,
+    shapes) come together; a layer whose input failed is skipped rather than reported twice."""
     with pytest.raises(SpecError) as caught:
         archspec.analyse(archspec.load(BAD / f"{name}.yaml"))
     lines = {d.location.line for d in caught.value.diagnostics if d.location}

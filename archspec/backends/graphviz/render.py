@@ -1,0 +1,60 @@
+"""Writing a diagram file: DOT source as is, or SVG, PNG and PDF drawn by Graphviz's ``dot`` program."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archspec.backends.graphviz.dot import diagram_dot
+from archspec.errors import ArchspecError, UsageError
+from archspec.graph.ir import Graph
+from archspec.io import atomic_write_bytes
+
+FORMATS = ("svg", "png", "pdf", "dot")
+STYLES = ("graph", "volumes")
+INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
+                "others: https://graphviz.org/download/), or write Graphviz source with a .dot file")
+
+
+class GraphvizError(ArchspecError):
+    """Graphviz's ``dot`` program is missing or failed."""
+
+
+def diagram_format(path: Path | str) -> str:
+    """The output format named by a file's suffix."""
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"cannot tell the diagram format of '{path}': use .svg, .png, .pdf or .dot")
+    return suffix
+
+
+def write_diagram(graph: Graph, path: Path | str, *, style: str = "graph", rankdir: str = "TB",
+                  expand: bool = False, depth: int | None = None, show_params: bool = False) -> Path:
+    """Draw ``graph`` into ``path`` (format from its suffix), atomically; returns the path.
+
+    Raises :class:`UsageError` for a bad option or suffix, :class:`GraphvizError` when ``dot`` is
+    needed but missing or fails.  Nothing is written unless the whole diagram is.
+    """
+    target = Path(path)
+    output_format = diagram_format(target)
+    if style == "volumes":
+        raise UsageError("volume diagrams (--style volumes) are not available yet; use --style graph")
+    if style not in STYLES:
+        raise UsageError(f"style must be one of {', '.join(STYLES)}, got '{style}'")
+    source = diagram_dot(graph, rankdir=rankdir, expand=expand, depth=depth, show_params=show_params)
+    data = source.encode("utf-8") if output_format == "dot" else render_dot(source, output_format)
+    return atomic_write_bytes(target, data)
+
+
+def render_dot(source: str, output_format: str) -> bytes:
+    """Run ``dot`` on DOT source; the drawing as bytes."""
+    import graphviz
+
+    try:
+        return graphviz.pipe("dot", output_format, source.encode("utf-8"), quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizError(f"cannot draw a .{output_format} diagram: Graphviz's 'dot' program was not found; "
+                            + INSTALL_HINT) from None
+    except graphviz.CalledProcessError as exc:
+        detail = (exc.stderr or b"").decode("utf-8", "replace").strip() if isinstance(exc.stderr, bytes) else ""
+        raise GraphvizError(f"Graphviz's 'dot' failed to draw the diagram ({detail or f'exit {exc.returncode}'})") \
+            from None

@@ -1,0 +1,116 @@
+"""Which iterations fold into ``×N`` runs, which scopes collapse, and who stands for whom."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from archspec.backends.graphviz.folding import fold, scope_members, structural_signature
+from archspec.graph.ir import Graph
+from archspec.graph.lower import analyse
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "graphviz"
+
+
+@cache
+def graph(name: str) -> Graph:
+    return analyse(DATA / f"{name}.yaml" if (DATA / f"{name}.yaml").exists() else name)
+
+
+def run_titles(name: str, **options) -> dict[str, list[tuple[str, int]]]:
+    folding = fold(graph(name), **options)
+    return {repeat: [(run.title, run.count) for run in runs] for repeat, runs in folding.runs.items()}
+
+
+def test_resnet152_stage_is_first_block_then_the_identical_rest():
+    runs = run_titles("resnet152")
+    assert runs == {
+        "layer1": [("layer1.0", 1), ("layer1.1–2", 2)],
+        "layer2": [("layer2.0", 1), ("layer2.1–7", 7)],
+        "layer3": [("layer3.0", 1), ("layer3.1–35", 35)],
+        "layer4": [("layer4.0", 1), ("layer4.1–2", 2)],
+    }
+
+
+def test_basic_blocks_without_projection_fold_whole_stage():
+    runs = run_titles("resnet18")
+    assert runs["layer1"] == [("layer1.0–1", 2)]
+    assert runs["layer2"] == [("layer2.0", 1), ("layer2.1", 1)]
+
+
+def test_iterations_that_differ_do_not_fold():
+    assert run_titles("growing_repeat") == {"widen": [("widen.0", 1), ("widen.1", 1), ("widen.2", 1)]}
+
+
+def test_first_iteration_differs_in_input_width_only():
+    runs = run_titles("inception")
+    assert runs == {"stack": [("stack.0", 1), ("stack.1–3", 3)]}
+
+
+def test_expand_folds_nothing():
+    runs = run_titles("resnet50", expand=True)
+    assert all(count == 1 for stage in runs.values() for _, count in stage)
+    assert sum(len(stage) for stage in runs.values()) == 3 + 4 + 6 + 3
+
+
+def test_nested_repeats_fold_at_every_level():
+    folding = fold(graph("nested_repeat"))
+    assert [run.title for run in folding.runs["stages"]] == ["stages.0–3"]
+    assert [run.title for run in folding.runs["stages.2.units"]] == ["stages.2.units.0–2"]
+    assert folding.representative("stages.3.units.2.conv1") == "stages.0.units.0.conv1"
+    assert folding.display_name("stages.0.units.0.conv1") == "stages.0–3.units.0–2.conv1"
+
+
+def test_representative_maps_later_iterations_onto_the_first_of_their_run():
+    folding = fold(graph("resnet152"))
+    assert folding.representative("layer3.17.conv2") == "layer3.1.conv2"
+    assert folding.representative("layer3.1.conv2") == "layer3.1.conv2"
+    assert folding.representative("layer3.0.shortcut.conv") == "layer3.0.shortcut.conv"
+    assert folding.representative("conv1") == "conv1"
+    assert folding.display_name("layer3.1.conv2") == "layer3.1–35.conv2"
+    assert folding.display_name("layer3.0.conv2") == "layer3.0.conv2"
+
+
+def test_edges_between_iterations_of_a_run_are_recognised():
+    folding = fold(graph("resnet152"))
+    assert folding.crosses_iterations("layer3.4.relu3", "layer3.5.conv1")
+    assert not folding.crosses_iterations("layer3.0.relu3", "layer3.1.conv1")
+    assert not folding.crosses_iterations("layer3.35.relu3", "layer4.0.conv1")
+    assert not folding.crosses_iterations("layer3.5.conv1", "layer3.5.bn1")
+
+
+@pytest.mark.parametrize(("depth", "expected"), [
+    (0, {"layer1", "layer2", "layer3", "layer4"}),
+    (1, {f"layer{stage}.{index}" for stage, count in zip(range(1, 5), (3, 4, 6, 3), strict=True)
+         for index in range(count)}),
+])
+def test_depth_collapses_the_scopes_one_level_below_it(depth, expected):
+    assert set(fold(graph("resnet50"), depth=depth).collapsed) == expected
+
+
+def test_collapsed_scope_is_the_outermost_collapsed_ancestor():
+    folding = fold(graph("resnet50"), depth=1)
+    assert folding.collapsed_scope("layer2.0.shortcut") == "layer2.0"
+    assert folding.collapsed_scope("layer2") is None
+    assert folding.collapsed_scope("") is None
+
+
+def test_signature_ignores_names_of_the_scope_and_of_outside_inputs():
+    resnet = graph("resnet50")
+    members = scope_members(resnet)
+
+    def signature(path: str):
+        return structural_signature(resnet, path, members[path])
+
+    assert signature("layer3.2") == signature("layer3.4")
+    assert signature("layer3.0") != signature("layer3.1")
+    assert signature("layer2.1") != signature("layer3.1")
+
+
+def test_scope_members_match_the_graph():
+    resnet = graph("resnet18")
+    members = scope_members(resnet)
+    for scope in resnet.scopes:
+        assert members[scope.path] == list(resnet.nodes_in(scope.path))

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from archspec.spec.expressions import ExpressionError, evaluate, is_expression, names_in, substitute
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$channels", 64),
+        ("${channels}", 64),
+        ("$channels * 4", 256),
+        ("$2 if index == 0 else 1", 2),
+        ("${2 if index == 1 else 1}", 1),
+        ("$depths[2]", 6),
+        ("$depths[-1]", 3),
+        ("$channels // 3 + 1", 22),
+        ("$max(channels, 100)", 100),
+        ("$len(depths)", 4),
+        ("$not residual", False),
+        ("$residual and index < 3", True),
+        ("$[channels, channels * 2]", [64, 128]),
+        ("$2 ** 10", 1024),
+        ("$true", True),
+    ],
+)
+def test_evaluate(text, expected):
+    variables = {"channels": 64, "index": 0, "depths": [3, 4, 6, 3], "residual": True}
+    assert evaluate(text, variables) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("$__import__('os')", "only these functions can be called"),
+        ("$channels.real", "attribute access"),
+        ("$[x for x in depths]", "a comprehension is not allowed"),
+        ("$lambda: 1", "lambda is not allowed"),
+        ("$chanels", "unknown variable 'chanels'"),
+        ("$1 +", "invalid expression"),
+        ("$1 / 0", "division by zero"),
+        ("$2 ** 1000", "exponent larger than 64"),
+        ("$depths[9]", "index 9 is out of range"),
+        ("$'a' * 10", "repeating strings"),
+        ("$", "empty expression"),
+        ("$" + "1+" * 400 + "1", "longer than 500"),
+        ("$10 ** 60 * 10 ** 60", "integer too large"),
+    ],
+)
+def test_rejected(text, message):
+    with pytest.raises(ExpressionError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        evaluate(text, {"channels": 64, "depths": [3, 4]})
+
+
+def test_unknown_variable_hint():
+    with pytest.raises(ExpressionError) as caught:
+        evaluate("$chanels", {"channels": 64})
+    assert caught.value.hint == "did you mean 'channels'?"
+
+
+def test_escape_and_detection():
+    assert substitute("$$5", {}) == "$5"
+    assert is_expression("$x") and not is_expression("$$x") and not is_expression("x")
+    assert substitute({"a": ["$x", 1]}, {"x": 2}) == {"a": [2, 1]}
+    assert names_in("$a + b * max(c, 1)") == {"a", "b", "c"}
+
+
+@given(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6))
+def test_arithmetic_agrees_with_python(a, b):
+    assert evaluate("$a + b * 3 - a // 7", {"a": a, "b": b}) == a + b * 3 - a // 7
