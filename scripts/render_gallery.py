@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/render_gallery.py docs/gallery            # NAME.svg for every spec
     .venv/bin/python scripts/render_gallery.py out --format svg --format png vgg16 resnet50
+    .venv/bin/python scripts/render_gallery.py docs/gallery --style graph --style volumes   # and NAME-volumes.svg
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", dest="formats", action="append", choices=("svg", "png", "pdf", "dot"),
                         help="output format, may be repeated (default: svg)")
     parser.add_argument("--rankdir", default="TB", choices=("TB", "LR", "BT", "RL"))
+    parser.add_argument("--style", dest="styles", action="append", choices=("graph", "volumes"),
+                        help="diagram style, may be repeated (default: graph); volumes go to NAME-volumes.FORMAT")
     arguments = parser.parse_args(argv)
     try:
         written = render_gallery(arguments.folder, names=arguments.names or None,
-                                 formats=arguments.formats or ("svg",), rankdir=arguments.rankdir)
+                                 formats=arguments.formats or ("svg",), rankdir=arguments.rankdir,
+                                 styles=arguments.styles or ("graph",))
     except SpecError as exc:
         sys.stderr.write(exc.format() + "\n")
         return 1

@@ -11,7 +11,15 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from archspec.backends.graphviz import theme
-from archspec.backends.graphviz.view import Box, Cluster, DiagramView, diagram_view, drawn_as_symbol
+from archspec.backends.graphviz.view import (
+    Box,
+    Cluster,
+    DiagramView,
+    cluster_note,
+    collapsed_description,
+    diagram_view,
+    drawn_as_symbol,
+)
 from archspec.errors import UsageError
 from archspec.graph.ir import INPUT, Graph
 
@@ -108,7 +116,7 @@ def _box(target: graphviz.Digraph, view: DiagramView, box: Box, show_params: boo
     tooltip = ", ".join(view.folding.display_name(node.name) for node in box.nodes)
     if box.scope is not None:
         style = theme.BLOCK_STYLE
-        lines = [_collapsed_description(view, box)]
+        lines = [collapsed_description(view, box)]
         target.node(box.id, _label(name, lines, box, show_params), fillcolor=style.fill, color=style.border,
                     shape="box3d", style="filled", margin="0.12,0.08", tooltip=view.folding.display_name(box.id))
         return
@@ -171,37 +179,12 @@ def _shown_name(view: DiagramView, box: Box) -> str:
     return name
 
 
-def _collapsed_description(view: DiagramView, box: Box) -> str:
-    scope = box.scope
-    assert scope is not None
-    if scope.kind == "repeat":
-        return f"{_repeated_block(view, scope.path) or 'repeat'} ×{scope.count}"
-    what = scope.block or f"{len(box.nodes)} layers"
-    if box.run is not None and box.run.folded:
-        return f"{what} ×{box.run.count}"
-    return what
-
-
-def _repeated_block(view: DiagramView, repeat: str) -> str | None:
-    """The block every iteration of a repeat calls, if they all call the same one."""
-    blocks = {view.graph.scope(member).block for run in view.folding.runs.get(repeat, ()) for member in run.members}
-    return blocks.pop() if len(blocks) == 1 else None
-
-
 # -- clusters -------------------------------------------------------------------------------------
 
 def _cluster_attributes(view: DiagramView, cluster: Cluster, show_params: bool, rankdir: str) -> dict[str, str]:
     scope = cluster.scope
     run = cluster.run if cluster.run is not None and cluster.run.folded else None
-    if scope.kind == "repeat":
-        block = _repeated_block(view, scope.path)
-        note = block or "" if run is not None else f"{block or 'repeat'} ×{scope.count}"
-    elif scope.kind == "iteration" and _repeated_block(view, scope.parent) == scope.block:
-        note = ""  # the repeat's cluster around it names the block
-    elif scope.block and scope.local_name.rstrip("0123456789") != scope.block:
-        note = scope.block
-    else:
-        note = ""
+    note = cluster_note(view, cluster)
     if show_params:
         total = sum(node.parameters for node in view.graph.nodes_in(run.representative if run else scope.path))
         if run is not None:

@@ -31,15 +31,18 @@ def write_diagram(graph: Graph, path: Path | str, *, style: str = "graph", rankd
                   expand: bool = False, depth: int | None = None, show_params: bool = False) -> Path:
     """Draw ``graph`` into ``path`` (format from its suffix), atomically; returns the path.
 
+    ``style="volumes"`` draws the volume figure (:mod:`archspec.backends.volumes`) instead of the graph.
     Raises :class:`UsageError` for a bad option or suffix, :class:`GraphvizError` when ``dot`` is
     needed but missing or fails.  Nothing is written unless the whole diagram is.
     """
     target = Path(path)
     output_format = diagram_format(target)
-    if style == "volumes":
-        raise UsageError("volume diagrams (--style volumes) are not available yet; use --style graph")
     if style not in STYLES:
         raise UsageError(f"style must be one of {', '.join(STYLES)}, got '{style}'")
+    if style == "volumes":
+        from archspec.backends.volumes import write_volumes
+
+        return write_volumes(graph, target, rankdir=rankdir, expand=expand, depth=depth, show_params=show_params)
     source = diagram_dot(graph, rankdir=rankdir, expand=expand, depth=depth, show_params=show_params)
     data = source.encode("utf-8") if output_format == "dot" else render_dot(source, output_format)
     return atomic_write_bytes(target, data)

@@ -185,6 +185,38 @@ def diagram_view(graph: Graph, *, expand: bool = False, depth: int | None = None
     return DiagramView(graph, folding, drawn, clusters, edges, box_of)
 
 
+def collapsed_description(view: DiagramView, box: Box) -> str:
+    """What a collapsed scope's box stands for: ``bottleneck ×3``, ``stage``, ``4 layers``."""
+    scope = box.scope
+    assert scope is not None
+    if scope.kind == "repeat":
+        return f"{repeated_block(view, scope.path) or 'repeat'} ×{scope.count}"
+    what = scope.block or f"{len(box.nodes)} layers"
+    if box.run is not None and box.run.folded:
+        return f"{what} ×{box.run.count}"
+    return what
+
+
+def cluster_note(view: DiagramView, cluster: Cluster) -> str:
+    """The line under a cluster's name: the block it calls, when its name does not already say so."""
+    scope = cluster.scope
+    folded = cluster.run is not None and cluster.run.folded
+    if scope.kind == "repeat":
+        block = repeated_block(view, scope.path)
+        return block or "" if folded else f"{block or 'repeat'} ×{scope.count}"
+    if scope.kind == "iteration" and repeated_block(view, scope.parent) == scope.block:
+        return ""  # the repeat's cluster around it names the block
+    if scope.block and scope.local_name.rstrip("0123456789") != scope.block:
+        return scope.block
+    return ""
+
+
+def repeated_block(view: DiagramView, repeat: str) -> str | None:
+    """The block every iteration of a repeat calls, if they all call the same one."""
+    blocks = {view.graph.scope(member).block for run in view.folding.runs.get(repeat, ()) for member in run.members}
+    return blocks.pop() if len(blocks) == 1 else None
+
+
 def _fusion_host(graph: Graph, node: Node, boxes: dict[str, list[Node]],
                  box_info: dict[str, tuple[str, Scope | None, bool]], box_of: dict[str, str], cluster: str,
                  on_shortcut: Callable[[Node], bool]) -> str | None:

@@ -103,7 +103,7 @@ def test_dot_file_is_the_dot_source(tmp_path):
 @pytest.mark.parametrize(("call", "message"), [
     (lambda g, p: write_diagram(g, p / "x.jpg"), "cannot tell the diagram format"),
     (lambda g, p: write_diagram(g, p / "x"), "cannot tell the diagram format"),
-    (lambda g, p: write_diagram(g, p / "x.svg", style="volumes"), "not available yet"),
+    (lambda g, p: write_diagram(g, p / "x.dot", style="volumes"), "written as .svg, .png or .pdf"),
     (lambda g, p: write_diagram(g, p / "x.svg", style="fancy"), "style must be one of"),
     (lambda g, p: write_diagram(g, p / "x.dot", rankdir="UP"), "rankdir must be one of"),
     (lambda g, p: diagram_dot(g, depth=-1), "depth must be a non-negative integer"),
@@ -150,8 +150,8 @@ def test_cli_errors(tmp_path):
     assert "apt-get install graphviz" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "l.png").exists()
     assert run_cli("render", "lenet5", "-o", str(tmp_path / "l.dot"), path=str(tmp_path)).returncode == 0
-    volumes = run_cli("render", "lenet5", "-o", str(tmp_path / "v.svg"), "--style", "volumes")
-    assert volumes.returncode == 2 and "not available yet" in volumes.stderr
+    volumes = run_cli("render", "lenet5", "-o", str(tmp_path / "v.dot"), "--style", "volumes")
+    assert volumes.returncode == 2 and "written as .svg, .png or .pdf" in volumes.stderr
 
 
 def test_cli_compile_writes_diagrams_without_torch(tmp_path):

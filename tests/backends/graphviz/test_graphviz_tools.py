@@ -40,3 +40,14 @@ def test_render_benchmark_reports_ratios():
     results = bench.main(quick=True)
     assert set(results) == set(bench.TARGETS)
     assert all(isinstance(value, float) and value > 0 for value in results.values())
+
+
+def test_gallery_draws_volume_figures_beside_the_diagrams(tmp_path):
+    written = render_gallery(tmp_path, names=["lenet5"], formats=["svg", "dot"], styles=["graph", "volumes"])
+    assert sorted(path.name for path in written) == ["lenet5-volumes.svg", "lenet5.dot", "lenet5.svg"]
+    assert 'class="volume"' in (tmp_path / "lenet5-volumes.svg").read_text(encoding="utf-8")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_gallery.py"), str(tmp_path / "all"),
+                             "--style", "volumes"], capture_output=True, text=True, encoding="utf-8")
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "all").iterdir()) == [
+        f"{name}-volumes.svg" for name in builtin_spec_names()]

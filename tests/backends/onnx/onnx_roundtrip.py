@@ -8,16 +8,34 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from torch import nn
 
 from archspec.backends.onnx import write_onnx
+from archspec.backends.torch import build_module
 from archspec.graph.ir import Graph
-from tests.backends.onnx.reference_torch import build_module, randomize_statistics
 
 RELATIVE_TOLERANCE = 1e-4
 
 
 def build(graph: Graph, seed: int = 0) -> torch.nn.Module:
-    return randomize_statistics(build_module(graph, seed=seed), seed=seed)
+    """The real torch backend's module, in eval mode, with non-trivial batch-norm statistics."""
+    return randomize_statistics(build_module(graph, seed=seed).eval(), seed=seed)
+
+
+def randomize_statistics(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every batch norm non-trivial statistics and affine parameters, so the export is tested on them."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.BatchNorm2d):
+                channels = layer.num_features
+                layer.running_mean.copy_(torch.randn(channels, generator=generator) * 0.1)
+                layer.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
+                if layer.affine:
+                    layer.weight.copy_(torch.rand(channels, generator=generator) + 0.5)
+                    layer.bias.copy_(torch.randn(channels, generator=generator) * 0.1)
+    return module
+
 
 
 def export_and_compare(graph: Graph, directory: Path, *, batches: Sequence[int] = (1, 3), opset: int | None = None,

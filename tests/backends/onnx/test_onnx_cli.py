@@ -8,42 +8,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import onnx
-import pytest
 import torch
 from typer.testing import CliRunner
 
+from archspec.backends.torch import build_module
 from archspec.cli import app
 from archspec.graph.lower import analyse
 from tests.backends.onnx.onnx_roundtrip import assert_runtime_matches
-from tests.backends.onnx.reference_torch import build_module
 from tests.backends.onnx.spec_files import spec_graph
-
-
-def _has_torch_backend() -> bool:
-    try:
-        from archspec.backends import torch as backend
-    except ImportError:
-        return False
-    return hasattr(backend, "build_module")
-
-
-@pytest.fixture
-def torch_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    if _has_torch_backend():
-        return
-    stand_in = types.ModuleType("archspec.backends.torch")
-    stand_in.build_module = build_module  # type: ignore[attr-defined]
-
-    def write_state_dict(module: torch.nn.Module, path: Path) -> Path:
-        torch.save(module.state_dict(), path)
-        return path
-
-    stand_in.write_state_dict = write_state_dict  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "archspec.backends.torch", stand_in)
 
 
 def compile_command(*arguments: str) -> tuple[int, str]:
@@ -51,7 +26,7 @@ def compile_command(*arguments: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_compile_writes_an_onnx_model_equal_to_the_saved_weights(torch_backend: None, tmp_path: Path) -> None:
+def test_compile_writes_an_onnx_model_equal_to_the_saved_weights(tmp_path: Path) -> None:
     status, output = compile_command("lenet5", "--onnx", "--pt", "--out-dir", str(tmp_path), "--quiet")
     assert status == 0, output
     assert f"wrote {tmp_path / 'lenet5.onnx'}" in output and f"wrote {tmp_path / 'lenet5.pt'}" in output
@@ -62,7 +37,7 @@ def test_compile_writes_an_onnx_model_equal_to_the_saved_weights(torch_backend: 
     assert_runtime_matches(tmp_path / "lenet5.onnx", module, graph.input_shape, (1, 4))
 
 
-def test_compile_of_what_onnx_cannot_express_writes_nothing(torch_backend: None, tmp_path: Path) -> None:
+def test_compile_of_what_onnx_cannot_express_writes_nothing(tmp_path: Path) -> None:
     spec_graph(tmp_path, [{"conv2d": {"channels": 4, "kernel": 3}}, {"lrn": 4}], (3, 8, 8))
     out = tmp_path / "out"
     status, output = compile_command(str(tmp_path / "net.yaml"), "--onnx", "--pt", "--out-dir", str(out), "-q")
@@ -72,13 +47,12 @@ def test_compile_of_what_onnx_cannot_express_writes_nothing(torch_backend: None,
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_compile_with_an_unknown_opset_is_a_usage_error(torch_backend: None, tmp_path: Path) -> None:
+def test_compile_with_an_unknown_opset_is_a_usage_error(tmp_path: Path) -> None:
     status, output = compile_command("lenet5", "--opset", "7", "--out-dir", str(tmp_path), "-q")
     assert status == 2 and "--opset 7: archspec writes ONNX opsets 11 to" in output
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.skipif(not _has_torch_backend(), reason="needs archspec.backends.torch.build_module")
 def test_compile_console_script(tmp_path: Path) -> None:
     archspec = str(Path(sys.executable).with_name("archspec"))
     done = subprocess.run([archspec, "compile", "resnet18", "--onnx", "--out-dir", str(tmp_path)],

@@ -1,0 +1,184 @@
+"""Building a module: generate the network's source, execute it, construct the class.
+
+There is no interpreter between the graph and the module: the module is the generated code,
+so its forward is as fast as hand-written code, ``torch.compile`` traces it without breaks and
+``torch.jit.script`` can read its source (kept in ``linecache``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import linecache
+import re
+import sys
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from archspec.backends.torch.source import INIT_METHOD, GeneratedSource, generate
+from archspec.errors import ArchspecError, UsageError
+from archspec.graph.ir import Graph
+from archspec.graph.lower import analyse
+from archspec.spec.loader import Spec
+
+if TYPE_CHECKING:
+    import torch
+
+
+def build(
+    spec: Spec | str,
+    *,
+    input_shape: Sequence[int] | None = None,
+    seed: int | None = None,
+    variables: Mapping[str, Any] | None = None,
+    device: str | torch.device | None = None,
+) -> torch.nn.Module:
+    """Compile a spec (a path, a built-in name or a loaded Spec) into a ``torch.nn.Module``.
+
+    ``seed`` makes the initialization reproducible; ``device="meta"`` builds the structure only
+    (no memory, no initialization).  Raises SpecError for a bad spec.
+    """
+    return build_module(analyse(spec, input_shape=input_shape, variables=variables), seed=seed, device=device)
+
+
+def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.device | None = None) -> torch.nn.Module:
+    """The module of an analysed graph, initialized as its spec says (see :func:`build`)."""
+    import torch
+
+    try:
+        target = torch.device(device) if device is not None else None
+    except (RuntimeError, TypeError):
+        raise UsageError(f"unknown torch device '{device}'") from None
+    if target is None or target.type != "meta":
+        from archspec.resources import check_parameter_memory
+
+        check_parameter_memory(graph)
+    network = network_class(graph)
+    try:
+        with seeded(seed):
+            return construct(network, graph, target or torch.device("cpu"))
+    except ArchspecError:
+        raise
+    except Exception as exc:
+        raise ArchspecError(f"constructing {graph.name} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def construct(network: type[torch.nn.Module], graph: Graph, device: torch.device) -> torch.nn.Module:
+    """An instance of the network class on ``device``, initialized as the spec says.
+
+    Calling the class initializes every layer twice where the spec names a scheme: the layer's
+    constructor draws PyTorch's default, then ``init_weights`` draws the spec's (torchvision's
+    models do the same).  Here the structure is built on the meta device, memory allocated
+    once, and each layer initialized once: by the spec's scheme where it sets all of the
+    layer's tensors, else by the layer's own ``reset_parameters`` (PyTorch's default).  Layers
+    not from ``torch.nn`` are constructed normally.
+    """
+    import torch
+
+    model = structure(network)
+    if device.type == "meta":
+        return model
+    if all(_resettable(module, network) for module in model.modules()):
+        allocate(model, device)
+        covered = set(_set_by_schemes(graph, model))
+        with torch.no_grad():
+            for name, module in model.named_modules():
+                if name not in covered and _tensors(module):
+                    module.reset_parameters()
+            initialize = getattr(model, INIT_METHOD, None)
+            if initialize is not None:
+                initialize()
+        return model
+    with device:
+        return network()
+
+
+def allocate(model: torch.nn.Module, device: torch.device) -> None:
+    """Give every parameter and buffer uninitialized memory on ``device``.
+
+    What ``Module.to_empty`` does, without its detour through torch's reference implementation of
+    ``empty_like`` (which imports sympy: a second on a cold start).
+    """
+    import torch
+
+    for module in model.modules():
+        for name, parameter in list(module.named_parameters(recurse=False)):
+            fresh = torch.empty(parameter.shape, dtype=parameter.dtype, device=device)
+            setattr(module, name, torch.nn.Parameter(fresh, requires_grad=parameter.requires_grad))
+        for name, buffer in list(module.named_buffers(recurse=False)):
+            setattr(module, name, torch.empty(buffer.shape, dtype=buffer.dtype, device=device))
+
+
+def structure(network: type[torch.nn.Module]) -> torch.nn.Module:
+    """An instance on the meta device: every layer and shape, no memory, no initialization."""
+    import torch
+
+    class Uninitialized(network):  # type: ignore[valid-type, misc]
+        def init_weights(self) -> None:
+            """Nothing to initialize on the meta device."""
+
+    with torch.device("meta"):
+        model: torch.nn.Module = Uninitialized()
+    model.__class__ = network
+    return model
+
+
+def _tensors(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+
+
+def _resettable(module: torch.nn.Module, network: type[torch.nn.Module]) -> bool:
+    """A generated module, or a torch.nn layer whose reset_parameters redoes its initialization."""
+    origin = type(module).__module__
+    if origin == network.__module__:
+        return not _tensors(module)
+    return origin.startswith("torch.nn.") and (not _tensors(module) or hasattr(module, "reset_parameters"))
+
+
+def _set_by_schemes(graph: Graph, model: torch.nn.Module) -> Iterator[str]:
+    """Layers whose every tensor ``init_weights`` sets: a weight scheme, and a bias scheme or no bias."""
+    for node in graph.layers:
+        scheme = graph.init.get(node.op)
+        if scheme is None or scheme.weight == "default" or node.parameters == 0:
+            continue
+        module = model.get_submodule(node.name)
+        own = {name for name, _ in module.named_parameters(recurse=False)}
+        if next(module.buffers(recurse=False), None) is None and own <= (
+                {"weight", "bias"} if scheme.bias != "default" else {"weight"}) and "weight" in own:
+            yield node.name
+
+
+def network_class(graph: Graph) -> type[torch.nn.Module]:
+    """The generated class of a graph's network (generated sources are executed once per process)."""
+    generated = generate(graph)
+    return load_generated(generated, graph.name)[generated.class_name]
+
+
+def load_generated(generated: GeneratedSource, name: str) -> dict[str, Any]:
+    """Execute generated source as a module of its own, its text registered for ``inspect``."""
+    digest = hashlib.sha256(generated.text.encode()).hexdigest()[:16]
+    module_name = "_archspec_" + re.sub(r"\W", "_", name) + "_" + digest
+    existing = sys.modules.get(module_name)
+    if existing is not None:
+        return vars(existing)
+    filename = f"<archspec {name} {digest}>"
+    linecache.cache[filename] = (len(generated.text), None, generated.text.splitlines(keepends=True), filename)
+    module = types.ModuleType(module_name, f"Generated by archspec from the spec '{name}'.")
+    module.__file__ = filename
+    exec(compile(generated.text, filename, "exec"), module.__dict__)
+    sys.modules[module_name] = module
+    return vars(module)
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Seed torch's generator for the block, leaving the caller's random state as it was."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -1,0 +1,299 @@
+"""How an analysed graph becomes a tree of modules, before any code is written.
+
+One module per scope (the root for the whole network), one layer per node, a container per
+named repeat, and for each module the steps of its ``forward`` in declaration order.  Modules
+are registered in the order their first layer is declared, so ``state_dict`` follows the spec.
+
+Everything here reads the IR and nothing else: shapes, names and edges come from the graph,
+each layer from its op's ``torch_layer``.  No torch import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from archspec.graph.ir import INPUT, Graph, Node, Scope
+from archspec.ops.base import TorchLayer
+
+OWNED_OUTPUT_OPS = frozenset({
+    "conv2d", "linear", "batchnorm2d", "add", "concat", "maxpool2d", "avgpool2d", "adaptive_avgpool2d",
+    "global_avgpool",
+})
+"""Ops whose output is a fresh tensor that their backward pass does not need: safe to overwrite."""
+
+INPLACE_LAYER_OPS = frozenset({"relu"})
+"""Ops whose layer takes ``inplace=True`` (as torchvision writes ReLU)."""
+
+
+@dataclass(frozen=True)
+class LayerMember:
+    """A node with a torch layer: ``self.conv1 = nn.Conv2d(...)``."""
+
+    attribute: str
+    node: Node
+    layer: TorchLayer
+
+
+@dataclass(frozen=True)
+class ScopeMember:
+    """A block call or another scope: a submodule."""
+
+    attribute: str
+    module: ModulePlan
+
+
+@dataclass(frozen=True)
+class RepeatMember:
+    """A named repeat: a container of its iterations, ``nn.Sequential`` when they chain."""
+
+    attribute: str
+    scope: Scope
+    items: tuple[ModulePlan, ...]
+    sequential: bool
+
+
+@dataclass(frozen=True)
+class ShortcutMember:
+    """The shortcut of a residual: a projection (or the spec's own layers), or None for identity.
+
+    Identity shortcuts are members too (with no module) so that the blocks of a ResNet stage,
+    the first with a projection and the others without, can share one class.
+    """
+
+    attribute: str
+    module: ModulePlan | None
+
+
+Member = LayerMember | ScopeMember | RepeatMember | ShortcutMember
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of ``forward``: values (node names) in, values out."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    member: int | None = None
+    """The member called, or None for an expression (a join such as ``add``)."""
+    item: int | None = None
+    """For a repeat whose items do not chain: which item is called."""
+    node: Node | None = None
+    """The node computed (layers and joins)."""
+    inplace: bool = False
+    """For joins: accumulate into the first input (``out += shortcut``)."""
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """A module: what it holds, in registration order, and what its forward does."""
+
+    path: str
+    scope: Scope | None
+    members: tuple[Member, ...]
+    steps: tuple[Step, ...]
+    imports: tuple[str, ...]
+    """Values read from outside: the forward's arguments."""
+    exports: tuple[str, ...]
+    """Values used outside (or the network's output): what forward returns."""
+    first_node: int = 0
+    """Index of its first node in the graph: modules are registered in this order."""
+
+    @property
+    def chain_of_layers(self) -> bool:
+        """Only layers, each feeding the next: expressible as ``nn.Sequential``."""
+        if len(self.imports) != 1 or len(self.exports) != 1 or len(self.steps) != len(self.members):
+            return False
+        previous = self.imports[0]
+        for index, (member, step) in enumerate(zip(self.members, self.steps, strict=True)):
+            if not isinstance(member, LayerMember) or step.member != index or member.layer.forward != "{module}({0})":
+                return False
+            if step.inputs != (previous,):
+                return False
+            previous = step.outputs[0]
+        return self.exports == (previous,)
+
+
+@dataclass
+class _Context:
+    graph: Graph
+    layers: dict[str, TorchLayer]
+    live: set[str]
+    readers: dict[str, tuple[str, ...]]
+    """Live consumers of each node."""
+    index: dict[str, int]
+    children: dict[str, list[Scope]]
+    direct: dict[str, list[Node]]
+    """Nodes directly in each scope (not in a child scope)."""
+    spans: dict[str, tuple[int, int]]
+    """First and last node index in each scope's subtree."""
+    inplace: set[str] = field(default_factory=set)
+
+
+def plan_modules(graph: Graph, layers: dict[str, TorchLayer]) -> ModulePlan:
+    """The module tree of a graph; ``layers`` holds each layer node's TorchLayer (joins have none)."""
+    index = {node.name: position for position, node in enumerate(graph.nodes)}
+    live = _live_nodes(graph)
+    readers: dict[str, list[str]] = {name: [] for name in index}
+    for node in graph.nodes:
+        if node.name in live:
+            for source in node.inputs:
+                readers[source].append(node.name)
+    children: dict[str, list[Scope]] = {}
+    for scope in graph.scopes:
+        children.setdefault(scope.parent, []).append(scope)
+    direct: dict[str, list[Node]] = {}
+    for node in graph.layers:
+        direct.setdefault(node.scope, []).append(node)
+    context = _Context(graph, dict(layers), live, {name: tuple(r) for name, r in readers.items()}, index, children,
+                       direct, _scope_spans(graph, index))
+    context.inplace = _inplace_nodes(context)
+    context.layers = {name: _with_inplace(layer) if name in context.inplace else layer
+                      for name, layer in context.layers.items()}
+    return _plan(context, "", None, (INPUT,), (graph.output,))
+
+
+def _live_nodes(graph: Graph) -> set[str]:
+    """Nodes the output depends on; others are registered (they hold parameters) but never run."""
+    live: set[str] = set()
+    pending = [graph.output]
+    while pending:
+        name = pending.pop()
+        if name not in live:
+            live.add(name)
+            pending.extend(graph.node(name).inputs)
+    return live
+
+
+def _scope_spans(graph: Graph, index: dict[str, int]) -> dict[str, tuple[int, int]]:
+    spans: dict[str, tuple[int, int]] = {}
+    for node in graph.layers:
+        path = node.scope
+        while path:
+            first, last = spans.get(path, (index[node.name], index[node.name]))
+            spans[path] = (min(first, index[node.name]), max(last, index[node.name]))
+            path = path.rsplit(".", 1)[0] if "." in path else ""
+    return spans
+
+
+def _inplace_nodes(context: _Context) -> set[str]:
+    """Nodes that may overwrite their first input: it is a fresh tensor of their own module that
+    nothing else reads and whose producer does not keep it for the backward pass."""
+    chosen: set[str] = set()
+    graph = context.graph
+    for node in graph.layers:
+        if node.name not in context.live or not node.inputs:
+            continue
+        if node.op in INPLACE_LAYER_OPS:
+            if context.layers.get(node.name, TorchLayer("")).factory != "torch.nn.ReLU":
+                continue
+        elif node.op != "add" or len(node.inputs) != 2:
+            continue
+        target = graph.node(node.inputs[0])
+        if (target.op in OWNED_OUTPUT_OPS and target.scope == node.scope and target.name != graph.output
+                and context.readers[target.name] == (node.name,) and node.inputs.count(target.name) == 1):
+            chosen.add(node.name)
+    return chosen
+
+
+def _with_inplace(layer: TorchLayer) -> TorchLayer:
+    return replace(layer, kwargs={**layer.kwargs, "inplace": True})
+
+
+def _plan(context: _Context, path: str, scope: Scope | None, imports: tuple[str, ...],
+          exports: tuple[str, ...]) -> ModulePlan:
+    entries: list[tuple[int, Node | Scope]] = [(context.index[node.name], node)
+                                               for node in context.direct.get(path, [])]
+    entries += [(context.spans[child.path][0], child) for child in context.children.get(path, [])
+                if child.path in context.spans]
+    entries.sort(key=lambda entry: entry[0])
+    _check_contiguous(context, entries, path)
+    members: list[Member] = []
+    steps: list[Step] = []
+    for _, entry in entries:
+        if isinstance(entry, Node):
+            _plan_node(context, entry, members, steps)
+        elif entry.kind == "repeat":
+            _plan_repeat(context, entry, members, steps)
+        else:
+            _plan_scope(context, entry, members, steps)
+    first = context.spans[path][0] if path else 1
+    return ModulePlan(path, scope, tuple(members), tuple(steps), imports, exports, first)
+
+
+def _plan_node(context: _Context, node: Node, members: list[Member], steps: list[Step]) -> None:
+    live = node.name in context.live
+    layer = context.layers.get(node.name)
+    if layer is not None:
+        members.append(LayerMember(node.local_name, node, layer))
+        if live:
+            steps.append(Step(node.inputs, (node.name,), len(members) - 1, node=node))
+        return
+    if not live:
+        return
+    inputs = node.inputs
+    if node.op == "add" and node.role == "residual" and len(inputs) == 2 and not _from_shortcut(context, node):
+        identity = f"{node.name}#shortcut"
+        members.append(ShortcutMember("shortcut", None))
+        steps.append(Step((inputs[1],), (identity,), len(members) - 1))
+        inputs = (inputs[0], identity)
+    steps.append(Step(inputs, (node.name,), node=node, inplace=node.name in context.inplace))
+
+
+def _from_shortcut(context: _Context, add: Node) -> bool:
+    source = context.graph.node(add.inputs[1])
+    return source.role == "shortcut" and source.scope.startswith(f"{add.scope}." if add.scope else "")
+
+
+def _plan_scope(context: _Context, scope: Scope, members: list[Member], steps: list[Step]) -> None:
+    imports, exports = _boundary(context, scope.path)
+    module = _plan(context, scope.path, scope, imports, exports)
+    is_shortcut = scope.kind == "shortcut" and len(imports) == 1 and len(exports) == 1 and all(
+        context.graph.node(reader).role == "residual" for reader in context.readers[exports[0]])
+    members.append(ShortcutMember(scope.local_name, module) if is_shortcut else ScopeMember(scope.local_name, module))
+    if exports:
+        steps.append(Step(imports, exports, len(members) - 1))
+
+
+def _plan_repeat(context: _Context, scope: Scope, members: list[Member], steps: list[Step]) -> None:
+    imports, exports = _boundary(context, scope.path)
+    items = []
+    for child in context.children.get(scope.path, []):
+        if child.path in context.spans:
+            item_imports, item_exports = _boundary(context, child.path)
+            items.append(_plan(context, child.path, child, item_imports, item_exports))
+    chained = bool(items) and len(imports) == 1 and len(exports) == 1
+    previous = imports
+    for item in items:
+        chained = chained and len(item.imports) == 1 and item.imports == previous and len(item.exports) == 1
+        previous = item.exports
+    chained = chained and previous == exports
+    members.append(RepeatMember(scope.local_name, scope, tuple(items), chained))
+    if chained:
+        steps.append(Step(imports, exports, len(members) - 1))
+        return
+    for position, item in enumerate(items):
+        if item.exports:
+            steps.append(Step(item.imports, item.exports, len(members) - 1, item=position))
+
+
+def _boundary(context: _Context, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What a scope reads from outside and what is read of it from outside (live values only)."""
+    first, last = context.spans[path]
+    inside = {node.name for node in context.graph.nodes[first:last + 1]}
+    imports: list[str] = []
+    exports: list[str] = []
+    for node in context.graph.nodes[first:last + 1]:
+        if node.name not in context.live:
+            continue
+        imports.extend(source for source in node.inputs if source not in inside and source not in imports)
+        if node.name == context.graph.output or any(r not in inside for r in context.readers[node.name]):
+            exports.append(node.name)
+    return tuple(imports), tuple(exports)
+
+
+def _check_contiguous(context: _Context, entries: list[tuple[int, Node | Scope]], path: str) -> None:
+    end = -1
+    for start, entry in entries:
+        if start <= end:
+            raise AssertionError(f"scope '{path}': its layers are not contiguous in declaration order")
+        end = context.spans[entry.path][1] if isinstance(entry, Scope) else start

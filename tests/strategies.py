@@ -1,0 +1,293 @@
+"""Hypothesis strategies: random *valid* specs, for property tests of every backend.
+
+    from tests.strategies import analyse_document, specs
+
+    @given(specs())
+    def test_something(document):
+        graph = analyse_document(document)
+
+A document is plain data (what ``yaml.safe_load`` of a spec file gives).  It mixes sequential
+stacks of every built-in op (odd sizes, strides, dilations, groups, asymmetric kernels,
+``same`` padding, ``ceil_mode``), residuals (identity, automatic projections, explicit shortcut
+layers), concatenated branches, named and unnamed repeats, blocks with parameters called in
+repeats (a ResNet stage: the first block projects), references into a block (``b1.bn1``) or a
+repeat (``stage2.0``),
+``init:`` schemes and classifier heads.  Shapes are tracked with archspec's own shape rules
+while drawing, so every document analyses; :func:`analyse_document` raises if one does not.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from archspec.graph.ir import Graph
+from archspec.graph.lower import analyse
+from archspec.ops.base import Shape, ShapeError
+from archspec.ops.registry import get_op
+
+Document = dict[str, Any]
+
+BLOCKS: dict[str, Any] = {
+    "unit": {
+        "params": {"channels": "int", "stride": {"type": "int", "default": 1}},
+        "body": [{"conv2d": {"channels": "$channels", "kernel": 3, "stride": "$stride", "padding": 1}},
+                 "batchnorm2d", "relu"],
+    },
+    "basic": {
+        "params": {"channels": "int", "stride": {"type": "int", "default": 1}},
+        "body": [
+            {"residual": "auto", "body": [
+                {"conv2d": {"channels": "$channels", "kernel": 3, "stride": "$stride", "padding": 1, "bias": False}},
+                "batchnorm2d", "relu",
+                {"conv2d": {"channels": "$channels", "kernel": 3, "padding": 1, "bias": False}},
+                "batchnorm2d"]},
+            "relu",
+        ],
+    },
+    "branches": {
+        "params": {"widths": "list"},
+        "body": [
+            {"conv2d": {"channels": "$widths[0]", "kernel": 1}, "name": "left"},
+            {"conv2d": {"channels": "$widths[1]", "kernel": 3, "padding": 1}, "name": "right", "inputs": "input"},
+            {"concat": ["left", "right"]},
+        ],
+    },
+}
+
+POINTWISE = ["batchnorm2d", "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "dropout", "identity", "lrn", "softmax"]
+
+
+def output_shape(kind: str, params: dict[str, Any], inputs: list[Shape]) -> Shape:
+    """The shape archspec infers for one layer (raises ShapeError or ValueError if it does not fit)."""
+    op = get_op(kind)
+    assert op is not None, kind
+    return tuple(op.output_shape(op.Params.model_validate(params), inputs))
+
+
+@st.composite
+def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True) -> Document:
+    """A random valid spec document with up to ``max_units`` pieces and (optionally) a classifier head."""
+    shape = (draw(st.integers(1, 4)), draw(st.integers(4, 15)), draw(st.integers(4, 15)))
+    builder = _Builder(draw, shape)
+    for _ in range(draw(st.integers(1, max_units))):
+        builder.unit()
+    if head:
+        builder.head()
+    return builder.document()
+
+
+class _Builder:
+    def __init__(self, draw: st.DrawFn, shape: Shape):
+        self.draw = draw
+        self.input = shape
+        self.shape = shape
+        self.layers: list[Any] = []
+        self.blocks: set[str] = set()
+        self.count = 0
+
+    def fresh(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}{self.count}"
+
+    def document(self) -> Document:
+        document: Document = {"archspec": 1, "name": "random_net", "input": list(self.input)}
+        if self.blocks:
+            document["blocks"] = {name: BLOCKS[name] for name in sorted(self.blocks)}
+        if self.draw(st.booleans()):
+            document["init"] = {
+                "conv2d": {"weight": self.draw(st.sampled_from(["kaiming_normal", "xavier_uniform", "default"])),
+                           "mode": self.draw(st.sampled_from(["fan_in", "fan_out"])),
+                           "bias": self.draw(st.sampled_from(["zeros", "default"]))},
+                "linear": {"weight": "normal", "std": 0.01, "bias": "zeros"},
+            }
+        document["layers"] = self.layers
+        return document
+
+    # -- pieces ------------------------------------------------------------------------------
+    def unit(self) -> None:
+        choices = [self.conv, self.conv, self.pool, self.pointwise, self.pointwise, self.residual, self.concat,
+                   self.repeat, self.block_call, self.stage]
+        if self.shape[1] >= 2 and self.shape[2] >= 2:
+            choices.append(self.adaptive_pool)
+        self.draw(st.sampled_from(choices))()
+
+    def add(self, kind: str, params: dict[str, Any] | None, shape: Shape, **meta: Any) -> None:
+        self.layers.append({kind: params, **meta} if params is not None or meta else kind)
+        self.shape = shape
+
+    def conv_params(self, shape: Shape) -> tuple[dict[str, Any], Shape]:
+        draw = self.draw
+        groups = draw(st.sampled_from([g for g in (1, 2, 3) if shape[0] % g == 0]))
+        params: dict[str, Any] = {"channels": groups * draw(st.integers(1, 4)), "groups": groups}
+        params["kernel"] = draw(st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+        params["stride"] = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 2), st.integers(1, 2))))
+        params["padding"] = draw(st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"]),
+                                           st.tuples(st.integers(0, 1), st.integers(0, 2))))
+        params["dilation"] = draw(st.integers(1, 2))
+        params["bias"] = draw(st.booleans())
+        try:
+            return params, output_shape("conv2d", params, [shape])
+        except (ShapeError, ValueError):
+            fallback = {"channels": params["channels"], "kernel": 1}
+            return fallback, output_shape("conv2d", fallback, [shape])
+
+    def conv(self) -> None:
+        params, shape = self.conv_params(self.shape)
+        self.add("conv2d", params, shape)
+
+    def pool(self) -> None:
+        draw = self.draw
+        kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
+        kernel = draw(st.integers(1, 3))
+        params: dict[str, Any] = {"kernel": kernel, "padding": draw(st.integers(0, kernel // 2)),
+                                  "ceil_mode": draw(st.booleans())}
+        if draw(st.booleans()):
+            params["stride"] = draw(st.integers(1, 3))
+        if kind == "avgpool2d":
+            params["count_include_pad"] = draw(st.booleans())
+        try:
+            shape = output_shape(kind, params, [self.shape])
+        except (ShapeError, ValueError):
+            return
+        self.add(kind, params, shape)
+
+    def adaptive_pool(self) -> None:
+        size = (self.draw(st.integers(1, self.shape[1])), self.draw(st.integers(1, self.shape[2])))
+        self.add("adaptive_avgpool2d", {"size": list(size)}, (self.shape[0], *size))
+
+    def pointwise(self) -> None:
+        draw = self.draw
+        kind = draw(st.sampled_from(POINTWISE))
+        params: dict[str, Any] | None = None
+        if kind == "batchnorm2d" and draw(st.booleans()):
+            params = {"eps": 1e-3, "momentum": 0.2, "affine": draw(st.booleans())}
+        elif kind == "leaky_relu":
+            params = {"slope": draw(st.sampled_from([0.01, 0.2]))}
+        elif kind == "dropout":
+            params = {"p": draw(st.sampled_from([0.0, 0.25, 0.5]))}
+        elif kind == "lrn":
+            params = {"size": draw(st.integers(1, 5)), "k": 2.0}
+        self.add(kind, params, self.shape)
+
+    def residual(self) -> None:
+        draw = self.draw
+        channels = draw(st.integers(1, 6))
+        even = self.shape[1] % 2 == 0 and self.shape[2] % 2 == 0
+        stride = draw(st.sampled_from([1, 2] if even else [1]))
+        out = (channels, self.shape[1] // stride, self.shape[2] // stride)
+        body = [{"conv2d": {"channels": channels, "kernel": 3, "stride": stride, "padding": 1}}, "batchnorm2d", "relu",
+                {"conv2d": {"channels": channels, "kernel": 3, "padding": 1}}]
+        if out == self.shape and draw(st.booleans()):
+            mode: Any = draw(st.sampled_from(["identity", "auto"]))
+        elif draw(st.booleans()):
+            mode = {"shortcut": [{"conv2d": {"channels": channels, "kernel": 1, "stride": stride}}, "batchnorm2d"]}
+        else:
+            mode = draw(st.sampled_from(["auto", "projection"]))
+        self.layers.append({"residual": mode, "body": body})
+        self.layers.append("relu")
+        self.shape = out
+
+    def fork(self) -> str:
+        name = self.fresh("fork")
+        self.add("identity", None, self.shape, name=name)
+        return name
+
+    def concat(self) -> None:
+        draw = self.draw
+        source = self.fork()
+        names, channels = [], 0
+        for _ in range(draw(st.integers(2, 3))):
+            name = self.fresh("branch")
+            if draw(st.booleans()):
+                width = draw(st.integers(1, 4))
+                self.layers.append({"conv2d": {"channels": width, "kernel": draw(st.sampled_from([1, 3])),
+                                               "padding": "same"}, "name": name, "inputs": source})
+            else:
+                width = self.shape[0]
+                self.layers.append({"maxpool2d": {"kernel": 3, "stride": 1, "padding": 1}, "name": name,
+                                    "inputs": source})
+            names.append(name)
+            channels += width
+        self.layers.append({"concat": names})
+        self.shape = (channels, *self.shape[1:])
+
+    def repeat(self) -> None:
+        draw = self.draw
+        channels = draw(st.integers(1, 5))
+        entry: dict[str, Any] = {"repeat": draw(st.integers(1, 3)),
+                                 "body": [{"conv2d": {"channels": channels, "kernel": 3, "padding": 1}}, "relu"]}
+        if draw(st.booleans()):
+            entry["name"] = self.fresh("rep")
+        self.layers.append(entry)
+        self.shape = (channels, *self.shape[1:])
+
+    def block_call(self) -> None:
+        draw = self.draw
+        block = draw(st.sampled_from(["unit", "branches"]))
+        self.blocks.add(block)
+        name = self.fresh("b")
+        if block == "unit":
+            channels = draw(st.integers(1, 6))
+            stride = draw(st.integers(1, 2))
+            self.layers.append({"unit": {"channels": channels, "stride": stride}, "name": name})
+            self.shape = output_shape("conv2d", {"channels": channels, "kernel": 3, "stride": stride, "padding": 1},
+                                      [self.shape])
+            if draw(st.booleans()):
+                self.layers.append({draw(st.sampled_from(["add", "concat"])): [name, f"{name}.bn1"]})
+                if self.layers[-1].get("concat"):
+                    self.shape = (2 * self.shape[0], *self.shape[1:])
+        else:
+            widths = [draw(st.integers(1, 4)), draw(st.integers(1, 4))]
+            self.layers.append({"branches": {"widths": widths}, "name": name})
+            self.shape = (sum(widths), *self.shape[1:])
+
+    def stage(self) -> None:
+        """A named repeat of residual blocks, the first with a stride (a ResNet stage)."""
+        draw = self.draw
+        self.blocks.add("basic")
+        channels = draw(st.integers(1, 6))
+        even = self.shape[1] % 2 == 0 and self.shape[2] % 2 == 0
+        stride = 2 if even and draw(st.booleans()) else 1
+        name = self.fresh("stage")
+        self.layers.append({"repeat": draw(st.integers(1, 3)), "name": name,
+                            "body": {"basic": {"channels": channels,
+                                               "stride": f"${{{stride} if index == 0 else 1}}"}}})
+        self.shape = (channels, self.shape[1] // stride, self.shape[2] // stride)
+        if draw(st.integers(0, 3)) == 0:
+            self.layers.append({"add": [name, f"{name}.0"]})
+
+    def head(self) -> None:
+        draw = self.draw
+        kind = draw(st.sampled_from(["none", "linear", "pooled"]))
+        if kind == "none":
+            return
+        if kind == "pooled":
+            self.add("global_avgpool", None, (self.shape[0], 1, 1))
+        self.add("flatten", None, (self.shape[0] * self.shape[1] * self.shape[2],))
+        if draw(st.booleans()):
+            hidden = draw(st.integers(1, 16))
+            self.add("linear", {"features": hidden, "bias": draw(st.booleans())}, (hidden,))
+            self.add(draw(st.sampled_from(["relu", "tanh", "dropout"])), None, (hidden,))
+        classes = draw(st.integers(1, 10))
+        self.add("linear", {"features": classes}, (classes,))
+
+
+def spec_yaml(document: Document) -> str:
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def write_document(document: Document, directory: Path | str) -> Path:
+    path = Path(directory) / f"{document.get('name', 'net')}.yaml"
+    path.write_text(spec_yaml(document), encoding="utf-8")
+    return path
+
+
+def analyse_document(document: Document, **kwargs: Any) -> Graph:
+    """Analyse a document through a temporary spec file (as a user's file would be)."""
+    with tempfile.TemporaryDirectory() as directory:
+        return analyse(str(write_document(document, directory)), **kwargs)
