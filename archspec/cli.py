@@ -83,12 +83,13 @@ def reported_errors() -> Iterator[None]:
 def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
+    message = f"--input-shape expects C,H,W or F in positive integers (e.g. 3,224,224), got '{text}'"
     try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+        shape = tuple(int(part) for part in text.strip().strip("[]()").replace("x", ",").split(","))
     except ValueError:
-        raise UsageError(f"--input-shape expects C,H,W (or F) with integers, got '{text}'") from None
+        raise UsageError(message) from None
     if len(shape) not in (1, 3) or any(d < 1 for d in shape):
-        raise UsageError(f"--input-shape expects C,H,W (or F) with positive sizes, got '{text}'")
+        raise UsageError(message)
     return shape
 
 

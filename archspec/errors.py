@@ -9,6 +9,7 @@ fixes them in one pass, the way a compiler reports them.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,7 +54,16 @@ class Diagnostic:
         lines.extend(f"  note: {note}" for note in self.notes)
         if self.hint:
             lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def printable(text: str) -> str:
+    """Text safe to print on one terminal line: control characters (escape sequences from a hostile
+    file, stray line breaks) become U+FFFD, one character each so a caret below still lines up."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 _EXCERPT_WIDTH = 100

@@ -30,13 +30,15 @@ from archspec.graph.ir import INPUT, Graph, Node, NodeRole, Scope, ScopeKind
 from archspec.ops.base import Op, Shape, ShapeError, format_shape
 from archspec.ops.registry import get_op, registered_ops
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, substitute
-from archspec.spec.loader import Spec, entry_key, load_collecting
+from archspec.spec.loader import Spec, entry_key, load_collecting, with_extends_notes
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
 from archspec.spec.model import ENTRY_META_KEYS, InitScheme
 from archspec.spec.validation import diagnostics_from_validation
 
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 32
+MAX_REPEAT = 100_000
+"""As in the language model; checked again here for counts that come from expressions."""
 
 T = TypeVar("T")
 
@@ -121,6 +123,12 @@ class _Lowering:
 
     # -- driver -------------------------------------------------------------------------------
     def run(self) -> Graph:
+        try:
+            return self._run()
+        except SpecError as error:
+            raise SpecError(with_extends_notes(error.diagnostics, self.spec.files)) from None
+
+    def _run(self) -> Graph:
         shape = tuple(self.spec.input_shape)
         self._add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.data.value_locations["input"]))
         layers: LocatedSequence = self.data["layers"]
@@ -128,7 +136,7 @@ class _Lowering:
         self.scope_names[""] = top.names
         spec_defaults = self.data.get("defaults")
         context = _Context(dict(self.spec.variables), (spec_defaults,) if spec_defaults else ())
-        last = self._lower_body(layers, top, INPUT, context)
+        last = self._lower_body(layers, top, INPUT, context, self.data.value_locations["layers"])
         output = last
         if self.data.get("output") is not None:
             output = self._resolve(self.data["output"], top, self.data.value_locations["output"], None)
@@ -157,9 +165,11 @@ class _Lowering:
         return node.name
 
     # -- bodies and entries -------------------------------------------------------------------
-    def _lower_body(self, body: Any, scope: _ScopeState, current: str | None, context: _Context) -> str | None:
+    def _lower_body(self, body: Any, scope: _ScopeState, current: str | None, context: _Context,
+                    location: SourceLocation | None = None) -> str | None:
+        """Lower a list of entries, or a single entry (``body: relu``, located at ``location``)."""
         entries = list(zip(body, body.item_locations, strict=True)) if isinstance(body, LocatedSequence) else [
-            (body, getattr(body, "location", None))]
+            (body, getattr(body, "location", location))]
         for entry, location in entries:
             current = self._lower_entry(entry, location, scope, current, context)
         return current
@@ -168,7 +178,11 @@ class _Lowering:
                      current: str | None, context: _Context) -> str | None:
         key = entry_key(entry)
         if key is None:
-            self.errors.error(f"invalid layer entry: {describe(entry)}", location)
+            if isinstance(entry, dict):
+                self.errors.error("layer entry has no layer kind", location,
+                                  "write the kind as the key, e.g. {conv2d: 64, name: conv1}")
+            else:
+                self.errors.error(f"a layer entry must be a layer kind or a mapping, got {describe(entry)}", location)
             return None
         if isinstance(entry, LocatedMapping):
             location = entry.key_locations.get(key, location)
@@ -178,32 +192,37 @@ class _Lowering:
             if key is None:
                 return None
         explicit_name = entry.get("name") if isinstance(entry, dict) else None
-        inputs = self._entry_inputs(entry, scope, current, location, explicit_name)
+        inputs = self._entry_inputs(entry, scope, current, location, explicit_name, key, written_key)
         if key == "repeat":
             return self._lower_repeat(entry, location, scope, inputs, context)
         if key == "residual":
             return self._lower_residual(entry, location, scope, inputs, context)
         if key in self.ops:
-            return self._lower_op(entry, key, location, scope, inputs, context)
+            return self._lower_op(entry, key, location, scope, inputs, context, written_key)
         if key in self.blocks:
             return self._lower_block_call(entry, key, location, scope, inputs, context, written_key=written_key)
         self.errors.error(f"unknown layer kind '{key}'", location, did_you_mean(key, [*self.ops, *self.blocks]))
         return None
 
-    def _block_reference(self, key: str, context: _Context, location: SourceLocation | None) -> str | None:
+    def _block_reference(self, key: str, context: _Context, location: SourceLocation | None,
+                         quiet: bool = False) -> str | None:
+        """The block or op a ``$name`` key stands for (``quiet``: a failure is reported elsewhere)."""
         try:
             name = evaluate(key, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), location)
+            if not quiet:
+                self.errors.error(str(exc), location, exc.hint)
             return None
         if not isinstance(name, str) or (name not in self.blocks and name not in self.ops):
+            if quiet:
+                return None
             self.errors.error(f"'{key}' must name a block or an op, got {describe(name)}", location,
                               did_you_mean(str(name), [*self.blocks, *self.ops]))
             return None
         return name
 
     def _entry_inputs(self, entry: Any, scope: _ScopeState, current: str | None, location: SourceLocation | None,
-                      name: str | None) -> list[str | None]:
+                      name: str | None, kind: str, written_key: str) -> list[str | None]:
         refs: Any = None
         ref_locations: list[SourceLocation | None] = []
         if isinstance(entry, LocatedMapping):
@@ -214,11 +233,11 @@ class _Lowering:
                     ref_locations = list(refs.item_locations)
                 else:
                     refs, ref_locations = [refs], [where]
-            key = entry_key(entry)
-            op = get_op(key) if key else None
-            if refs is None and op is not None and op.shorthand == "inputs" and isinstance(entry.get(key), list):
-                refs = entry[key]
-                ref_locations = list(refs.item_locations)
+            op = get_op(kind)
+            value = entry.get(written_key)
+            if refs is None and op is not None and op.shorthand == "inputs" and isinstance(value, LocatedSequence):
+                refs = value
+                ref_locations = list(value.item_locations)
         if refs is None:
             return [current]
         return [self._resolve(ref, scope, loc, name) for ref, loc in zip(refs, ref_locations, strict=True)]
@@ -236,6 +255,8 @@ class _Lowering:
         walked = head
         while rest:
             part, _, rest = rest.partition(".")
+            if inner_scope is not None and inner_scope not in self.scope_names:
+                return None  # the block or repeat failed, and was reported
             names = self.scope_names.get(inner_scope or "", {}) if inner_scope else {}
             if part not in names:
                 known = sorted(names)
@@ -262,7 +283,8 @@ class _Lowering:
         known = [*scope.names, INPUT]
         hint = did_you_mean(head, known)
         if hint is None:
-            hint = f"layers defined so far in this scope: {', '.join(known)}"
+            shown = known if len(known) <= 10 else [*known[:4], "...", *known[-5:]]
+            hint = f"layers defined so far in this scope: {', '.join(shown)}"
         self.errors.error(f"no layer named '{ref}' in this scope", location, hint)
 
     def _cycle(self, target: str, user: str, scope: _ScopeState) -> list[str] | None:
@@ -303,18 +325,31 @@ class _Lowering:
                     declared.setdefault(inner_name, inner)
         return declared
 
-    def _name(self, scope: _ScopeState, explicit: Any, prefix: str, location: SourceLocation | None) -> str:
-        """Register a layer's local name in its scope (explicit, or the next free automatic one)."""
+    def _name(self, scope: _ScopeState, explicit: Any, prefix: str, location: SourceLocation | None,
+              name_location: SourceLocation | None = None) -> str:
+        """Register a layer's local name in its scope (explicit, or the next free automatic one).
+
+        A name that cannot be used is reported, and the layer goes on under an automatic name,
+        so that later layers are not checked against a clobbered one.
+        """
+        where = name_location or location
         if isinstance(explicit, str):
             if explicit == INPUT:
-                self.errors.error("'input' is reserved for the scope's input and cannot name a layer", location)
+                self.errors.error("'input' is reserved for the scope's input and cannot name a layer", where)
             elif explicit in scope.names:
                 first = scope.names[explicit].location
-                where = f" (first used on line {first.line})" if first else ""
-                self.errors.error(f"duplicate layer name '{explicit}' in this scope{where}", location,
-                                  "names must be unique within a block; a repeat's body runs several times, "
-                                  "so name the repeat to give each iteration its own scope")
-            return explicit
+                if first is not None and location is not None and (first.line, first.column) == (
+                        location.line, location.column):
+                    self.errors.error(f"duplicate layer name '{explicit}': this repeat's body runs more than once "
+                                      "in the same scope", where,
+                                      "name the repeat, so that each iteration gets its own scope "
+                                      "(stage.0, stage.1, ...)")
+                else:
+                    line = f" (first used on line {first.line})" if first else ""
+                    self.errors.error(f"duplicate layer name '{explicit}' in this scope{line}", where,
+                                      "names must be unique within a block or the top level")
+            else:
+                return explicit
         number = scope.counters.get(prefix, 0)
         while True:
             number += 1
@@ -326,12 +361,12 @@ class _Lowering:
 
     # -- ops ----------------------------------------------------------------------------------
     def _lower_op(self, entry: Any, kind: str, location: SourceLocation | None, scope: _ScopeState,
-                  inputs: list[str | None], context: _Context) -> str | None:
+                  inputs: list[str | None], context: _Context, written_key: str | None = None) -> str | None:
         op = self.ops[kind].op
         explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
-        local = self._name(scope, explicit, op.prefix, location)
+        local = self._name(scope, explicit, op.prefix, location, _name_location(entry))
         name = scope.qualify(local)
-        params = self._op_params(op, entry, kind, location, context)
+        params = self._op_params(op, entry, kind, location, context, written_key or kind)
         scope.names[local] = _Ref(None, None, location)
         if params is None or any(i is None for i in inputs):
             return None
@@ -358,7 +393,8 @@ class _Lowering:
         return self._add_node(node)
 
     def _op_params(self, op: Op, entry: Any, kind: str, location: SourceLocation | None,
-                   context: _Context) -> BaseModel | None:
+                   context: _Context, written_key: str) -> BaseModel | None:
+        """The op's parameters: defaults, then the entry's own (under ``conv2d:`` or ``$op:``), evaluated."""
         merged = LocatedMapping()
         merged.location = location  # type: ignore[assignment]
         merged.key_locations, merged.value_locations = {}, {}
@@ -374,17 +410,17 @@ class _Lowering:
             if isinstance(op_defaults, LocatedMapping):
                 take(op_defaults)
         if isinstance(entry, LocatedMapping):
-            value = entry.get(kind)
+            value = entry.get(written_key)
             if isinstance(value, LocatedMapping):
                 take(value)
             elif value is not None and op.shorthand not in (None, "inputs"):
                 assert op.shorthand is not None
                 merged[op.shorthand] = value
-                merged.key_locations[op.shorthand] = entry.key_locations[kind]
-                merged.value_locations[op.shorthand] = entry.value_locations[kind]
+                merged.key_locations[op.shorthand] = entry.key_locations[written_key]
+                merged.value_locations[op.shorthand] = entry.value_locations[written_key]
             elif value is not None and op.shorthand is None and not isinstance(value, LocatedMapping):
                 self.errors.error(f"{kind} takes no shorthand value; write its parameters as a mapping",
-                                  entry.value_locations[kind])
+                                  entry.value_locations[written_key])
                 return None
         failed = False
         for key in list(merged):
@@ -392,7 +428,7 @@ class _Lowering:
                 try:
                     merged[key] = substitute(merged[key], context.env)
                 except ExpressionError as exc:
-                    self.errors.error(str(exc), merged.value_locations.get(key))
+                    self.errors.error(str(exc), merged.value_locations.get(key), exc.hint)
                     failed = True
         if failed:
             return None
@@ -410,15 +446,23 @@ class _Lowering:
             expected = (str(op.min_inputs) if op.max_inputs == op.min_inputs
                         else f"at least {op.min_inputs}" if op.max_inputs is None
                         else f"{op.min_inputs} to {op.max_inputs}")
-            self.errors.error(f"layer '{name}' ({op.kind}) takes {expected} input(s), got {count}", location)
+            plural = "" if expected == "1" else "s"
+            self.errors.error(f"layer '{name}' ({op.kind}) takes {expected} input{plural}, got {count}", location)
             return None
         shapes = [self.shapes[i] for i in inputs]
         where = f"layer '{name}' ({op.kind})"
         try:
             output = op.output_shape(params, shapes)
         except ShapeError as exc:
-            given = ", ".join(format_shape(s) for s in shapes)
-            self.errors.add(Diagnostic(f"{where}: {exc}", location, notes=(f"input shape: {given}",)))
+            if len(shapes) == 1:
+                note = f"input shape: {format_shape(shapes[0])}"
+            else:
+                note = "input shapes: " + ", ".join(f"{i} {format_shape(s)}" for i, s in zip(inputs, shapes,
+                                                                                             strict=True))
+            hint = None
+            if "larger than the padded input" in str(exc):
+                hint = "the input is too small at this point: use a smaller window, padding, fewer poolings or strides"
+            self.errors.add(Diagnostic(f"{where}: {exc}", location, hint, (note,)))
             return None
         except Exception as exc:  # a user-defined op's bug: say whose it is
             self.errors.add(_op_fault(op, "shape rule (output_shape)", exc, location, where))
@@ -455,7 +499,7 @@ class _Lowering:
             path, local = forced_path, None
         else:
             explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
-            local = self._name(scope, explicit, block_name, location)
+            local = self._name(scope, explicit, block_name, location, _name_location(entry))
             path = scope.qualify(local)
         kind: ScopeKind = "iteration" if index is not None else "block"
         self.scopes.append(Scope(path, kind, block_name, None, index, location,
@@ -472,7 +516,7 @@ class _Lowering:
             (*context.defaults, block_defaults) if block_defaults else context.defaults,
             (*context.blocks_on_stack, block_name),
         )
-        output = self._lower_body(block["body"], inner, inputs[0], inner_context)
+        output = self._lower_body(block["body"], inner, inputs[0], inner_context, block.value_locations.get("body"))
         if local is not None:
             scope.names[local] = _Ref(output, path, location)
         return output
@@ -498,8 +542,10 @@ class _Lowering:
             args = {only: raw}
             arg_locations = {only: entry.value_locations.get(written_key)}
         else:
+            example = ", ".join(f"{name}: ..." for name in declared) or "..."
             self.errors.error(f"block '{block_name}' takes its arguments as a mapping, got {describe(raw)}",
-                              entry.value_locations.get(written_key) if isinstance(entry, LocatedMapping) else location)
+                              entry.value_locations.get(written_key) if isinstance(entry, LocatedMapping) else location,
+                              f"write {{{block_name}: {{{example}}}}}")
             return None
         bound: dict[str, Any] = {}
         ok = True
@@ -515,18 +561,19 @@ class _Lowering:
                 where = declaration.value_locations.get("default", where)
                 env = dict(self.spec.variables)
             else:
-                self.errors.error(f"block '{block_name}' needs parameter '{name}' ({type_name})", location)
+                self.errors.error(f"block '{block_name}' is called without its parameter '{name}' ({type_name})",
+                                  location)
                 ok = False
                 continue
             try:
                 value = substitute(value, env)
             except ExpressionError as exc:
-                self.errors.error(str(exc), where)
+                self.errors.error(str(exc), where, exc.hint)
                 ok = False
                 continue
             problem = _type_problem(type_name, value, self.blocks, self.ops)
             if problem:
-                self.errors.error(f"block '{block_name}' parameter '{name}': {problem}", where)
+                self.errors.error(f"block '{block_name}' parameter '{name}' is {problem}", where)
                 ok = False
                 continue
             bound[name] = value
@@ -541,16 +588,20 @@ class _Lowering:
             return None
         if count is None:
             return None
+        if count > MAX_REPEAT:
+            self.errors.error(f"repeat count {count:,} is more than {MAX_REPEAT:,}",
+                              entry.value_locations.get("repeat"))
+            return None
         index_name = entry.get("index", "index")
-        body = entry["body"]
+        body, body_location = entry["body"], entry.value_locations.get("body")
         name = entry.get("name")
         current = inputs[0]
         if name is None:
             for index in range(count):
                 iteration = _Context({**context.env, index_name: index}, context.defaults, context.blocks_on_stack)
-                current = self._lower_body(body, scope, current, iteration)
+                current = self._lower_body(body, scope, current, iteration, body_location)
             return current
-        local = self._name(scope, name, "repeat", location)
+        local = self._name(scope, name, "repeat", location, _name_location(entry))
         path = scope.qualify(local)
         self.scopes.append(Scope(path, "repeat", None, count, None, location))
         repeat_scope = _ScopeState(path, current, {str(i): _DeclaredName(None, ()) for i in range(count)})
@@ -559,7 +610,7 @@ class _Lowering:
         single_block = entry_key(single) if isinstance(single, (LocatedMapping, str)) else None
         single_key = single_block
         if single_block is not None and single_block.startswith("$"):
-            single_block = self._block_reference(single_block, context, location)
+            single_block = self._block_reference(single_block, context, location, quiet=True)
         for index in range(count):
             iteration = _Context({**context.env, index_name: index}, context.defaults, context.blocks_on_stack)
             item_path = f"{path}.{index}"
@@ -571,7 +622,7 @@ class _Lowering:
                 self.scopes.append(Scope(item_path, "iteration", None, None, index, location))
                 inner = _ScopeState(item_path, current, self._declared_names(body))
                 self.scope_names[item_path] = inner.names
-                current = self._lower_body(body, inner, current, iteration)
+                current = self._lower_body(body, inner, current, iteration, body_location)
             repeat_scope.names[str(index)] = _Ref(current, item_path, location)
         scope.names[local] = _Ref(current, path, location)
         return current
@@ -580,10 +631,11 @@ class _Lowering:
         try:
             value = substitute(value, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), location)
+            self.errors.error(str(exc), location, exc.hint)
             return None
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            self.errors.error(f"{what} must be a positive integer, got {describe(value)}", location)
+            hint = "use '//' for whole-number division" if isinstance(value, float) else None
+            self.errors.error(f"{what} must be a positive integer, got {describe(value)}", location, hint)
             return None
         return value
 
@@ -595,13 +647,13 @@ class _Lowering:
             self.errors.error(f"residual takes one input, got {len(inputs)}", location)
             return None
         start = inputs[0]
-        body_output = self._lower_body(entry["body"], scope, start, context)
+        body_output = self._lower_body(entry["body"], scope, start, context, entry.value_locations.get("body"))
         if options is None:
             return None
         mode, enabled, shortcut_name, shortcut_layers = options
         if not enabled:
             return body_output
-        add_local = self._name(scope, entry.get("name"), "add", location)
+        add_local = self._name(scope, entry.get("name"), "add", location, _name_location(entry))
         if start is None or body_output is None:
             return None
         in_shape, out_shape = self.shapes[start], self.shapes[body_output]
@@ -619,12 +671,25 @@ class _Lowering:
             shortcut = self._projection(in_shape, out_shape, start, scope, shortcut_path, shortcut_name, location)
         if shortcut is None:
             return None
+        if self.shapes[shortcut] != out_shape:
+            self._residual_mismatch(mode, in_shape, out_shape, self.shapes[shortcut], location)
+            return None
         node = self._make_node(self.ops["add"].op, scope.qualify(add_local), self.ops["add"].op.Params(),
                                [body_output, shortcut], location, scope.path, "residual")
         if node is None:
             return None
         scope.names[add_local] = _Ref(node.name, None, location)
         return self._add_node(node)
+
+    def _residual_mismatch(self, mode: str, in_shape: Shape, out_shape: Shape, shortcut_shape: Shape,
+                           location: SourceLocation | None) -> None:
+        if mode == "identity":
+            self.errors.error(f"residual: the body maps {format_shape(in_shape)} to {format_shape(out_shape)}, "
+                              "so an identity shortcut cannot be added to it", location,
+                              "use 'residual: auto' for a projection (1×1 convolution) where the shape changes")
+        else:
+            self.errors.error(f"residual: the body gives {format_shape(out_shape)} but the shortcut gives "
+                              f"{format_shape(shortcut_shape)}; they must match to be added", location)
 
     def _free_scope_name(self, scope: _ScopeState, wanted: str) -> str:
         """``shortcut`` for a scope's first residual, then ``shortcut2``, ``shortcut3``..."""
@@ -643,7 +708,7 @@ class _Lowering:
         try:
             raw = substitute(raw, context.env) if not isinstance(raw, LocatedMapping) else raw
         except ExpressionError as exc:
-            self.errors.error(str(exc), where)
+            self.errors.error(str(exc), where, exc.hint)
             return None
         if raw is None or isinstance(raw, str):
             mode = raw or "auto"
@@ -660,7 +725,7 @@ class _Lowering:
             if not isinstance(shortcut, LocatedSequence):
                 shortcut = substitute(shortcut, context.env)
         except ExpressionError as exc:
-            self.errors.error(str(exc), where)
+            self.errors.error(str(exc), where, exc.hint)
             return None
         if not isinstance(enabled, bool):
             self.errors.error(f"residual 'enabled' must be true or false, got {describe(enabled)}",
@@ -705,6 +770,10 @@ class _Lowering:
         return norm
 
 
+def _name_location(entry: Any) -> SourceLocation | None:
+    return entry.value_locations.get("name") if isinstance(entry, LocatedMapping) else None
+
+
 def _type_problem(type_name: str, value: Any, blocks: Mapping[str, Any], ops: Mapping[str, Any]) -> str | None:
     checks: dict[str, Callable[[Any], bool]] = {
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -719,8 +788,8 @@ def _type_problem(type_name: str, value: Any, blocks: Mapping[str, Any], ops: Ma
     if check is None or check(value):
         return None
     if type_name == "block":
-        return f"expected the name of a block or op, got {describe(value)}"
-    return f"expected {type_name}, got {describe(value)}"
+        return f"declared block (the name of a block or op), got {describe(value)}"
+    return f"declared {type_name}, got {describe(value)}"
 
 
 def _op_fault(op: Op, what: str, exc: Exception, location: SourceLocation | None, where: str) -> Diagnostic:

@@ -28,18 +28,37 @@ def builtin_spec_names() -> list[str]:
 
 def resolve_spec_path(ref: str, relative_to: Path | None = None) -> Path:
     """A spec reference as a file path: an existing path wins, else a built-in name."""
+    if not ref.strip():
+        raise SpecError.at("empty spec path")
+    if "\x00" in ref:
+        raise SpecError.at("a spec path cannot contain a NUL character")
     candidate = Path(ref)
     if relative_to is not None and not candidate.is_absolute():
         local = relative_to / candidate
-        if local.exists() or local.suffix in SPEC_SUFFIXES:
+        if exists(local) or local.suffix in SPEC_SUFFIXES:
             return local
-    if candidate.exists() or candidate.suffix in SPEC_SUFFIXES or "/" in ref or "\\" in ref:
+    if exists(candidate) or candidate.suffix in SPEC_SUFFIXES or "/" in ref or "\\" in ref:
         return candidate
     directory = builtin_specs_dir()
     for suffix in SPEC_SUFFIXES:
         builtin = directory / f"{ref}{suffix}"
-        if builtin.is_file():
+        if is_file(builtin):
             return builtin
     names = builtin_spec_names()
     hint = did_you_mean(ref, names) or (f"built-in specs: {', '.join(names)}" if names else None)
     raise SpecError.at(f"no spec file '{ref}' and no built-in spec of that name", hint=hint)
+
+
+def exists(path: Path) -> bool:
+    """Path.exists, False for a name the system cannot even look up (too long, for one)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

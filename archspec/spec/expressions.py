@@ -18,10 +18,16 @@ from typing import Any
 
 MAX_EXPRESSION_LENGTH = 500
 MAX_INTEGER = 2**62
+MAX_EXPRESSION_DEPTH = 100
+"""The evaluator recurses once per level; ``$------1`` must not exhaust Python's stack."""
 
 
 class ExpressionError(Exception):
-    """An expression is malformed or cannot be evaluated; the message is for a person."""
+    """An expression is malformed or cannot be evaluated; the message (and hint) are for a person."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 def is_expression(value: object) -> bool:
@@ -58,15 +64,27 @@ def parse_expression(text: str) -> ast.expr:
         raise ExpressionError(f"invalid expression '{body}': {exc.msg}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError("expression is nested too deeply") from None
+    if _depth(tree) > MAX_EXPRESSION_DEPTH:
+        raise ExpressionError(f"expression is nested more than {MAX_EXPRESSION_DEPTH} levels deep")
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
-            raise ExpressionError(f"'{type(node).__name__}' is not allowed in an expression: '{body}'")
+            what = _SYNTAX_NAMES.get(type(node).__name__, f"'{type(node).__name__}'")
+            raise ExpressionError(f"{what} is not allowed in an expression: '{body}'")
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
             allowed = ", ".join(sorted(_FUNCTIONS))
             raise ExpressionError(f"only these functions can be called: {allowed}")
         if isinstance(node, ast.Call) and node.keywords:
             raise ExpressionError("keyword arguments are not allowed in an expression")
     return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def names_in(text: str) -> set[str]:
@@ -103,6 +121,15 @@ _ALLOWED_NODES = (
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )
 
+_SYNTAX_NAMES = {
+    "Attribute": "attribute access ('.')", "Lambda": "lambda", "Dict": "a dict", "Set": "a set",
+    "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
+    "GeneratorExp": "a comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='", "Starred": "'*'",
+    "Slice": "a slice", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
+    "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
+    "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
+}
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "len": len}
 _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
@@ -137,10 +164,9 @@ class _Evaluator:
         from archspec.errors import did_you_mean
 
         known = sorted(self.variables)
-        hint = did_you_mean(node.id, known)
-        message = f"unknown variable '{node.id}'"
-        message += f"; {hint}" if hint else (f" (known here: {', '.join(known)})" if known else "")
-        raise ExpressionError(message)
+        hint = did_you_mean(node.id, known) or (
+            f"variables here: {', '.join(known)}" if known else "no variables are defined here")
+        raise ExpressionError(f"unknown variable '{node.id}'", hint)
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.visit(node.left), self.visit(node.right)
@@ -197,7 +223,8 @@ class _Evaluator:
         if not isinstance(container, (list, tuple)) or not isinstance(index, int) or isinstance(index, bool):
             raise ExpressionError("only a list can be indexed, with an integer")
         if not -len(container) <= index < len(container):
-            raise ExpressionError(f"index {index} is out of range for a list of {len(container)}")
+            raise ExpressionError(f"index {index} is out of range: '{ast.unparse(node.value)}' is a list of "
+                                  f"{len(container)}")
         return container[index]
 
     def visit_List(self, node: ast.List) -> Any:

@@ -7,18 +7,21 @@ the exact line of any later error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, did_you_mean
+from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, UsageError, did_you_mean
+from archspec.ops.base import MAX_SIZE
 from archspec.ops.registry import registered_ops
-from archspec.spec.builtin import resolve_spec_path
+from archspec.spec.builtin import SPEC_SUFFIXES, builtin_spec_names, exists, is_file, resolve_spec_path
 from archspec.spec.expressions import ExpressionError, evaluate, is_expression
 from archspec.spec.located_yaml import (
+    MAX_FILE_BYTES,
     LocatedMapping,
     LocatedSequence,
     describe,
@@ -26,7 +29,7 @@ from archspec.spec.located_yaml import (
     location_of,
     read_source,
 )
-from archspec.spec.model import ENTRY_META_KEYS, STRUCTURE_KEYS, language
+from archspec.spec.model import ENTRY_META_KEYS, FORMAT_VERSION, STRUCTURE_KEYS, language
 from archspec.spec.validation import diagnostics_from_validation
 
 MAX_EXTENDS_DEPTH = 16
@@ -78,16 +81,31 @@ def load_collecting(
     person sees every error of a file at once.  Errors that leave nothing to lower still raise.
     """
     path = resolve_spec_path(str(spec))
+    try:
+        return _load(path, collected, variables, input_shape)
+    except SpecError as error:
+        if not collected:
+            raise
+        # A line that already has a schema error gets no second complaint.
+        seen = {(d.location.path, d.location.line) for d in collected if d.location}
+        raise SpecError([*collected, *(d for d in error.diagnostics if d.location is None or (
+            d.location.path, d.location.line) not in seen)]) from None
+
+
+def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str, Any] | None,
+          input_shape: tuple[int, ...] | list[int] | None) -> Spec:
     data, files = _load_merged(path, chain=(), collected=collected)
-    _check_required(data, str(path))
+    _check_required(data, bool(collected))
     _check_plugins(data)
-    if collected is None:
-        _check_layer_kinds(data)
-    else:
-        kinds = DiagnosticCollector()
-        _check_layer_kinds(data, kinds)
-        collected.extend(kinds.diagnostics)
-    merged_variables = dict(data.get("variables") or {})
+    kinds = DiagnosticCollector()
+    _check_layer_kinds(data, kinds)
+    noted = with_extends_notes(kinds.diagnostics, files)
+    if collected is None and noted:
+        raise SpecError(noted)
+    if collected is not None:
+        collected.extend(noted)
+    declared = data.get("variables")
+    merged_variables = dict(declared) if isinstance(declared, dict) else {}
     if variables:
         _apply_variable_overrides(data, merged_variables, variables, str(path))
     shape = _input_shape(data, merged_variables, input_shape, str(path))
@@ -97,23 +115,45 @@ def load_collecting(
         path=str(path),
         input_shape=shape,
         variables=merged_variables,
-        plugins=tuple(data.get("plugins") or ()),
+        plugins=tuple(p for p in _list_or_empty(data.get("plugins")) if isinstance(p, str)),
         data=data,
         files=files,
     )
+
+
+def _list_or_empty(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> list[Diagnostic]:
+    """An error in a file that the spec extends says so, since the cause may be in the spec."""
+    if len(files) < 2:
+        return list(diagnostics)
+    noted = []
+    for diagnostic in diagnostics:
+        path = diagnostic.location.path if diagnostic.location else None
+        if path in files[1:]:
+            chain = files[: files.index(path)]
+            note = "this file is extended by " + ", which is extended by ".join(reversed(chain))
+            diagnostic = replace(diagnostic, notes=(*diagnostic.notes, note))
+        noted.append(diagnostic)
+    return noted
 
 
 def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> LocatedMapping:
     """Read and validate one file on its own (without following ``extends``)."""
     display = _display_path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero is a path too
     except FileNotFoundError:
-        raise SpecError.at(f"no such spec file: {display}") from None
+        raise SpecError.at(f"no such spec file: {display}", hint=_nearby_spec(path)) from None
     except IsADirectoryError:
         raise SpecError.at(f"{display} is a directory, not a spec file") from None
     except OSError as exc:
         raise SpecError.at(f"cannot read {display}: {exc.strerror}") from None
+    except ValueError:
+        raise SpecError.at(f"cannot read {display}: not a valid file name") from None
     source = read_source(display, raw)
     data = load_located_yaml(source)
     where = SourceLocation(display, 1, 1, source.lines[0] if source.lines else "")
@@ -126,6 +166,14 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> Loc
     if "archspec" not in data:
         raise SpecError.at("missing 'archspec: 1' (the spec-language version) at the top of the file", where,
                            hint="add the line 'archspec: 1'")
+    version, version_at = data["archspec"], data.value_locations["archspec"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SpecError.at(f"'archspec' is the language version, {FORMAT_VERSION}; got {describe(version)}",
+                           version_at, hint=f"write 'archspec: {FORMAT_VERSION}'")
+    if version != FORMAT_VERSION:
+        raise SpecError.at(f"this spec is written in language version {version}; archspec reads version "
+                           f"{FORMAT_VERSION}", version_at, hint=f"write 'archspec: {FORMAT_VERSION}' and the spec in "
+                           "that version")
     model = language().spec_model
     try:
         model.model_validate(data)
@@ -139,6 +187,20 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> Loc
     return data
 
 
+def _nearby_spec(path: Path) -> str | None:
+    """A did-you-mean for a missing file: a spec beside it with a close name, or a built-in spec."""
+    try:
+        siblings = [p.name for p in path.parent.iterdir() if p.suffix in SPEC_SUFFIXES]
+    except OSError:
+        siblings = []
+    close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
+    if close:
+        return f"did you mean '{path.parent / close[0]}'?"
+    if path.stem in builtin_spec_names():
+        return f"'{path.stem}' is a built-in spec: write just '{path.stem}'"
+    return None
+
+
 def _display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -150,22 +212,41 @@ def _load_merged(path: Path, chain: tuple[Path, ...],
                  collected: list[Diagnostic] | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
     data = read_spec_file(path, collected)
-    if resolved in chain:
-        cycle = " -> ".join(p.name for p in (*chain, resolved))
-        raise SpecError.at(f"'extends' forms a cycle: {cycle}", data.value_locations.get("extends"))
-    if len(chain) >= MAX_EXTENDS_DEPTH:
-        raise SpecError.at(f"'extends' chain is deeper than {MAX_EXTENDS_DEPTH} files",
-                           data.value_locations.get("extends"))
     parent_ref = data.get("extends")
-    if parent_ref is None:
+    if not isinstance(parent_ref, str):  # none, or not a path (which the schema reports)
         return data, (_display_path(path),)
+    where = data.value_locations["extends"]
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise SpecError.at(f"'extends' chain is longer than {MAX_EXTENDS_DEPTH} files", where)
     try:
         parent_path = resolve_spec_path(parent_ref, relative_to=path.parent)
     except SpecError as exc:
         first = exc.diagnostics[0]
-        raise SpecError.at(first.message, data.value_locations["extends"], first.hint) from None
-    parent, parent_files = _load_merged(parent_path, (*chain, resolved), collected)
+        raise SpecError.at(first.message, where, first.hint) from None
+    if not is_file(parent_path):
+        shown = _display_path(parent_path)
+        problem = "is a directory" if exists(parent_path) else "does not exist"
+        raise SpecError.at(f"cannot extend '{parent_ref}': {shown} {problem}", where,
+                           hint="'extends' takes a path relative to this file, or a built-in spec's name")
+    visited = (*chain, resolved)
+    if parent_path.resolve() in visited:
+        cycle = " -> ".join(p.name for p in (*visited[visited.index(parent_path.resolve()):], parent_path))
+        raise SpecError.at(f"'extends' forms a cycle: {cycle}", where)
+    already = len(collected) if collected is not None else 0
+    try:
+        parent, parent_files = _load_merged(parent_path, visited, collected)
+    except SpecError as exc:
+        raise SpecError(_extended_by(exc.diagnostics, where)) from None
+    if collected is not None:
+        collected[already:] = _extended_by(collected[already:], where)
     return _merge(parent, data), (_display_path(path), *parent_files)
+
+
+def _extended_by(diagnostics: Sequence[Diagnostic], where: SourceLocation) -> list[Diagnostic]:
+    """Errors in an extended file, with a note saying where it is extended from."""
+    note = f"this file is extended by {where}"
+    return [replace(d, notes=(*d.notes, note)) if d.location is not None and d.location.path != where.path else d
+            for d in diagnostics]
 
 
 _MERGED_MAPPINGS = ("variables", "blocks")
@@ -182,7 +263,8 @@ def _merge(parent: LocatedMapping, child: LocatedMapping) -> LocatedMapping:
             if key in ("variables", "blocks", "defaults", "init") and key in merged and \
                     isinstance(value, LocatedMapping) and isinstance(merged[key], LocatedMapping):
                 combined = _merge_mapping(merged[key], value, deep=key in ("defaults", "init"))
-            elif key == "plugins" and key in merged:
+            elif key == "plugins" and isinstance(merged.get(key), LocatedSequence) and isinstance(
+                    value, LocatedSequence):
                 combined = _merge_lists(merged[key], value)
             merged[key] = combined
             merged.key_locations[key] = source.key_locations[key]
@@ -216,21 +298,34 @@ def _merge_lists(base: LocatedSequence, extra: LocatedSequence) -> LocatedSequen
     return merged
 
 
-def _check_required(data: LocatedMapping, path: str) -> None:
-    collector = DiagnosticCollector()
-    for key, what in (("name", "a name"), ("input", "an input shape, such as [3, 224, 224]"),
-                      ("layers", "a list of layers")):
-        if data.get(key) is None:
-            collector.error(f"spec has no '{key}': it needs {what}", data.location,
-                            hint=None if key != "name" else "add a line such as 'name: mynet'")
-    collector.raise_if_any()
+_REQUIRED = {"name": "name: mynet", "input": "input: [3, 224, 224]", "layers": "layers: [...]"}
+
+
+def _check_required(data: LocatedMapping, schema_failed: bool) -> None:
+    """name, input and layers, which may come from the spec or from one it extends.
+
+    After schema errors, a key that is missing because it is misspelt (``layer:``) is left to
+    the schema's "unknown key 'layer'; did you mean 'layers'?", but loading still stops.
+    """
+    missing = [key for key in _REQUIRED if data.get(key) is None]
+    if not missing:
+        return
+    if schema_failed:
+        strangers = [str(key) for key in data if key not in language().spec_model.model_fields]
+        missing = [key for key in missing if not difflib.get_close_matches(key, strangers, n=1)]
+        if not missing:
+            raise SpecError([])
+    listed = ", ".join(f"'{key}'" for key in missing[:-1]) + (" or " if len(missing) > 1 else "")
+    listed += f"'{missing[-1]}'"
+    example = ", ".join(f"'{_REQUIRED[key]}'" for key in missing)
+    raise SpecError.at(f"spec has no {listed}", data.location, hint=f"add {example}")
 
 
 def _check_plugins(data: LocatedMapping) -> None:
     """Every plugin the spec names is loaded; the error says how to get a missing one."""
     needed = data.get("plugins") or []
-    if not needed:
-        return
+    if not isinstance(needed, list) or not needed:
+        return  # the schema reports a value that is not a list
     from archspec.plugins import load_entry_point_plugins, loaded_plugins
 
     load_entry_point_plugins()
@@ -252,41 +347,50 @@ def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], over
         if key not in merged:
             known = ", ".join(sorted(merged))
             hint = did_you_mean(key, merged) or (
-                f"the spec's variables are: {known}" if merged else "the spec declares no variables")
-            raise SpecError.at(f"cannot set variable '{key}': {path} has no such variable", hint=hint)
+                f"its variables are: {known}" if merged else "it declares no variables")
+            raise UsageError(f"cannot set variable '{key}': {_display_path(Path(path))} has no such variable\n"
+                             f"  hint: {hint}")
         merged[key] = value
 
 
 def _input_shape(data: LocatedMapping, variables: dict[str, Any], override: Any, path: str) -> tuple[int, ...]:
     if override is not None:
-        shape = tuple(int(d) for d in override)
-        if len(shape) not in (1, 3) or any(d < 1 for d in shape):
-            raise SpecError.at(f"input shape must be C,H,W or F with positive sizes, got {list(override)}")
-        return shape
+        if not _is_shape(override):
+            raise UsageError(f"an input shape is C,H,W or F, positive integers up to {MAX_SIZE:,}; got {override!r}")
+        return tuple(override)
     value = data["input"]
     location = data.value_locations["input"]
     if is_expression(value):
         try:
             value = evaluate(value, variables)
         except ExpressionError as exc:
-            raise SpecError.at(str(exc), location) from None
-        if not (isinstance(value, list) and len(value) in (1, 3)
-                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value)):
-            raise SpecError.at(f"'input' must evaluate to [C, H, W] or [features], got {value!r}", location)
+            raise SpecError.at(str(exc), location, exc.hint) from None
+    if not _is_shape(value):
+        raise SpecError.at(f"'input' must be [C, H, W] or [features], got {_plain(value)}", location,
+                           hint="an image is [channels, height, width], e.g. [3, 224, 224]; the batch is left out")
     return tuple(value)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) in (1, 3) and all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_SIZE for d in value)
+
+
+def _plain(value: Any) -> str:
+    return "[" + ", ".join(map(_plain, value)) + "]" if isinstance(value, (list, tuple)) else repr(value)
 
 
 # -- layer kinds ---------------------------------------------------------------------------
 
-def iter_entries(body: Any) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
+def iter_entries(body: Any, location: SourceLocation | None = None) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
     """Every layer entry in a body, nested bodies included: (entry, container, location)."""
     if isinstance(body, LocatedSequence):
-        for item, location in zip(body, body.item_locations, strict=True):
-            yield item, body, location
+        for item, item_location in zip(body, body.item_locations, strict=True):
+            yield item, body, item_location
             if isinstance(item, LocatedMapping) and "body" in item:
                 yield from iter_entries_in_body(item)
     elif isinstance(body, (LocatedMapping, str)):
-        yield body, None, getattr(body, "location", None)
+        yield body, None, getattr(body, "location", location)
         if isinstance(body, LocatedMapping) and "body" in body:
             yield from iter_entries_in_body(body)
 
@@ -325,14 +429,14 @@ def _check_layer_kinds(data: LocatedMapping, collector: DiagnosticCollector | No
     blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     ops = registered_ops()
     known = set(ops) | set(blocks or {}) | set(STRUCTURE_KEYS)
-    bodies: list[Any] = []
-    if data.get("layers") is not None:
-        bodies.append(data["layers"])
+    bodies: list[tuple[Any, SourceLocation | None]] = []
+    if isinstance(data.get("layers"), LocatedSequence):
+        bodies.append((data["layers"], data.value_locations["layers"]))
     for block in (blocks or {}).values():
-        if isinstance(block, dict) and "body" in block:
-            bodies.append(block["body"])
-    for body in bodies:
-        for entry, _, location in iter_entries(body):
+        if isinstance(block, LocatedMapping) and "body" in block:
+            bodies.append((block["body"], block.value_locations["body"]))
+    for body, body_location in bodies:
+        for entry, _, location in iter_entries(body, body_location):
             key = entry_key(entry)
             if key is None or key in known or not isinstance(key, str) or key.startswith("$"):
                 continue
@@ -349,7 +453,7 @@ def _check_layer_kinds(data: LocatedMapping, collector: DiagnosticCollector | No
 
 
 def _plugin_hint(key: str, data: LocatedMapping) -> str | None:
-    plugins = data.get("plugins") or []
+    plugins = [str(p) for p in _list_or_empty(data.get("plugins"))]
     if plugins:
         names = ", ".join(plugins)
         return f"this spec needs the plugins {names}: install them or pass --plugin"

@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from archspec.errors import Diagnostic, did_you_mean
+from archspec.ops.registry import get_op
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe, location_of
 
 _CONSTRAINT_ERRORS = {
-    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long",
-    "value_error", "assertion_error", "multiple_of", "string_too_long",
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error", "assertion_error",
+    "multiple_of", "string_too_long",
 }
 _EXPECTED = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
@@ -34,37 +35,84 @@ _EXPECTED = {
 
 def diagnostics_from_validation(error: ValidationError, root: Any, root_model: type[BaseModel],
                                 what: str = "") -> list[Diagnostic]:
-    """Located diagnostics for every problem pydantic found in ``root`` (the located YAML data)."""
+    """Located diagnostics for every problem pydantic found in ``root`` (the located YAML data).
+
+    A value that may take several forms (``conv2d: 64`` or ``conv2d: {channels: 64}``) fails once
+    per form; when one form got further into the value (its errors lie deeper in the data), the
+    person meant that form, so the shallower complaints ("expected an integer") are dropped.
+    """
     grouped: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    diagnostics: list[Diagnostic] = []
-    raw_errors = error.errors()
-    # When a union member that accepts a mapping reports errors inside the value, the other members'
-    # "expected an integer" at the value itself is noise: the person meant the mapping form.
-    deep_paths = [_data_path(root, tuple(raw["loc"])) + ((raw["loc"][-1],) if raw["type"] in (
-        "extra_forbidden", "missing") else ()) for raw in raw_errors]
-    for raw in raw_errors:
+    missing: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    entry_paths: set[tuple[Any, ...]] = set()  # where a layer entry is wrong as a whole
+    found: list[tuple[tuple[Any, ...], Diagnostic, bool]] = []  # (data path, diagnostic, may be shadowed)
+    for raw in error.errors():
         loc = tuple(raw["loc"])
         data_path = _data_path(root, loc)
         kind = raw["type"]
-        if kind not in ("extra_forbidden", "missing") and any(
-                len(other) > len(data_path) and other[: len(data_path)] == data_path for other in deep_paths):
-            continue
-        if kind == "extra_forbidden":
-            key = loc[-1]
-            allowed = _allowed_keys(root_model, loc[:-1])
-            hint = did_you_mean(str(key), allowed) if allowed else None
-            if hint is None and allowed:
-                hint = "allowed here: " + ", ".join(allowed)
-            diagnostics.append(Diagnostic(f"unknown key '{key}'{what}", location_of(root, data_path, key=True), hint))
+        if "layer:invalid" in loc:
+            entry_path = _data_path(root, loc[: loc.index("layer:invalid")])
+            entry = _value_at(root, entry_path)
+            if entry_path not in entry_paths:
+                entry_paths.add(entry_path)
+                found.append((entry_path, _invalid_entry(root, entry_path, entry), True))
+        elif loc[-1:] == ("[key]",):
+            found.append((data_path, Diagnostic(
+                f"'{data_path[-1]}' is not a valid name: use letters, digits and _, not starting with a digit",
+                location_of(root, data_path, key=True)), False))
+        elif kind == "extra_forbidden":
+            found.append((data_path, _unknown_key(root, root_model, loc, data_path, what), False))
         elif kind == "missing":
-            diagnostics.append(Diagnostic(f"missing required key '{loc[-1]}'{what}", location_of(root, data_path)))
-        elif kind == "union_tag_invalid" or loc[-1:] == ("layer:invalid",):
-            diagnostics.append(_invalid_entry(root, data_path, raw["input"]))
+            missing[data_path].append(str(loc[-1]))
+        elif kind == "union_tag_invalid":
+            entry_paths.add(data_path)
+            found.append((data_path, _invalid_entry(root, data_path, raw["input"]), True))
         else:
             grouped[data_path].append(raw)
+    for data_path, keys in missing.items():
+        listed = " and ".join(f"'{key}'" for key in keys) if len(keys) <= 2 else (
+            ", ".join(f"'{key}'" for key in keys[:-1]) + f" and '{keys[-1]}'")
+        plural = "s" if len(keys) > 1 else ""
+        # Recorded one level deeper than the mapping, so that a union member's complaint about
+        # the mapping as a whole ("expected an integer") gives way to it.
+        found.append(((*data_path, keys[0]), Diagnostic(f"missing required key{plural} {listed}{what}",
+                                                        location_of(root, data_path, key=True)), False))
     for data_path, errors in grouped.items():
-        diagnostics.append(_value_diagnostic(root, data_path, errors))
-    return diagnostics
+        if data_path in entry_paths:
+            continue  # ``body: 5``: "a layer entry must be..." says it; "expected a list" would repeat it
+        kinds = {e["type"] for e in errors if not _is_expression_member(e)}
+        lengths_only = bool(kinds) and kinds <= {"too_short", "too_long"}
+        found.append((data_path, _value_diagnostic(root, data_path, errors), not lengths_only))
+    paths = [path for path, _, _ in found]
+    return [diagnostic for path, diagnostic, shadowable in found
+            if not (shadowable and any(len(other) > len(path) and other[: len(path)] == path for other in paths))]
+
+
+def _unknown_key(root: Any, root_model: type[BaseModel], loc: tuple[Any, ...], data_path: tuple[Any, ...],
+                 what: str) -> Diagnostic:
+    key = loc[-1]
+    location = location_of(root, data_path, key=True)
+    kind = _op_entry_kind(loc[:-1])
+    if kind is not None and key in ("name", "inputs"):
+        return Diagnostic(f"unknown key '{key}' among the parameters of {kind}", location,
+                          hint=f"'{key}' belongs beside the layer kind, not inside its parameters: "
+                               f"{{{kind}: {{...}}, {key}: ...}}")
+    if key == "<<":
+        return Diagnostic("YAML merge keys ('<<') are not supported in a spec", location,
+                          hint="share parameters with 'defaults:', or a repeated structure with 'blocks:'")
+    allowed = _allowed_keys(root_model, loc[:-1])
+    hint = did_you_mean(str(key), allowed) if allowed else None
+    if hint is None and allowed:
+        hint = "allowed here: " + ", ".join(allowed)
+    return Diagnostic(f"unknown key '{key}'{what}", location, hint)
+
+
+def _op_entry_kind(loc: Sequence[Any]) -> str | None:
+    """The op whose entry value (or parameters) ``loc`` points into: ``(..., 'layer:conv2d', 'conv2d', ...)``."""
+    for index, step in enumerate(loc[:-1]):
+        if isinstance(step, str) and step.startswith("layer:") and loc[index + 1] == step[len("layer:"):]:
+            kind = loc[index + 1]
+            return kind if get_op(kind) is not None else None
+    return None
 
 
 def _value_diagnostic(root: Any, data_path: tuple[Any, ...], errors: list[dict[str, Any]]) -> Diagnostic:
@@ -73,20 +121,54 @@ def _value_diagnostic(root: Any, data_path: tuple[Any, ...], errors: list[dict[s
     value = errors[0]["input"]
     if len(errors) > 1:
         errors = [e for e in errors if not _is_expression_member(e)] or errors
+    hint = _entry_value_hint(errors, data_path, value)
     constraint = next((e for e in errors if e["type"] in _CONSTRAINT_ERRORS), None)
+    lengths = [e for e in errors if e["type"] in ("too_short", "too_long")]
     if constraint is not None:
-        return Diagnostic(f"{field}{_constraint_message(constraint)}", location)
+        return Diagnostic(f"{field}{_constraint_message(constraint)}", location, hint)
+    if lengths and len(lengths) == len(errors):
+        return Diagnostic(f"{field}{_constraint_message(lengths[0])}", location, hint)
     expected: list[str] = []
     for err in errors:
         if err["type"] == "literal_error":
-            expected.append(err["ctx"]["expected"].replace("'", "'"))
+            expected.extend(_choices(err["ctx"]["expected"]))
         elif err["type"] == "string_pattern_mismatch":
             expected.append(_pattern_meaning(err["ctx"].get("pattern", "")))
+        elif err["type"] in ("too_short", "too_long"):
+            expected.append(_sized(err))
         else:
             expected.append(_EXPECTED.get(err["type"], err["msg"].removeprefix("Input should be ")))
     unique = list(dict.fromkeys(expected))
     wanted = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " or " + unique[-1]
-    return Diagnostic(f"{field}expected {wanted}, got {describe(value)}", location)
+    return Diagnostic(f"{field}expected {wanted}, got {describe(value)}", location, hint)
+
+
+def _choices(expected: str) -> list[str]:
+    """pydantic's "'a', 'b' or 'c'" as ["'a'", "'b'", "'c'"]."""
+    head, _, last = expected.rpartition(" or ")
+    return [*(part for part in head.split(", ") if part), last]
+
+
+def _sized(err: dict[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if ctx.get("field_type") == "Tuple" and ctx.get("max_length") == 2:
+        return "a pair [a, b]"
+    return f"a list of {_length_range(ctx)} items"
+
+
+def _entry_value_hint(errors: list[dict[str, Any]], data_path: tuple[Any, ...], value: Any) -> str | None:
+    """For ``{relu: 1}`` or ``{add: a}``: how the op's value is written."""
+    kind = _op_entry_kind((*errors[0]["loc"], None))
+    op = get_op(kind) if kind else None
+    if op is None or not data_path or data_path[-1] != kind:
+        return None
+    if op.shorthand == "inputs":
+        return f"name its inputs in a list: {{{kind}: [a, b]}}"
+    if op.shorthand is None and not isinstance(value, dict):
+        if not op.Params.model_fields:
+            return f"{kind} takes no parameters: write just '- {kind}'"
+        return f"{kind} has no shorthand value: write '- {kind}', or its parameters as a mapping"
+    return None
 
 
 def _is_expression_member(err: dict[str, Any]) -> bool:
@@ -118,14 +200,17 @@ def _constraint_message(err: dict[str, Any]) -> str:
     if kind in ("too_short", "too_long"):
         return f"expected {_length_range(ctx)} items, got {ctx.get('actual_length')}"
     message: str = err["msg"]
-    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if message.startswith("expected ") and "got" not in message:
+        message += f", got {describe(value)}"
+    return message
 
 
 def _length_range(ctx: dict[str, Any]) -> str:
     low, high = ctx.get("min_length"), ctx.get("max_length")
-    if low is not None and high is not None and low != high:
-        return f"{low} to {high}"
-    return str(low if low is not None else high)
+    if low is not None and high is not None:
+        return str(low) if low == high else f"{low} to {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
 
 
 def _field_name(data_path: tuple[Any, ...]) -> str:
@@ -146,6 +231,13 @@ def _invalid_entry(root: Any, data_path: tuple[Any, ...], value: Any) -> Diagnos
         return Diagnostic(f"layer entry has several layer kinds ({listed}); each entry is one layer", location,
                           hint="split it into one entry per layer")
     return Diagnostic(f"a layer entry must be a layer kind or a mapping, got {describe(value)}", location)
+
+
+def _value_at(root: Any, data_path: tuple[Any, ...]) -> Any:
+    node = root
+    for step in data_path:
+        node = node[step]
+    return node
 
 
 def _data_path(root: Any, loc: Sequence[Any]) -> tuple[Any, ...]:
