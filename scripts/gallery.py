@@ -55,7 +55,7 @@ REFERENCES: dict[str, Reference] = {
 }
 
 
-def _render(graph, style: str) -> tuple[str, str | None]:  # noqa: ANN001
+def _render(graph, style: str) -> tuple[str, str | None]:
     """The SVG of a diagram, and for the graph style its DOT source."""
     from archspec.backends.graphviz import diagram_dot, write_diagram
 
@@ -65,7 +65,7 @@ def _render(graph, style: str) -> tuple[str, str | None]:  # noqa: ANN001
     return svg, (diagram_dot(graph) if style == "graph" else None)
 
 
-def _summary_rows(graph) -> list[str]:  # noqa: ANN001
+def _summary_rows(graph) -> list[str]:
     from archspec.analysis.summary import format_macs, summarize
 
     summary = summarize(graph, depth=1)
@@ -78,7 +78,7 @@ def _summary_rows(graph) -> list[str]:  # noqa: ANN001
     return rows
 
 
-def _figures_table(name: str, graph, reference: Reference) -> list[str]:  # noqa: ANN001
+def _figures_table(name: str, graph, reference: Reference) -> list[str]:
     params_ref = f"{reference.params:,}" if reference.params else "—"
     macs_ref = f"{reference.gmacs:.3f} G" if reference.gmacs else "—"
     match = "exact" if reference.params == graph.parameters else ("—" if reference.params is None else "differs")
@@ -136,7 +136,7 @@ def gallery_pages() -> dict[str, str]:
         ]
         if reference.note:
             page += [reference.note, ""]
-        page += _figures_table(name, graph, reference) + [""]
+        page += [*_figures_table(name, graph, reference), ""]
         page += ["## Volume figure", "", f"![{name} as volumes](img/{name}-volumes.svg)", "",
                  f"`archspec render {name} --style volumes -o {name}.svg`", "",
                  "## Diagram", "", f"![{name} diagram](img/{name}.svg)", "",
