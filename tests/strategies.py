@@ -14,11 +14,20 @@ repeats (a ResNet stage: the first block projects), references into a block (``b
 repeat (``stage2.0``),
 ``init:`` schemes and classifier heads.  Shapes are tracked with archspec's own shape rules
 while drawing, so every document analyses; :func:`analyse_document` raises if one does not.
+
+Ops from outside archspec join through ``extra``: functions that draw a layer of a user's op
+fitting the current shape, used as pieces of their own and at the end of residual branches::
+
+    def squeeze_excite(draw, shape):
+        return "squeeze_excite", {"reduction": draw(st.integers(1, shape[0]))}
+
+    @given(specs(extra=[squeeze_excite]))
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +40,9 @@ from archspec.ops.base import Shape, ShapeError
 from archspec.ops.registry import get_op
 
 Document = dict[str, Any]
+ExtraLayer = Callable[[st.DrawFn, Shape], "tuple[str, dict[str, Any] | None] | None"]
+"""Draws a layer of a user's op that fits an input of the given shape: its kind and parameters (None
+for a bare entry), or None when the op has nothing that fits."""
 
 BLOCKS: dict[str, Any] = {
     "unit": {
@@ -70,10 +82,11 @@ def output_shape(kind: str, params: dict[str, Any], inputs: list[Shape]) -> Shap
 
 
 @st.composite
-def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True) -> Document:
-    """A random valid spec document with up to ``max_units`` pieces and (optionally) a classifier head."""
+def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True, extra: Sequence[ExtraLayer] = ()) -> Document:
+    """A random valid spec document with up to ``max_units`` pieces and (optionally) a classifier head;
+    ``extra`` adds layers of a user's ops (see the module's docstring)."""
     shape = (draw(st.integers(1, 4)), draw(st.integers(4, 15)), draw(st.integers(4, 15)))
-    builder = _Builder(draw, shape)
+    builder = _Builder(draw, shape, tuple(extra))
     for _ in range(draw(st.integers(1, max_units))):
         builder.unit()
     if head:
@@ -82,8 +95,9 @@ def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True) -> Document:
 
 
 class _Builder:
-    def __init__(self, draw: st.DrawFn, shape: Shape):
+    def __init__(self, draw: st.DrawFn, shape: Shape, extra: tuple[ExtraLayer, ...] = ()):
         self.draw = draw
+        self.extra = extra
         self.input = shape
         self.shape = shape
         self.layers: list[Any] = []
@@ -114,6 +128,8 @@ class _Builder:
                    self.repeat, self.block_call, self.stage]
         if self.shape[1] >= 2 and self.shape[2] >= 2:
             choices.append(self.adaptive_pool)
+        if self.extra:
+            choices += [self.extra_layer, self.extra_layer]
         self.draw(st.sampled_from(choices))()
 
     def add(self, kind: str, params: dict[str, Any] | None, shape: Shape, **meta: Any) -> None:
@@ -174,6 +190,20 @@ class _Builder:
             params = {"size": draw(st.integers(1, 5)), "k": 2.0}
         self.add(kind, params, self.shape)
 
+    def drawn_extra(self, shape: Shape) -> tuple[Any, Shape] | None:
+        """A layer entry of one of the extra ops that fits ``shape``, and its output shape."""
+        drawn = self.draw(st.sampled_from(self.extra))(self.draw, shape)
+        if drawn is None:
+            return None
+        kind, params = drawn
+        return ({kind: params} if params is not None else kind), output_shape(kind, params or {}, [shape])
+
+    def extra_layer(self) -> None:
+        drawn = self.drawn_extra(self.shape)
+        if drawn is not None:
+            self.layers.append(drawn[0])
+            self.shape = drawn[1]
+
     def residual(self) -> None:
         draw = self.draw
         channels = draw(st.integers(1, 6))
@@ -182,6 +212,10 @@ class _Builder:
         out = (channels, self.shape[1] // stride, self.shape[2] // stride)
         body = [{"conv2d": {"channels": channels, "kernel": 3, "stride": stride, "padding": 1}}, "batchnorm2d", "relu",
                 {"conv2d": {"channels": channels, "kernel": 3, "padding": 1}}]
+        if self.extra and draw(st.booleans()):  # as a squeeze-and-excitation ends a residual branch
+            drawn = self.drawn_extra(out)
+            if drawn is not None and drawn[1] == out:
+                body.append(drawn[0])
         if out == self.shape and draw(st.booleans()):
             mode: Any = draw(st.sampled_from(["identity", "auto"]))
         elif draw(st.booleans()):

@@ -64,7 +64,7 @@ def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.d
         raise ArchspecError(f"constructing {graph.name} failed: {type(exc).__name__}: {exc}") from exc
     from archspec.backends.torch.checks import check_plugin_layers
 
-    check_plugin_layers(graph, model, network)
+    check_plugin_layers(graph, model)
     return model
 
 

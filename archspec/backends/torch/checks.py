@@ -5,9 +5,10 @@ torch).  A plugin's op says the same things in its ``output_shape`` and ``parame
 separately builds a module in ``torch_layer``; if the two disagree, the summary is wrong and the
 forward pass fails later, inside some other layer, with a message about channels that names
 neither the op nor its author.  So after building a network with plugin layers, archspec counts
-each one's parameters and runs one forward pass on the meta device (shapes only, no memory, no
-arithmetic) with a hook on each plugin layer, and reports a disagreement as the op's fault, on
-the layer's line in the spec.
+each one's parameters and runs one forward pass of two zero samples (in eval mode, without
+gradients, the module's modes restored after) with a hook on each plugin layer, and reports a
+disagreement as the op's fault, on the layer's line in the spec.  The pass runs where the model
+is; a model built on the meta device is checked there (shapes only).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def plugin_layers(graph: Graph, layers: dict[str, Any]) -> list[Node]:
             if node.name in layers and (node.op not in ops or ops[node.op].source != "built-in")]
 
 
-def check_plugin_layers(graph: Graph, model: torch.nn.Module, network: type[torch.nn.Module]) -> None:
+def check_plugin_layers(graph: Graph, model: torch.nn.Module) -> None:
     """Raise SpecError, located on the layer, where a plugin layer's module disagrees with its op:
     a different number of parameters than ``parameter_count``, or an output shape other than
     ``output_shape`` in a forward pass.  Does nothing for networks of built-in ops only."""
@@ -45,7 +46,7 @@ def check_plugin_layers(graph: Graph, model: torch.nn.Module, network: type[torc
     problems = _first_per_op([(node, problem) for node in nodes
                               if (problem := _parameter_problem(node, model)) is not None])
     if not problems:
-        problem = _forward_problem(graph, nodes, _on_meta(model, network))
+        problem = _forward_problem(graph, nodes, model)
         if problem is not None:
             problems.append(problem)
     if problems:
@@ -64,13 +65,6 @@ def _first_per_op(found: list[tuple[Node, Diagnostic]]) -> list[Diagnostic]:
     return [replace(diagnostic, notes=(*diagnostic.notes, f"{more[op]} more layer{'s' if more[op] > 1 else ''} "
                                                           f"of op '{op}' disagree the same way"))
             if more[op] else diagnostic for op, diagnostic in first.items()]
-
-
-def _on_meta(model: torch.nn.Module, network: type[torch.nn.Module]) -> torch.nn.Module:
-    from archspec.backends.torch.builder import structure
-
-    first = next(iter(model.parameters()), None)
-    return model if first is not None and first.is_meta else structure(network)
 
 
 def _origin(node: Node) -> str:
@@ -105,21 +99,23 @@ class _Stop(Exception):
 
 
 def _forward_problem(graph: Graph, nodes: list[Node], model: torch.nn.Module) -> Diagnostic | None:
-    """One forward pass on meta tensors, each plugin layer's output compared with its static shape."""
+    """One forward pass of two zero samples, each plugin layer's output compared with its static shape."""
     import torch
 
     shapes = {node.name: format_shape(graph.node(node.name).output_shape) for node in graph.nodes}
     running: list[Node] = []
+    tensor = next(iter(model.parameters()), None)
+    device = tensor.device if tensor is not None else torch.device("cpu")
     try:
-        with _hooks(model, nodes, running, shapes), torch.no_grad():
-            model(torch.empty(2, *graph.input_shape, device="meta"))
+        with _hooks(model, nodes, running, shapes), _evaluating(model), torch.no_grad():
+            model(torch.zeros(2, *graph.input_shape, device=device))
     except _Stop as stop:
         return stop.diagnostic
     except Exception as exc:
         if not running:
             return None  # not in a plugin layer: nothing this check can blame on a plugin
         node = running[-1]
-        if _unsupported_on_meta(exc):
+        if device.type == "meta" and _unsupported_on_meta(exc):
             return None
         return _fault(node, f"its PyTorch module's forward raised {type(exc).__name__}: {exc}",
                       "its torch_layer builds a module that fails on inputs of the shapes its output_shape "
@@ -129,9 +125,22 @@ def _forward_problem(graph: Graph, nodes: list[Node], model: torch.nn.Module) ->
 
 def _unsupported_on_meta(exc: Exception) -> bool:
     """Operations that need real data (``.item()``, data-dependent shapes) cannot run on meta tensors:
-    those modules are not checked rather than blamed."""
+    a model built on the meta device is then not checked rather than its layers blamed."""
     text = str(exc).lower()
     return isinstance(exc, NotImplementedError) or "meta" in text or "data-dependent" in text
+
+
+@contextmanager
+def _evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode for the block (batch norm uses its statistics, which stay as they are), then each
+    module's own mode again."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes.items():
+            module.training = training
 
 
 @contextmanager
