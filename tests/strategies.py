@@ -128,8 +128,8 @@ class _Builder:
                    self.repeat, self.block_call, self.stage]
         if self.shape[1] >= 2 and self.shape[2] >= 2:
             choices.append(self.adaptive_pool)
-        if self.extra:
-            choices += [self.extra_layer, self.extra_layer]
+        if self.extra:  # about a third of the pieces
+            choices += [self.extra_layer] * (len(choices) // 2)
         self.draw(st.sampled_from(choices))()
 
     def add(self, kind: str, params: dict[str, Any] | None, shape: Shape, **meta: Any) -> None:

@@ -18,8 +18,8 @@ from tests.backends.onnx.spec_files import spec_graph
 pytestmark = pytest.mark.usefixtures("extra_ops")
 
 
-@pytest.mark.parametrize(("channels", "reduction", "gate"), [(16, 4, "sigmoid"), (7, 2, "hard_sigmoid"), (1, 1, "sigmoid"),
-                                                             (30, 16, "sigmoid")])
+@pytest.mark.parametrize(("channels", "reduction", "gate"), [
+    (16, 4, "sigmoid"), (7, 2, "hard_sigmoid"), (1, 1, "sigmoid"), (30, 16, "sigmoid")])
 def test_squeeze_excite_counts_are_its_modules(tmp_path: Path, channels: int, reduction: int, gate: str) -> None:
     graph = spec_graph(tmp_path, [{"squeeze_excite": {"reduction": reduction, "gate": gate}}], (channels, 5, 6))
     node = graph.node("se1")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from archspec_extra_ops.ops import HardSwish, SqueezeExcite, SqueezeExciteParams
 
 import archspec
 from archspec import TorchLayer
@@ -19,7 +20,6 @@ from archspec.backends.torch.checks import plugin_layers
 from archspec.backends.torch.source import torch_layers
 from archspec.errors import SpecError
 from archspec.ops.base import Shape
-from archspec_extra_ops.ops import HardSwish, SqueezeExcite, SqueezeExciteParams
 from tests.conftest import REPO
 from tests.plugins.conftest import SE_RESNET
 

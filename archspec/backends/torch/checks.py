@@ -73,8 +73,8 @@ def _origin(node: Node) -> str:
 
 
 def _fault(node: Node, message: str, disagreeing: str, input_shapes: list[str]) -> Diagnostic:
-    notes = (f"this is a fault in the definition of op '{node.op}' ({_origin(node)}), not in the spec: "
-             f"{disagreeing}",)
+    fault = f"this is a fault in the definition of op '{node.op}' ({_origin(node)}), not in the spec: {disagreeing}"
+    notes: tuple[str, ...] = (fault,)
     if input_shapes:
         notes += ("input shape" + ("s: " if len(input_shapes) > 1 else ": ") + ", ".join(input_shapes),)
     return Diagnostic(f"layer '{node.name}' ({node.op}): {message}", node.location, notes=notes)
