@@ -17,6 +17,7 @@ from archspec import register_op
 from archspec_extra_ops.ops import OPS, ChannelShuffle, HardSwish, SqueezeExcite
 
 
+# --8<-- [start:register]
 def register() -> None:
     """Register the package's ops (again, if they were unregistered; registering twice is harmless)."""
     for op in OPS:
@@ -24,5 +25,6 @@ def register() -> None:
 
 
 register()
+# --8<-- [end:register]
 
 __all__ = ["OPS", "ChannelShuffle", "HardSwish", "SqueezeExcite", "register"]

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+# --8<-- [start:SqueezeExcite]
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation (Hu et al. 2018): rescale each channel by a gate computed from all of them.
 
@@ -33,6 +34,7 @@ class SqueezeExcite(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         scale = self.gate(self.expand(self.relu(self.reduce(self.pool(x)))))
         return x * scale
+# --8<-- [end:SqueezeExcite]
 
 
 class HardSwish(nn.Module):

@@ -24,6 +24,7 @@ LAYERS = "archspec_extra_ops.layers"
 
 # -- squeeze_excite ---------------------------------------------------------------------------------
 
+# --8<-- [start:squeeze_excite]
 class SqueezeExciteParams(OpParams):
     reduction: Size = 4
     """The hidden width is the channels divided by this (rounded down)."""
@@ -79,10 +80,12 @@ class SqueezeExcite(Op[SqueezeExciteParams]):
         else:  # torch's Hardsigmoid is relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1)
             gate = context.add_node("HardSigmoid", [expanded], {"alpha": 1 / 6, "beta": 0.5})
         context.add_node("Mul", [x, gate], output=context.output)
+# --8<-- [end:squeeze_excite]
 
 
 # -- hardswish --------------------------------------------------------------------------------------
 
+# --8<-- [start:hardswish]
 class HardSwish(Op[OpParams]):
     kind = "hardswish"
     family = "activation"
@@ -101,10 +104,12 @@ class HardSwish(Op[OpParams]):
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.require_opset(14, "HardSwish")
         context.add_node("HardSwish", context.inputs, output=context.output)
+# --8<-- [end:hardswish]
 
 
 # -- channel_shuffle --------------------------------------------------------------------------------
 
+# --8<-- [start:channel_shuffle]
 class ChannelShuffleParams(OpParams):
     groups: Size
     """How many groups the channels are interleaved from (the channels must divide evenly)."""
@@ -131,6 +136,7 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
 
     def torch_layer(self, params: ChannelShuffleParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer(f"{LAYERS}.ChannelShuffle", (params.groups,))
+# --8<-- [end:channel_shuffle]
 
 
 OPS: tuple[type[Op], ...] = (SqueezeExcite, HardSwish, ChannelShuffle)
