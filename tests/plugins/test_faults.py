@@ -17,7 +17,6 @@ import archspec
 from archspec import TorchLayer
 from archspec.backends.torch import build_module
 from archspec.backends.torch.checks import plugin_layers
-from archspec.backends.torch.source import torch_layers
 from archspec.errors import SpecError
 from archspec.ops.base import Shape
 from tests.conftest import REPO
@@ -121,10 +120,10 @@ def test_the_check_leaves_the_model_as_built() -> None:
 
 def test_only_plugin_layers_are_checked() -> None:
     graph = archspec.analyse(str(SE_RESNET))
-    checked = {node.op for node in plugin_layers(graph, torch_layers(graph))}
+    checked = {node.op for node in plugin_layers(graph)}
     assert checked == {"squeeze_excite", "hardswish"}
     lenet = archspec.analyse("lenet5")
-    assert plugin_layers(lenet, torch_layers(lenet)) == []
+    assert plugin_layers(lenet) == []
     assert build_module(lenet, seed=0) is not None
 
 

@@ -189,3 +189,27 @@ def test_typos_and_bad_parameters_of_custom_ops_are_located(tmp_path: Path) -> N
     assert shape.stderr.splitlines()[0] == ("typos.yaml:6:5: error: layer 'se1' (squeeze_excite): reduction 32 "
                                             "leaves no hidden channels for 16 input channels (use a reduction of at "
                                             "most 16)")
+
+
+@pytest.mark.parametrize("command", [
+    ["validate", str(SE_RESNET)], ["summary", str(SE_RESNET)], ["list", "--ops"], ["schema"],
+    ["render", str(SE_RESNET), "-o", "{tmp}/se.dot"], ["render", str(SE_RESNET), "--style", "volumes", "-o",
+                                                       "{tmp}/se.svg"],
+])
+def test_static_commands_with_the_plugin_never_import_torch(tmp_path: Path, command: list[str]) -> None:
+    """The plugin's op definitions name their layers by path: loading it imports archspec, not torch."""
+    code = textwrap.dedent("""
+        import sys
+        from archspec.cli import main
+        sys.argv = ["archspec", *sys.argv[1:]]
+        try:
+            main()
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+        assert "archspec_extra_ops" in sys.modules
+        assert "torch" not in sys.modules and "onnx" not in sys.modules, "torch was imported"
+    """)
+    arguments = [part.replace("{tmp}", str(tmp_path)) for part in command]
+    result = subprocess.run([sys.executable, "-c", code, *arguments], capture_output=True, text=True, cwd=REPO,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -27,20 +27,23 @@ if TYPE_CHECKING:
     import torch
 
 
-def plugin_layers(graph: Graph, layers: dict[str, Any]) -> list[Node]:
-    """The layers built from ops that are not archspec's own (those with a module of their own)."""
+def plugin_layers(graph: Graph) -> list[Node]:
+    """The layers built from ops that are not archspec's own and have a module of their own."""
     ops = registered_ops()
-    return [node for node in graph.layers
-            if node.name in layers and (node.op not in ops or ops[node.op].source != "built-in")]
+    nodes = [node for node in graph.layers if node.op not in ops or ops[node.op].source != "built-in"]
+    if not nodes:
+        return []
+    from archspec.backends.torch.source import torch_layers
+
+    layers = torch_layers(graph)
+    return [node for node in nodes if node.name in layers]
 
 
 def check_plugin_layers(graph: Graph, model: torch.nn.Module) -> None:
     """Raise SpecError, located on the layer, where a plugin layer's module disagrees with its op:
     a different number of parameters than ``parameter_count``, or an output shape other than
     ``output_shape`` in a forward pass.  Does nothing for networks of built-in ops only."""
-    from archspec.backends.torch.source import torch_layers
-
-    nodes = plugin_layers(graph, torch_layers(graph))
+    nodes = plugin_layers(graph)
     if not nodes:
         return
     problems = _first_per_op([(node, problem) for node in nodes
