@@ -115,3 +115,21 @@ def test_channel_shuffle_has_no_onnx_lowering_and_says_how_to_add_one(tmp_path: 
     assert diagnostic.hint == "define ChannelShuffle.to_onnx(params, context) to add one"
     assert diagnostic.location is not None and diagnostic.location.line_text.strip() == "- channel_shuffle: 2"
     assert not (tmp_path / "out").exists()
+
+
+def test_init_schemes_reach_the_specs_layers_not_the_modules_inside_a_plugin_layer() -> None:
+    """se_resnet says ``init: {conv2d: kaiming_normal}``: its conv2d layers get it, the 1×1 convolutions
+    inside each squeeze-and-excitation keep PyTorch's default (uniform within 1/sqrt(fan_in))."""
+    import archspec
+    from archspec.backends.torch import python_source
+    from tests.plugins.conftest import SE_RESNET
+
+    graph = archspec.analyse(str(SE_RESNET))
+    model = archspec.build(str(SE_RESNET), seed=0)
+    for name in ("stage1.0.se1", "stage3.1.se1"):
+        reduce = model.get_submodule(name).reduce
+        assert float(reduce.weight.detach().abs().max()) <= reduce.in_channels ** -0.5
+    stem = model.get_submodule("conv1").weight.detach()
+    assert float(stem.abs().max()) > (3 * 9) ** -0.5, "the stem has kaiming_normal, not the default"
+    source = python_source(graph)
+    assert "isinstance(module, nn.Conv2d)" not in source and '"stage3.1.conv2",' in source
