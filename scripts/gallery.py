@@ -137,9 +137,9 @@ def gallery_pages() -> dict[str, str]:
         if reference.note:
             page += [reference.note, ""]
         page += [*_figures_table(name, graph, reference), ""]
-        page += ["## Volume figure", "", f"![{name} as volumes](img/{name}-volumes.svg)", "",
-                 f"`archspec render {name} --style volumes -o {name}.svg`", "",
-                 "## Diagram", "", f"![{name} diagram](img/{name}.svg)", "",
+        page += ["## Volume figure", "", f"[![{name} as volumes](img/{name}-volumes.svg)](img/{name}-volumes.svg)", "",
+                 f"`archspec render {name} --style volumes -o {name}.svg` (click the figure for full size)", "",
+                 "## Diagram", "", f"[![{name} diagram](img/{name}.svg)](img/{name}.svg)", "",
                  f"`archspec render {name} -o {name}.svg` ([DOT source](img/{name}.dot))", "",
                  "## Spec", "", f"`specs/{name}.yaml`:", "", *_spec_source(name), "",
                  "## Summary", "", f"`archspec summary {name} --depth 1`:", "", *_summary_rows(graph), ""]
