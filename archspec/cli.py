@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,14 @@ class SummaryFormat(str, Enum):
     json = "json"
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that no temporary output is left behind."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def fail(message: str, status: int = 1) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
     raise typer.Exit(status)
@@ -69,6 +78,8 @@ def reported_errors() -> Iterator[None]:
         fail(f"error: {exc}", 1)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except Terminated:
+        fail("terminated", 128 + signal.SIGTERM)
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except MemoryError:
@@ -268,14 +279,15 @@ def compile_(
             from archspec.resources import check_parameter_memory
             from archspec.resources import memory_limit as limit_of
 
-            check_parameter_memory(graph, limit_of(memory_limit))
+            limit = limit_of(memory_limit)
+            check_parameter_memory(graph, limit)
             if onnx:
                 from archspec.backends.onnx.lowering import resolve_opset
 
                 resolve_opset(opset)  # a bad --opset fails before the module is built
             from archspec.backends.torch import build_module
 
-            module = build_module(graph, seed=seed)
+            module = build_module(graph, seed=seed, memory_limit=limit)
             if onnx:  # first, so that a spec ONNX cannot express leaves no file at all
                 from archspec.backends.onnx import write_onnx
 
@@ -365,7 +377,12 @@ def main_options(
 
 
 def main() -> None:
-    app()
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except Terminated:  # outside a command's reported_errors: while typer parses the command line
+        sys.stderr.write("terminated\n")
+        sys.exit(128 + signal.SIGTERM)
 
 
 if __name__ == "__main__":
