@@ -159,9 +159,8 @@ class _Builder:
     # -- pieces ------------------------------------------------------------------------------
     def unit(self) -> None:
         choices = [self.conv, self.conv, self.pool, self.pointwise, self.pointwise, self.residual, self.concat,
-                   self.repeat, self.block_call, self.stage, self.scaled, self.nested, self.nested_repeat, self.global_pool]
-        if self.shape[1] >= 2 and self.shape[2] >= 2:
-            choices.append(self.adaptive_pool)
+                   self.repeat, self.block_call, self.stage, self.scaled, self.nested, self.nested_repeat,
+                   self.global_pool, self.adaptive_pool]
         self.draw(st.sampled_from(choices))()
 
     def add(self, kind: str, params: dict[str, Any] | None, shape: Shape, **meta: Any) -> None:

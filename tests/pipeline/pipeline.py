@@ -37,13 +37,13 @@ import onnx
 import torch
 from typer.testing import CliRunner
 
-from archspec.analysis.summary import summary_json
-from archspec.backends.graphviz import diagram_dot, write_diagram
+from archspec.backends.graphviz import diagram_dot
 from archspec.backends.graphviz.folding import fold
 from archspec.backends.graphviz.view import diagram_view
 from archspec.backends.onnx import write_onnx
 from archspec.backends.onnx.describe import describe
 from archspec.backends.torch import build_module
+from archspec.backends.torch.source import torch_layers
 from archspec.backends.volumes import volume_svg
 from archspec.cli import app
 from archspec.graph.ir import INPUT, Graph
@@ -52,11 +52,11 @@ from tests.backends.onnx.onnx_roundtrip import randomize_statistics
 from tests.backends.torch.shapes import runtime_shapes
 from tests.strategies import Document, write_document
 
+SVG = "{http://www.w3.org/2000/svg}"
 RELATIVE_TOLERANCE = 1e-4
 BATCHES = (1, 3)
 """Batch sizes every runtime is run at: the shapes must not depend on it."""
 STATISTICS = ("running_mean", "running_var")
-STAGES = ("validate", "summary", "analyse", "build", "forward", "onnx", "onnxruntime", "render")
 
 
 @dataclass
@@ -86,10 +86,13 @@ class _Clock:
 def run_pipeline(document: Document, directory: Path, *, svg: bool = False) -> PipelineReport:
     """Write ``document`` as a spec file and take it through every stage; assert they all agree."""
     path = write_document(document, directory)
-    summary = cli_json(["summary", str(path), "--format", "json"])
+    started = time.perf_counter()
     graph = analyse(str(path))
     report = PipelineReport(graph, ops={node.op for node in graph.layers})
+    report.seconds["analyse"] = time.perf_counter() - started
     clock = _Clock(report)
+    with clock("summary"):
+        summary = cli_json(["summary", str(path), "--format", "json"])
     with clock("validate"):
         validated = cli(["validate", str(path)])
         assert f"{graph.parameters:,} parameters, output {list(graph.output_shape)}" in validated, validated
@@ -108,7 +111,7 @@ def run_pipeline(document: Document, directory: Path, *, svg: bool = False) -> P
     with clock("onnxruntime"):
         check_onnxruntime(onnx_path, model, module, graph)
     with clock("render"):
-        check_render(graph, directory, svg=svg)
+        check_render(graph, path, svg=svg)
     return report
 
 
@@ -172,6 +175,8 @@ def check_torch_shapes(module: torch.nn.Module, graph: Graph) -> None:
                  if shape != graph.node(name).output_shape}
         assert not wrong, f"batch {batch}: torch shape != inferred shape: {wrong}"
         assert graph.output in seen
+        unseen = [name for name in torch_layers(graph) if name not in seen]
+        assert not unseen, f"layers that never ran: {unseen}"
 
 
 # -- ONNX and onnxruntime ------------------------------------------------------------------------
@@ -218,6 +223,7 @@ def check_onnxruntime(path: Path, model: onnx.ModelProto, module: torch.nn.Modul
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     probe, layers = with_every_layer_as_output(model, graph)
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # shapes only: quicker
     probe_session = onnxruntime.InferenceSession(probe.SerializeToString(), options,
                                                  providers=["CPUExecutionProvider"])
     names = [output.name for output in probe.graph.output]
@@ -245,27 +251,36 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, what: str = "") -> No
 
 # -- diagrams ------------------------------------------------------------------------------------
 
-def check_render(graph: Graph, directory: Path, *, svg: bool) -> None:
-    """The DOT names every drawn layer; folded or not; ``dot`` draws it; the volume figure is whole."""
+def check_render(graph: Graph, path: Path, *, svg: bool) -> None:
+    """The DOT names every drawn layer, folded or not; ``dot`` draws it (through ``archspec render``);
+    the volume figure is well-formed SVG."""
     expanded = diagram_dot(graph, expand=True)
     missing = [node.name for node in graph.nodes if _quoted(node.name) not in expanded]
     assert not missing, f"the expanded diagram lacks {missing}"
     folded = diagram_dot(graph)
     folding = fold(graph)
-    shown = [node.name for node in graph.nodes if folding.representative(node.name) == node.name]
-    missing = [name for name in shown if _quoted(folding.display_name(name)) not in folded]
+    shown = [folding.display_name(node.name) for node in graph.nodes
+             if folding.representative(node.name) == node.name]
+    missing = [name for name in shown if _quoted(name) not in folded]
     assert not missing, f"the diagram lacks {missing}"
-    hidden = [node.name for node in graph.nodes if node.name not in shown]
-    assert all(folding.run_positions(name) for name in hidden), "a layer outside folded runs is hidden"
+    hidden = [node.name for node in graph.nodes if folding.representative(node.name) != node.name]
+    assert all(any(position > 0 for position in folding.run_positions(name).values()) for name in hidden), \
+        "a layer is hidden that is not a later iteration of a folded run"
     if svg:
-        drawn = write_diagram(graph, directory / f"{graph.name}.svg")
+        drawn = path.with_suffix(".svg")
+        cli(["render", str(path), "-o", str(drawn)])
         root = ET.parse(drawn).getroot()
-        titles = {element.text for element in root.iter("{http://www.w3.org/2000/svg}title")}
+        titles = {element.text for element in root.iter(f"{SVG}title")}
         assert {box.id for box in diagram_view(graph).boxes} <= titles
-    figure = ET.fromstring(volume_svg(graph).encode("utf-8"))
-    assert figure.findtext("{http://www.w3.org/2000/svg}title") == graph.name
-    text = ET.tostring(figure, encoding="unicode")
-    assert f"{graph.parameters:,} parameters" in text
+        text = drawn.read_text(encoding="utf-8")
+        assert not [name for name in shown if _quoted(name) not in text]
+        volumes = path.with_name(f"{graph.name}_volumes.svg")
+        cli(["render", str(path), "--style", "volumes", "-o", str(volumes)])
+        figure = ET.parse(volumes).getroot()
+    else:
+        figure = ET.fromstring(volume_svg(graph).encode("utf-8"))
+    assert figure.findtext(f"{SVG}title") == graph.name
+    assert f"{graph.parameters:,} parameters" in ET.tostring(figure, encoding="unicode")
     assert any(element.get("class") in ("volume", "bar") for element in figure.iter())
 
 

@@ -66,7 +66,8 @@ def seed_previous_export(spec: Path, out: Path) -> Path:
     return path
 
 
-def compile_and_signal(spec: Path, out: Path, sending: signal.Signals, *outputs: str) -> subprocess.CompletedProcess[str]:
+def compile_and_signal(spec: Path, out: Path, sending: signal.Signals,
+                       *outputs: str) -> subprocess.CompletedProcess[str]:
     """Compile the big spec; send ``sending`` once a temporary output holds data; return the finished process."""
     command = [str(ARCHSPEC), "compile", str(spec), "-o", str(out), "-q", "--set", f"hidden={HIDDEN}", *outputs]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

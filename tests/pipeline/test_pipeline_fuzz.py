@@ -56,9 +56,23 @@ EVERY_OP: Document = {
 }
 
 
+OUTPUT_IN_A_FOLDED_RUN: Document = {
+    "archspec": 1, "name": "folded_output", "input": [2, 15, 15],
+    "layers": [{"repeat": 2, "name": "rep1", "body": [{"conv2d": {"channels": 2, "kernel": 3, "padding": 1}},
+                                                      "relu"]}],
+}
+"""Found by this campaign: the volume figure failed when the output lay in a folded iteration."""
+REGRESSIONS = {"folded_output": OUTPUT_IN_A_FOLDED_RUN}
+
+
 def test_every_op_spec_uses_every_builtin_op(tmp_path: Path) -> None:
     report = run_pipeline(EVERY_OP, tmp_path, svg=True)
     assert report.ops == {op.kind for op in BUILTIN_OPS}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_specs_that_once_failed(tmp_path: Path, name: str) -> None:
+    run_pipeline(REGRESSIONS[name], tmp_path, svg=True)
 
 
 class Campaign:

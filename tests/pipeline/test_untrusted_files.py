@@ -21,7 +21,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import onnx
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
