@@ -153,3 +153,15 @@ def test_stale_temporaries_of_running_processes_and_other_files_are_kept(tmp_pat
     kept = {name: (tmp_path / name).exists() for name in names}
     assert kept == names
     assert remove_stale_temporaries(tmp_path / "out.txt") == []
+
+
+def test_an_onnx_export_removes_stale_temporaries_of_its_external_data_too(spec: Path, tmp_path: Path) -> None:
+    """A killed export of a model over 2 GiB leaves ``.big.onnx.data.PID.RANDOM.tmp``; a later one cleans it."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (f".big.onnx.data.{finished.stdout.strip()}.x1.tmp", f".big.onnx.{finished.stdout.strip()}.x2.tmp"):
+        (out / name).write_bytes(b"partial")
+    seed_previous_export(spec, out)
+    assert sorted(path.name for path in out.iterdir()) == ["big.onnx"]

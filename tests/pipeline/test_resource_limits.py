@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import archspec
 from archspec.backends.torch import builder
+from archspec.cli import app
 from archspec.errors import SpecError, UsageError
 from archspec.resources import LIMIT_ENVIRONMENT_VARIABLE, memory_limit
 
@@ -89,18 +91,18 @@ def test_invalid_limits_are_usage_errors(tmp_path: Path) -> None:
 
 
 def test_static_commands_work_on_it(huge: Path, tmp_path: Path) -> None:
-    validated = run("validate", str(huge))
-    assert validated.returncode == 0 and "100,011,000,010 parameters" in validated.stdout
-    summary = run("summary", str(huge), "--format", "json")
-    assert summary.returncode == 0 and json.loads(summary.stdout)["params"] == PARAMETERS
-    table = run("summary", str(huge))
-    assert table.returncode == 0 and "params: 100,011,000,010" in table.stdout
+    def invoke(*arguments: str) -> str:
+        result = CliRunner().invoke(app, list(arguments))
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert "100,011,000,010 parameters" in invoke("validate", str(huge))
+    assert json.loads(invoke("summary", str(huge), "--format", "json"))["params"] == PARAMETERS
+    assert "params: 100,011,000,010" in invoke("summary", str(huge))
     for name in ("huge.svg", "huge.dot"):
-        drawn = run("render", str(huge), "-o", str(tmp_path / name), "--params")
-        assert drawn.returncode == 0, drawn.stderr
+        invoke("render", str(huge), "-o", str(tmp_path / name), "--params")
         assert (tmp_path / name).stat().st_size > 0
-    python = run("compile", str(huge), "--py", "--dot", "-o", str(tmp_path / "static"), "-q")
-    assert python.returncode == 0, python.stderr
+    invoke("compile", str(huge), "--py", "--dot", "-o", str(tmp_path / "static"), "-q")
     assert sorted(path.name for path in (tmp_path / "static").iterdir()) == ["huge.dot", "huge.py"]
 
 
