@@ -1,6 +1,7 @@
 """The ``archspec`` command: thin wrappers that parse, call the library, print.
 
-Exit status: 0 success, 1 a bad spec or input file (with ``file:line:col`` errors), 2 bad usage.
+Exit status: 0 success, 1 a bad spec or input file (with ``file:line:col`` errors), 2 bad usage,
+3 an internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 torch and onnx are imported only inside the commands that need them.
 """
 
@@ -262,7 +263,13 @@ def compile_(
     set_: SetOption = None,
     plugin: PluginOption = None,
 ) -> None:
-    """Compile a spec: print its summary and write ONNX, weights, Python source or diagrams."""
+    """Compile a spec: print its summary and write ONNX, weights, Python source or diagrams.
+
+    Each file is written to a hidden temporary file beside it (.NAME.PID.RANDOM.tmp) and renamed into
+    place, so a compile that fails or is interrupted leaves the previous file, or none, never a partial
+    one; a temporary left by a killed compile is removed by the next successful one.  ONNX and weights
+    are refused, before anything is allocated, for a spec whose parameters need more than --memory-limit.
+    """
     with reported_errors():
         load_plugins(plugin)
         graph = analysed_graph(spec, input_shape, set_)
