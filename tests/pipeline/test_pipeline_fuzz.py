@@ -37,7 +37,7 @@ EVERY_OP: Document = {
         "batchnorm2d", "relu"]}},
     "layers": [
         {"conv2d": {"channels": 6, "kernel": [3, 2], "stride": 2, "padding": "same", "dilation": 2}},
-        {"batchnorm2d": {"affine": False}},
+        {"batchnorm2d": {"affine": False, "eps": 1e-3, "momentum": 0.2}},
         {"lrn": {"size": 3, "k": 2.0}},
         {"maxpool2d": {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}},
         {"conv2d": {"channels": 6, "kernel": 1, "groups": 3}, "name": "fork"},
