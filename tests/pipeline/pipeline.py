@@ -321,6 +321,12 @@ def check_render(graph: Graph, path: Path, *, svg: bool) -> None:
     assert figure.findtext(f"{SVG}title") == graph.name
     assert f"{graph.parameters:,} parameters" in ET.tostring(figure, encoding="unicode")
     assert any(element.get("class") in ("volume", "bar") for element in figure.iter())
+    for depth, rankdir in ((0, "LR"), (1, "TB")):  # scopes collapsed into boxes, parameter counts shown
+        collapsed = diagram_dot(graph, depth=depth, rankdir=rankdir, show_params=True)
+        assert all(f'"{box.id}"' in collapsed or f"\t{box.id} " in collapsed
+                   for box in diagram_view(graph, depth=depth).boxes), collapsed
+        ET.fromstring(volume_svg(graph, depth=depth, rankdir=rankdir, show_params=True).encode("utf-8"))
+    ET.fromstring(volume_svg(graph, expand=True).encode("utf-8"))
 
 
 def _quoted(name: str) -> str:
