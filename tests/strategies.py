@@ -104,6 +104,8 @@ def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True, exportable: bo
         builder.unit()
     if head:
         builder.head()
+    if not builder.layers:  # every piece drawn was one that does not fit a tiny input
+        builder.add("identity", None, builder.shape)
     return builder.document()
 
 
