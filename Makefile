@@ -6,11 +6,14 @@ STAMP = $(VENV)/.installed
 
 .PHONY: setup demo test lint typecheck pytest docs gallery benchmarks examples clean
 
-$(STAMP): pyproject.toml
+# Also installs the worked example of a plugin (examples/plugin, see docs/custom-ops.md): tests/plugins need it
+# installed, entry point and all.
+$(STAMP): pyproject.toml examples/plugin/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ./examples/plugin
 	@command -v dot >/dev/null || echo "note: Graphviz's 'dot' is missing (PNG/SVG/PDF diagrams need it): apt-get install graphviz"
 	touch $(STAMP)
 

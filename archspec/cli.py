@@ -214,7 +214,8 @@ def list_(
         from rich.table import Table
         from rich.text import Text
 
-        console = Console(highlight=False, markup=False)
+        # piped, a table is as wide as its rows (a plugin's long source would squeeze the descriptions)
+        console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
         if ops:
             from archspec.ops.registry import registered_ops
 

@@ -7,11 +7,16 @@ needs (``plugins: [archspec_se]``) so that a missing one is reported with what t
 
 A plugin's name is its top-level package (``archspec_se`` for ``archspec_se.ops``) - the name a
 person installs, imports and writes in ``plugins:``.
+
+Setting the environment variable ``ARCHSPEC_DISABLE_PLUGIN_AUTOLOAD`` (to anything but empty)
+skips the entry points: a way around an installed plugin that fails to load, or to see the
+language with built-in ops only; ``--plugin`` still works.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
@@ -19,6 +24,7 @@ from importlib.metadata import entry_points
 from archspec.errors import UsageError
 
 ENTRY_POINT_GROUP = "archspec.ops"
+DISABLE_AUTOLOAD = "ARCHSPEC_DISABLE_PLUGIN_AUTOLOAD"
 
 _loaded_entry_points = False
 _loaded_plugins: set[str] = set()
@@ -54,9 +60,10 @@ def _importing(name: str) -> Iterator[None]:
 
 
 def load_entry_point_plugins() -> None:
-    """Import every installed package's ``archspec.ops`` entry point (once)."""
+    """Import every installed package's ``archspec.ops`` entry point (once; never if
+    ``ARCHSPEC_DISABLE_PLUGIN_AUTOLOAD`` is set)."""
     global _loaded_entry_points
-    if _loaded_entry_points:
+    if _loaded_entry_points or os.environ.get(DISABLE_AUTOLOAD):
         return
     _loaded_entry_points = True
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -68,7 +75,9 @@ def load_entry_point_plugins() -> None:
                     loaded()
         except Exception as exc:
             raise UsageError(
-                f"plugin '{entry.name}' ({entry.value}) failed to load: {type(exc).__name__}: {exc}") from None
+                f"plugin '{entry.name}' ({entry.value}) failed to load: {type(exc).__name__}: {exc}\n"
+                f"  hint: fix or uninstall the package that provides it, or set {DISABLE_AUTOLOAD}=1 to run "
+                f"without installed plugins") from None
         _loaded_plugins.add(name)
 
 

@@ -10,24 +10,16 @@ issue's target is "well under a second"; at ~1 ms per lenet5 load a ratio of 100
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from timing import best_time
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
 CASES = ("alias_bomb", "deep_nesting_block", "deep_nesting_flow", "binary_garbage", "several_errors")
 TARGETS = {f"refuse_{name}_vs_load_lenet5": 50.0 for name in CASES}
 """At ~0.5 ms per lenet5 load, 50 is ~25 ms: far under the second the issue allows, with room for noise."""
-
-
-def _best_of(repeats: int, action: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _refuse(path: Path) -> Callable[[], object]:
@@ -48,11 +40,11 @@ def main(quick: bool = False) -> dict[str, float]:
     from archspec.spec.loader import load
 
     repeats = 3 if quick else 10
-    baseline = _best_of(repeats, lambda: load(ROOT / "specs" / "lenet5.yaml"))
+    baseline = best_time(lambda: load(ROOT / "specs" / "lenet5.yaml"), repeats)
     ratios: dict[str, float] = {}
     seconds: dict[str, float] = {}
     for name in CASES:
-        seconds[name] = _best_of(repeats, _refuse(BAD / f"{name}.yaml"))
+        seconds[name] = best_time(_refuse(BAD / f"{name}.yaml"), repeats)
         ratios[f"refuse_{name}_vs_load_lenet5"] = seconds[name] / baseline
     print(f"load lenet5.yaml: {baseline * 1000:.2f} ms (baseline)")
     print(f"{'refused file':<24} {'ms':>8} {'ratio':>8}")

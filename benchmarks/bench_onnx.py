@@ -17,13 +17,13 @@ tests' stand-in builder instead, and the table says so.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from timing import best_of_interleaved, command_time
 
 if TYPE_CHECKING:
     import torch
@@ -32,71 +32,22 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "vgg16.yaml"
-STAND_IN = ROOT / "tests" / "backends" / "onnx"
 
 TARGETS = {"cold_compile_vs_torch_dynamo": 0.5, "export_vs_weight_write": 1.5}
 
-STAND_IN_EXPORT = """
-import sys
-sys.path.insert(0, {stand_in!r})
-from reference_torch import build_module
-from archspec.backends.onnx import write_onnx
-from archspec.graph.lower import analyse
-graph = analyse({spec!r})
-write_onnx(graph, build_module(graph), {out!r})
-"""
-
-
-def has_torch_backend() -> bool:
-    try:
-        from archspec.backends import torch as backend
-    except ImportError:
-        return False
-    return hasattr(backend, "build_module")
-
-
 def build_module(graph: Graph) -> torch.nn.Module:
-    if has_torch_backend():
-        from archspec.backends.torch import build_module as real
+    from archspec.backends.torch import build_module as build
 
-        return real(graph, seed=0)
-    sys.path.insert(0, str(STAND_IN))
-    from reference_torch import build_module as stand_in
-
-    return stand_in(graph)
-
-
-def timed(command: list[str]) -> float:
-    os.sync()
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:4])}... failed:\n{done.stderr[-2000:]}")
-    return elapsed
-
-
-def best_of(repeats: int, *runs: Callable[[], float]) -> list[float]:
-    """Run each function ``repeats`` times, alternating; the best time of each."""
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeats):
-        for index, run in enumerate(runs):
-            times[index].append(run())
-    return [min(values) for values in times]
+    return build(graph, seed=0)
 
 
 def cold_processes(directory: Path, repeats: int) -> tuple[float, float, str]:
     archspec_out = directory / "archspec"
-    if has_torch_backend():
-        archspec = [sys.executable, "-m", "archspec", "compile", str(SPEC), "--onnx", "--out-dir", str(archspec_out)]
-        how = "archspec compile specs/vgg16.yaml --onnx"
-    else:
-        code = STAND_IN_EXPORT.format(stand_in=str(STAND_IN), spec=str(SPEC), out=str(archspec_out / "vgg16.onnx"))
-        archspec = [sys.executable, "-c", code]
-        how = "STAND-IN: torch backend missing; analyse + tests' reference builder + write_onnx"
+    archspec = [sys.executable, "-m", "archspec", "compile", str(SPEC), "--onnx", "--out-dir", str(archspec_out)]
+    how = "archspec compile specs/vgg16.yaml --onnx"
     baseline = [sys.executable, __file__, "--torch-baseline", str(directory / "torch" / "vgg16.onnx")]
     (directory / "torch").mkdir(exist_ok=True)
-    ours, theirs = best_of(repeats, lambda: timed(archspec), lambda: timed(baseline))
+    ours, theirs = best_of_interleaved(repeats, lambda: command_time(archspec), lambda: command_time(baseline))
     return ours, theirs, how
 
 
@@ -121,7 +72,7 @@ def in_process(directory: Path, repeats: int) -> tuple[float, float]:
                 stream.write(array.reshape(-1).view("uint8").data)
         return time.perf_counter() - start
 
-    export_time, floor_time = best_of(repeats, export, weights_only)
+    export_time, floor_time = best_of_interleaved(repeats, export, weights_only)
     return export_time, floor_time
 
 
@@ -146,41 +97,12 @@ def main(quick: bool = False) -> dict[str, float]:
     return results
 
 
-def hand_written_vgg16() -> torch.nn.Module:
-    """VGG-16 as torchvision writes it (configuration D), the baseline's network."""
-    from torch import nn
-
-    layers: list[nn.Module] = []
-    channels = 3
-    for width in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
-        if width == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-        else:
-            layers += [nn.Conv2d(channels, int(width), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-            channels = int(width)
-
-    class VGG16(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.features = nn.Sequential(*layers)
-            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-            self.classifier = nn.Sequential(
-                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
-                nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
-                nn.Linear(4096, 1000),
-            )
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.classifier(self.avgpool(self.features(x)).flatten(1))
-
-    return VGG16().eval()
-
-
 def torch_baseline_export(path: str) -> None:
     """What the baseline's cold process does: build the hand-written VGG-16, export it with dynamo."""
     import torch
+    from torch_reference import reference
 
-    torch.onnx.export(hand_written_vgg16(), (torch.randn(1, 3, 224, 224),), path, dynamo=True,
+    torch.onnx.export(reference("vgg16").eval(), (torch.randn(1, 3, 224, 224),), path, dynamo=True,
                       input_names=["input"], output_names=["output"],
                       dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, verbose=False)
 

@@ -10,21 +10,10 @@ analysis it starts from, and negligible next to Graphviz's layout.
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
+
+from timing import best_time
 
 NETWORK = "resnet152"
-
-
-def best_time(action: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` runs, in seconds (the least disturbed by the rest of the machine)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 TARGETS = {

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from timing import median_time
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,21 +22,12 @@ TARGETS = {
 }
 
 
-def _median_time(function, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def _cold(command: list[str], repeat: int) -> float:
     def run() -> None:
         subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
 
     run()  # warm the file cache
-    return _median_time(run, repeat)
+    return median_time(run, repeat)
 
 
 def main(quick: bool = False) -> dict[str, float]:
@@ -47,12 +38,12 @@ def main(quick: bool = False) -> dict[str, float]:
     repeat = 5 if quick else 20
     spec = archspec.load("resnet152")
     archspec.analyse(spec)
-    inference = _median_time(lambda: archspec.analyse(spec), repeat)
+    inference = median_time(lambda: archspec.analyse(spec), repeat)
     model = archspec.build("resnet152", device="meta")
     example = torch.empty(1, 3, 224, 224, device="meta")
     with torch.no_grad():
         model(example)
-        meta_forward = _median_time(lambda: model(example), repeat)
+        meta_forward = median_time(lambda: model(example), repeat)
     archspec_cli = str(Path(sys.executable).parent / "archspec")
     summary = _cold([archspec_cli, "summary", "specs/resnet152.yaml"], 3 if quick else 7)
     import_torch = _cold([sys.executable, "-c", "import torch"], 3 if quick else 7)

@@ -11,21 +11,11 @@ expanded figure (every layer) is measured too.
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
+
+from timing import best_time
 
 NETWORK = "resnet152"
 
-
-def best_time(action: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` runs, in seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 TARGETS = {
     "resnet152 volumes SVG / analysis": 2.0,

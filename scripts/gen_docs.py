@@ -96,11 +96,24 @@ def params_table(model: Any) -> list[str]:
     return [*lines, ""]
 
 
-def spec_reference() -> str:
+def builtin_ops() -> dict[str, Any]:
+    """The registry's built-in ops: the reference documents archspec itself, whatever plugins this
+    Python has loaded (an installed plugin registers its ops as soon as a spec asks for it)."""
     from archspec.ops.registry import registered_ops
-    from archspec.spec.model import FORMAT_VERSION, BlockParam, InitScheme, ResidualOptions, language
 
-    lang = language()
+    return {kind: entry for kind, entry in registered_ops().items() if entry.source == "built-in"}
+
+
+def builtin_language() -> Any:
+    from archspec.spec.model import Language
+
+    return Language(builtin_ops())
+
+
+def spec_reference() -> str:
+    from archspec.spec.model import FORMAT_VERSION, BlockParam, InitScheme, ResidualOptions
+
+    lang = builtin_language()
     out = [GENERATED_NOTE, "# Spec language reference", "",
            f"This page is generated from archspec's pydantic models (format version {FORMAT_VERSION}), the "
            "single source of truth of the language; the same models give the JSON Schema "
@@ -167,7 +180,7 @@ def spec_reference() -> str:
             "ops without an entry keep PyTorch's defaults.", ""]
     out += params_table(InitScheme)
     out += ["## Ops", ""]
-    for kind, registered in registered_ops().items():
+    for kind, registered in builtin_ops().items():
         op = registered.op
         out += [f"### `{kind}`", "", op.description[:1].upper() + op.description[1:] + ".", ""]
         facts = [f"family: {op.family}", f"automatic names: `{op.prefix}1`, `{op.prefix}2`, ..."]
@@ -177,8 +190,6 @@ def spec_reference() -> str:
             facts.append(f"shorthand: `- {kind}: VALUE` sets `{op.shorthand}`")
         inputs = "any number ≥ 2" if op.max_inputs is None else str(op.min_inputs)
         facts.append(f"inputs: {inputs}")
-        if registered.source != "built-in":
-            facts.append(f"from: {registered.source}")
         out += ["; ".join(facts) + ".", ""]
         out += params_table(op.Params)
     return "\n".join(out).rstrip() + "\n"
@@ -209,9 +220,7 @@ def cli_reference() -> str:
 
 
 def schema_json() -> str:
-    from archspec.spec.model import language
-
-    return json.dumps(language().json_schema(), indent=2) + "\n"
+    return json.dumps(builtin_language().json_schema(), indent=2) + "\n"
 
 
 PAGES: dict[str, Callable[[], str]] = {

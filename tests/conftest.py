@@ -34,6 +34,15 @@ def golden(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
+def benchmark(monkeypatch: pytest.MonkeyPatch):
+    """Load a benchmark module (benchmarks/NAME.py) the way benchmarks/run.py does."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import run  # benchmarks/run.py
+
+    return lambda name: run.load(REPO / "benchmarks" / f"{name}.py")
+
+
+@pytest.fixture
 def write_spec(tmp_path: Path):
     """Write a spec file and return its path."""
 

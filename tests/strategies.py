@@ -15,17 +15,26 @@ repeat (``stage2.0``),
 ``init:`` schemes and classifier heads; spec-wide ``variables`` used in ``$expressions`` and
 ``defaults``; blocks calling blocks, with a block-typed parameter and a residual switched off by a
 parameter; repeats in repeats; global pooling in mid-network; adaptive pooling to larger sizes;
-inputs down to 1×1; flat inputs (a multilayer perceptron).  Shapes are
-tracked with archspec's own shape rules while drawing, so every document analyses;
-:func:`analyse_document` raises if one does not.
+inputs down to 1×1; flat inputs (a multilayer perceptron).  Shapes are tracked with archspec's
+own shape rules while drawing, so every document analyses; :func:`analyse_document` raises if
+one does not.
 
 ``specs(exportable=True)`` draws only what ONNX can express (an LRN of odd size), for
 differential tests against onnxruntime.
+
+Ops from outside archspec join through ``extra``: functions that draw a layer of a user's op
+fitting the current shape, used as pieces of their own and at the end of residual branches::
+
+    def squeeze_excite(draw, shape):
+        return "squeeze_excite", {"reduction": draw(st.integers(1, shape[0]))}
+
+    @given(specs(extra=[squeeze_excite]))
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +47,9 @@ from archspec.ops.base import Shape, ShapeError
 from archspec.ops.registry import get_op
 
 Document = dict[str, Any]
+ExtraLayer = Callable[[st.DrawFn, Shape], "tuple[str, dict[str, Any] | None] | None"]
+"""Draws a layer of a user's op that fits an input of the given shape: its kind and parameters (None
+for a bare entry), or None when the op has nothing that fits."""
 
 BLOCKS: dict[str, Any] = {
     "unit": {
@@ -90,16 +102,16 @@ BLOCK_USES = {"double": ("unit",)}
 
 
 @st.composite
-def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True, exportable: bool = False) -> Document:
-    """A random valid spec document with up to ``max_units`` pieces and (optionally) a classifier head.
-
-    ``exportable`` keeps to layers ONNX can express (an LRN's size is odd).
-    """
-    if head and draw(st.integers(0, 11)) == 0:
+def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True, extra: Sequence[ExtraLayer] = (),
+          exportable: bool = False) -> Document:
+    """A random valid spec document with up to ``max_units`` pieces and (optionally) a classifier head;
+    ``extra`` adds layers of a user's ops (see the module's docstring); ``exportable`` keeps to layers
+    ONNX can express (an LRN's size is odd)."""
+    if head and not extra and draw(st.integers(0, 11)) == 0:
         return draw(perceptrons())
     extent = st.one_of(st.integers(4, 15), st.integers(1, 3))
     shape = (draw(st.integers(1, 4)), draw(extent), draw(extent))
-    builder = _Builder(draw, shape, exportable)
+    builder = _Builder(draw, shape, tuple(extra), exportable)
     for _ in range(draw(st.integers(1, max_units))):
         builder.unit()
     if head:
@@ -124,8 +136,9 @@ def perceptrons(draw: st.DrawFn) -> Document:
 
 
 class _Builder:
-    def __init__(self, draw: st.DrawFn, shape: Shape, exportable: bool = False):
+    def __init__(self, draw: st.DrawFn, shape: Shape, extra: tuple[ExtraLayer, ...] = (), exportable: bool = False):
         self.draw = draw
+        self.extra = extra
         self.input = shape
         self.shape = shape
         self.exportable = exportable
@@ -163,6 +176,8 @@ class _Builder:
         choices = [self.conv, self.conv, self.pool, self.pointwise, self.pointwise, self.residual, self.concat,
                    self.repeat, self.block_call, self.stage, self.scaled, self.nested, self.nested_repeat,
                    self.global_pool, self.adaptive_pool]
+        if self.extra:  # about a third of the pieces
+            choices += [self.extra_layer] * (len(choices) // 2)
         self.draw(st.sampled_from(choices))()
 
     def add(self, kind: str, params: dict[str, Any] | None, shape: Shape, **meta: Any) -> None:
@@ -225,6 +240,20 @@ class _Builder:
             params = {"size": size, "k": 2.0, "alpha": draw(st.sampled_from([1e-4, 0.01]))}
         self.add(kind, params, self.shape)
 
+    def drawn_extra(self, shape: Shape) -> tuple[Any, Shape] | None:
+        """A layer entry of one of the extra ops that fits ``shape``, and its output shape."""
+        drawn = self.draw(st.sampled_from(self.extra))(self.draw, shape)
+        if drawn is None:
+            return None
+        kind, params = drawn
+        return ({kind: params} if params is not None else kind), output_shape(kind, params or {}, [shape])
+
+    def extra_layer(self) -> None:
+        drawn = self.drawn_extra(self.shape)
+        if drawn is not None:
+            self.layers.append(drawn[0])
+            self.shape = drawn[1]
+
     def residual(self) -> None:
         draw = self.draw
         channels = draw(st.integers(1, 6))
@@ -233,6 +262,10 @@ class _Builder:
         out = (channels, self.shape[1] // stride, self.shape[2] // stride)
         body = [{"conv2d": {"channels": channels, "kernel": 3, "stride": stride, "padding": 1}}, "batchnorm2d", "relu",
                 {"conv2d": {"channels": channels, "kernel": 3, "padding": 1}}]
+        if self.extra and draw(st.booleans()):  # as a squeeze-and-excitation ends a residual branch
+            drawn = self.drawn_extra(out)
+            if drawn is not None and drawn[1] == out:
+                body.append(drawn[0])
         if out == self.shape and draw(st.booleans()):
             mode: Any = draw(st.sampled_from(["identity", "auto"]))
         elif draw(st.booleans()):

@@ -30,6 +30,8 @@ def register_op(op: Op | type[Op], *, source: str | None = None, replace: bool =
     loaded, else ``python``.  Raises UsageError if the kind is taken (``replace=True`` redefines a
     user op) or the definition is incomplete.
     """
+    if source != "built-in":
+        _ensure_builtins()  # built-ins first, and a user's op cannot take a built-in's kind
     if source is None:
         from archspec.plugins import current_plugin
 

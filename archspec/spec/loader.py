@@ -336,9 +336,28 @@ def _check_plugins(data: LocatedMapping) -> None:
         if name not in available:
             where = locations[index] if index < len(locations) else data.value_locations.get("plugins")
             collector.error(f"this spec needs the plugin '{name}', which is not loaded", where,
-                            hint=f"install the package that provides it (it registers the 'archspec.ops' entry "
-                                 f"point), or pass --plugin {name}, or import {name} before archspec.load()")
+                            hint=_missing_plugin_hint(name))
     collector.raise_if_any()
+
+
+def _missing_plugin_hint(name: str) -> str:
+    """What to do about a plugin that is not loaded: it differs whether its module can be imported here."""
+    import importlib.util
+    import os
+
+    from archspec.plugins import DISABLE_AUTOLOAD
+
+    try:
+        importable = importlib.util.find_spec(name) is not None  # finds, never imports
+    except (ImportError, ValueError):
+        importable = False
+    if not importable:
+        return (f"no module '{name}' is installed here: install the package that provides it (archspec then "
+                f"loads it by itself through its 'archspec.ops' entry point), or put its directory on "
+                f"PYTHONPATH and pass --plugin {name}")
+    why = f" ({DISABLE_AUTOLOAD} is set)" if os.environ.get(DISABLE_AUTOLOAD) else ""
+    return (f"the module '{name}' is importable but was not loaded{why}: pass --plugin {name}, or import {name} "
+            f"before archspec.load()")
 
 
 def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], overrides: Mapping[str, Any],

@@ -67,7 +67,8 @@ def train_one(n: int, residual: bool, epochs: int, data: tuple[torch.Tensor, tor
     return losses
 
 
-def plot(results: dict[str, list[float]], path: Path) -> None:
+def plot(results: dict[str, list[list[float]]], path: Path) -> None:
+    """Mean training loss per epoch over the seeds, with the range between the seeds shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,9 +76,16 @@ def plot(results: dict[str, list[float]], path: Path) -> None:
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for axis, kind in zip(axes, ("plain", "residual"), strict=True):
-        for name, losses in sorted(results.items(), key=lambda item: int(item[0].split("-")[1])):
-            if name.startswith(kind):
-                axis.plot(range(1, len(losses) + 1), losses, label=f"{name.split('-')[1]} layers")
+        for name, runs in sorted(results.items(), key=lambda item: int(item[0].split("-")[1])):
+            if not name.startswith(kind):
+                continue
+            epochs = range(1, len(runs[0]) + 1)
+            mean = [sum(values) / len(values) for values in zip(*runs, strict=True)]
+            line = axis.plot(epochs, mean, label=f"{name.split('-')[1]} layers")[0]
+            if len(runs) > 1:
+                low = [min(values) for values in zip(*runs, strict=True)]
+                high = [max(values) for values in zip(*runs, strict=True)]
+                axis.fill_between(epochs, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
         axis.set(title=f"{kind} networks", xlabel="epoch", yscale="log")
         axis.legend()
     axes[0].set_ylabel("training loss (cross-entropy)")
@@ -91,27 +99,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--depths", type=int, nargs="+", default=[1, 3, 5], help="values of n (depth 6n+2)")
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds to average over")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (networks this small run fastest on one; more threads only contend)")
     parser.add_argument("--out", type=Path, default=Path("out/plain_vs_residual"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_data(args.seed)
-    results: dict[str, list[float]] = {}
+    results: dict[str, list[list[float]]] = {}
     started = time.perf_counter()
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress:
-        for n in args.depths:
-            for residual in (False, True):
-                name = f"{'residual' if residual else 'plain'}-{6 * n + 2}"
-                results[name] = train_one(n, residual, args.epochs, data, args.seed, progress)
+        for seed in range(args.seed, args.seed + args.seeds):
+            for n in args.depths:
+                for residual in (False, True):
+                    name = f"{'residual' if residual else 'plain'}-{6 * n + 2}"
+                    results.setdefault(name, []).append(train_one(n, residual, args.epochs, data, seed, progress))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "losses.json").write_text(json.dumps(results, indent=1) + "\n")
     plot(results, args.out / "training_loss.png")
     print(f"trained {len(results)} networks in {time.perf_counter() - started:.0f} s")
-    for name, losses in results.items():
-        print(f"  {name:>12}: final training loss {losses[-1]:.4f}")
+    for name, runs in results.items():
+        finals = ", ".join(f"{losses[-1]:.4f}" for losses in runs)
+        print(f"  {name:>12}: final training loss {finals}")
     print(f"wrote {args.out / 'training_loss.png'} and {args.out / 'losses.json'}")
 
 

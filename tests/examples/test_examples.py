@@ -30,5 +30,6 @@ def test_plain_vs_residual_small_run(tmp_path):
     assert result.returncode == 0, result.stderr
     losses = json.loads((tmp_path / "losses.json").read_text())
     assert sorted(losses) == ["plain-14", "plain-8", "residual-14", "residual-8"]
-    assert all(len(curve) == 2 and all(value > 0 for value in curve) for curve in losses.values())
+    assert all(len(runs) == 1 and len(runs[0]) == 2 and all(value > 0 for value in runs[0])
+               for runs in losses.values())
     assert (tmp_path / "training_loss.png").stat().st_size > 10_000

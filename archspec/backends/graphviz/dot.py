@@ -218,7 +218,7 @@ def _title(view: DiagramView) -> str:
         if box.scope is not None:
             collapsed = True
             continue
-        families.update(node.definition.family for node in box.nodes if node.op != INPUT)
+        families.update(theme.legend_family(node.definition.family) for node in box.nodes if node.op != INPUT)
     cells = []
     for family in theme.FAMILY_ORDER:
         if family in families:

@@ -46,7 +46,12 @@ RUN_FILL = "#fdf6e3"
 
 
 def family_style(family: str) -> FamilyStyle:
-    return FAMILY_STYLES.get(family, FAMILY_STYLES["other"])
+    return FAMILY_STYLES[legend_family(family)]
+
+
+def legend_family(family: str) -> str:
+    """The family a node is drawn (and listed in the legend) as: a plugin's own family is 'other'."""
+    return family if family in FAMILY_STYLES else "other"
 
 
 def volume_text(shape: Sequence[int]) -> str:

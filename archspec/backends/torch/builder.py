@@ -62,11 +62,15 @@ def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.d
     network = network_class(graph)
     try:
         with seeded(seed):
-            return construct(network, graph, target or torch.device("cpu"))
+            model = construct(network, graph, target or torch.device("cpu"))
     except ArchspecError:
         raise
     except Exception as exc:
         raise ArchspecError(f"constructing {graph.name} failed: {type(exc).__name__}: {exc}") from exc
+    from archspec.backends.torch.checks import check_plugin_layers
+
+    check_plugin_layers(graph, model)
+    return model
 
 
 def construct(network: type[torch.nn.Module], graph: Graph, device: torch.device) -> torch.nn.Module:

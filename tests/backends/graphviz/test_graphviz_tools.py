@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -32,11 +31,8 @@ def test_gallery_script_reports_unknown_specs(tmp_path):
     assert result.returncode == 1 and "lenet5" in result.stderr
 
 
-def test_render_benchmark_reports_ratios():
-    spec = importlib.util.spec_from_file_location("bench_render", ROOT / "benchmarks" / "bench_render.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_render_benchmark_reports_ratios(benchmark):
+    bench = benchmark("bench_render")
     results = bench.main(quick=True)
     assert set(results) == set(bench.TARGETS)
     assert all(isinstance(value, float) and value > 0 for value in results.values())

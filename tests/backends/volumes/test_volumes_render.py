@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -187,12 +186,8 @@ def test_volumes_never_import_torch(tmp_path):
     subprocess.run([sys.executable, "-c", program], check=True)
 
 
-def test_volume_benchmark_reports_ratios():
-    root = Path(__file__).resolve().parents[3]
-    spec = importlib.util.spec_from_file_location("bench_volumes", root / "benchmarks" / "bench_volumes.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_volume_benchmark_reports_ratios(benchmark):
+    bench = benchmark("bench_volumes")
     results = bench.main(quick=True)
     assert set(results) == set(bench.TARGETS)
     assert all(isinstance(value, float) and value > 0 for value in results.values())

@@ -81,7 +81,7 @@ def test_a_faulty_shape_rule_is_reported_as_the_ops_fault(write_spec):
         diagnostic = caught.value.diagnostics[0]
         assert "the op's shape rule (output_shape) raised ZeroDivisionError: oops" in diagnostic.message
         assert "fault in the definition of op 'broken'" in diagnostic.notes[0]
-        assert "test_plugins" in diagnostic.notes[0]
+        assert "test_registration" in diagnostic.notes[0]
     finally:
         archspec.unregister_op("broken")
 
@@ -130,7 +130,7 @@ def test_cli_plugin_option_loads_a_module(tmp_path):
     plugin = tmp_path / "tiny_ops.py"
     plugin.write_text(textwrap.dedent('''
         from archspec import register_op
-        from tests.test_plugins import ChannelRepeat
+        from tests.plugins.test_registration import ChannelRepeat
         register_op(ChannelRepeat)
     '''))
     spec = tmp_path / "net.yaml"

@@ -1,0 +1,30 @@
+"""archspec_extra_ops: three layer kinds the built-in spec language cannot express.
+
+    squeeze_excite    squeeze-and-excitation (SENet, MobileNetV3)
+    hardswish         hard-swish activation (MobileNetV3)
+    channel_shuffle   channel shuffle (ShuffleNet); deliberately without an ONNX lowering
+
+Importing the package registers them, which is how archspec finds them three ways: through the
+``archspec.ops`` entry point this package declares (the CLI imports it at start-up), with
+``archspec --plugin archspec_extra_ops``, or by ``import archspec_extra_ops`` in your own code
+before ``archspec.load``/``build``.  Importing it does not import torch; the layers in
+:mod:`archspec_extra_ops.layers` do, and need nothing else.
+"""
+
+from __future__ import annotations
+
+from archspec import register_op
+from archspec_extra_ops.ops import OPS, ChannelShuffle, HardSwish, SqueezeExcite
+
+
+# --8<-- [start:register]
+def register() -> None:
+    """Register the package's ops (again, if they were unregistered; registering twice is harmless)."""
+    for op in OPS:
+        register_op(op)
+
+
+register()
+# --8<-- [end:register]
+
+__all__ = ["OPS", "ChannelShuffle", "HardSwish", "SqueezeExcite", "register"]
