@@ -24,7 +24,7 @@ from archspec.ops.builtin import BUILTIN_OPS
 from tests.pipeline.pipeline import run_pipeline
 from tests.strategies import Document, specs
 
-QUICK_EXAMPLES = 40
+QUICK_EXAMPLES = 80
 LONG_EXAMPLES = 3000
 SVG_EVERY = 5
 """One spec in this many is also drawn as SVG by Graphviz's ``dot`` (the DOT is checked for all)."""
