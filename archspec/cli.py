@@ -1,6 +1,7 @@
 """The ``archspec`` command: thin wrappers that parse, call the library, print.
 
-Exit status: 0 success, 1 a bad spec or input file (with ``file:line:col`` errors), 2 bad usage.
+Exit status: 0 success, 1 a bad spec or input file (with ``file:line:col`` errors), 2 bad usage,
+3 an internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 torch and onnx are imported only inside the commands that need them.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +53,14 @@ class SummaryFormat(str, Enum):
     json = "json"
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that no temporary output is left behind."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def fail(message: str, status: int = 1) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
     raise typer.Exit(status)
@@ -69,6 +79,8 @@ def reported_errors() -> Iterator[None]:
         fail(f"error: {exc}", 1)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except Terminated:
+        fail("terminated", 128 + signal.SIGTERM)
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except MemoryError:
@@ -252,7 +264,13 @@ def compile_(
     set_: SetOption = None,
     plugin: PluginOption = None,
 ) -> None:
-    """Compile a spec: print its summary and write ONNX, weights, Python source or diagrams."""
+    """Compile a spec: print its summary and write ONNX, weights, Python source or diagrams.
+
+    Each file is written to a hidden temporary file beside it (.NAME.PID.RANDOM.tmp) and renamed into
+    place, so a compile that fails or is interrupted leaves the previous file, or none, never a partial
+    one; a temporary left by a killed compile is removed by the next successful one.  ONNX and weights
+    are refused, before anything is allocated, for a spec whose parameters need more than --memory-limit.
+    """
     with reported_errors():
         load_plugins(plugin)
         graph = analysed_graph(spec, input_shape, set_)
@@ -269,14 +287,15 @@ def compile_(
             from archspec.resources import check_parameter_memory
             from archspec.resources import memory_limit as limit_of
 
-            check_parameter_memory(graph, limit_of(memory_limit))
+            limit = limit_of(memory_limit)
+            check_parameter_memory(graph, limit)
             if onnx:
                 from archspec.backends.onnx.lowering import resolve_opset
 
                 resolve_opset(opset)  # a bad --opset fails before the module is built
             from archspec.backends.torch import build_module
 
-            module = build_module(graph, seed=seed)
+            module = build_module(graph, seed=seed, memory_limit=limit)
             if onnx:  # first, so that a spec ONNX cannot express leaves no file at all
                 from archspec.backends.onnx import write_onnx
 
@@ -366,7 +385,12 @@ def main_options(
 
 
 def main() -> None:
-    app()
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except Terminated:  # outside a command's reported_errors: while typer parses the command line
+        sys.stderr.write("terminated\n")
+        sys.exit(128 + signal.SIGTERM)
 
 
 if __name__ == "__main__":

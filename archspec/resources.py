@@ -24,33 +24,46 @@ def physical_memory_bytes() -> int:
         return 8 * 2**30
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, what: str = "memory size") -> int:
     """``4GB``, ``512MiB``, ``1e9`` -> bytes."""
     match = re.fullmatch(r"\s*([0-9.eE+]+)\s*([A-Za-z]*)\s*", text)
     if not match or match.group(2).upper() not in _UNITS:
-        raise UsageError(f"invalid memory size '{text}' (use e.g. 4GB, 512MiB or a number of bytes)")
+        raise UsageError(f"invalid {what} '{text}' (use e.g. 4GB, 512MiB or a number of bytes)")
     try:
         return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
-    except ValueError:
-        raise UsageError(f"invalid memory size '{text}'") from None
+    except (ValueError, OverflowError):
+        raise UsageError(f"invalid {what} '{text}' (use e.g. 4GB, 512MiB or a number of bytes)") from None
 
 
-def memory_limit(explicit: str | None = None) -> int:
-    """The limit in bytes: an explicit value, else $ARCHSPEC_MEMORY_LIMIT, else half the machine's memory."""
-    text = explicit or os.environ.get(LIMIT_ENVIRONMENT_VARIABLE)
+def memory_limit(explicit: str | int | None = None) -> int:
+    """The limit in bytes: an explicit value (bytes, or a size such as ``8GB``), else
+    $ARCHSPEC_MEMORY_LIMIT, else half the machine's memory."""
+    if isinstance(explicit, int):
+        return explicit
+    if explicit:
+        return parse_size(explicit, "memory limit")
+    text = os.environ.get(LIMIT_ENVIRONMENT_VARIABLE)
     if text:
-        return parse_size(text)
+        return parse_size(text, f"${LIMIT_ENVIRONMENT_VARIABLE}")
     return int(physical_memory_bytes() * DEFAULT_SHARE_OF_MEMORY)
 
 
-def check_parameter_memory(graph: Graph, limit: int | None = None, bytes_per_value: int = 4) -> None:
-    """Raise SpecError if the graph's parameters would need more than ``limit`` bytes."""
-    limit = memory_limit() if limit is None else limit
+def format_size(value: float) -> str:
+    """``12.64 GB``, ``246.82 KB``: decimal units, the largest that keeps the number at least 1."""
+    for unit in ("TB", "GB", "MB", "KB"):
+        if value >= _UNITS[unit]:
+            return f"{value / _UNITS[unit]:,.2f} {unit}"
+    return f"{value:,.0f} bytes"
+
+
+def check_parameter_memory(graph: Graph, limit: str | int | None = None, bytes_per_value: int = 4) -> None:
+    """Raise SpecError if the graph's parameters would need more than ``limit`` (see :func:`memory_limit`)."""
+    limit = memory_limit(limit)
     needed = graph.parameters * bytes_per_value
     if needed > limit:
         raise SpecError.at(
-            f"{graph.name} has {graph.parameters:,} parameters ({needed / 1e9:,.2f} GB in float32), more than "
-            f"the memory limit of {limit / 1e9:,.2f} GB; nothing was allocated",
+            f"{graph.name} has {graph.parameters:,} parameters ({format_size(needed)} in float32), more than "
+            f"the memory limit of {format_size(limit)}; nothing was allocated",
             hint=f"raise the limit with --memory-limit or ${LIMIT_ENVIRONMENT_VARIABLE} (e.g. 64GB), "
                  "or use a smaller spec; validate, summary and render still work on it",
         )

@@ -207,7 +207,8 @@ def cli_reference() -> str:
     context = command.make_context("archspec", [], resilient_parsing=True, **width)
     out = [GENERATED_NOTE, "# Command-line reference", "",
            "Generated from the `archspec` command itself. Exit status: 0 success, 1 a bad spec or input "
-           "(errors as `file:line:col: error: ...`), 2 bad usage.", "",
+           "(errors as `file:line:col: error: ...`), 2 bad usage, 3 an internal error, 130 interrupted "
+           "(Ctrl-C), 143 terminated (SIGTERM).", "",
            "```text", command.get_help(context).strip(), "```", ""]
     for name in command.list_commands(context):
         sub = command.get_command(context, name)

@@ -12,8 +12,15 @@ stacks of every built-in op (odd sizes, strides, dilations, groups, asymmetric k
 layers), concatenated branches, named and unnamed repeats, blocks with parameters called in
 repeats (a ResNet stage: the first block projects), references into a block (``b1.bn1``) or a
 repeat (``stage2.0``),
-``init:`` schemes and classifier heads.  Shapes are tracked with archspec's own shape rules
-while drawing, so every document analyses; :func:`analyse_document` raises if one does not.
+``init:`` schemes and classifier heads; spec-wide ``variables`` used in ``$expressions`` and
+``defaults``; blocks calling blocks, with a block-typed parameter and a residual switched off by a
+parameter; repeats in repeats; global pooling in mid-network; adaptive pooling to larger sizes;
+inputs down to 1×1; flat inputs (a multilayer perceptron).  Shapes are tracked with archspec's
+own shape rules while drawing, so every document analyses; :func:`analyse_document` raises if
+one does not.
+
+``specs(exportable=True)`` draws only what ONNX can express (an LRN of odd size), for
+differential tests against onnxruntime.
 
 Ops from outside archspec join through ``extra``: functions that draw a layer of a user's op
 fitting the current shape, used as pieces of their own and at the end of residual branches::
@@ -61,6 +68,15 @@ BLOCKS: dict[str, Any] = {
             "relu",
         ],
     },
+    "double": {
+        "params": {"channels": "int", "skip": {"type": "bool", "default": True},
+                   "pool": {"type": "block", "default": "maxpool2d"}},
+        "body": [
+            {"unit": {"channels": "$channels"}},
+            {"residual": {"enabled": "$skip"}, "body": [{"unit": {"channels": "$channels"}}]},
+            {"$pool": {"kernel": 3, "stride": 1, "padding": 1}, "name": "pool"},
+        ],
+    },
     "branches": {
         "params": {"widths": "list"},
         "body": [
@@ -81,27 +97,55 @@ def output_shape(kind: str, params: dict[str, Any], inputs: list[Shape]) -> Shap
     return tuple(op.output_shape(op.Params.model_validate(params), inputs))
 
 
+BLOCK_USES = {"double": ("unit",)}
+"""Blocks whose bodies call other blocks."""
+
+
 @st.composite
-def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True, extra: Sequence[ExtraLayer] = ()) -> Document:
+def specs(draw: st.DrawFn, max_units: int = 5, head: bool = True, extra: Sequence[ExtraLayer] = (),
+          exportable: bool = False) -> Document:
     """A random valid spec document with up to ``max_units`` pieces and (optionally) a classifier head;
-    ``extra`` adds layers of a user's ops (see the module's docstring)."""
-    shape = (draw(st.integers(1, 4)), draw(st.integers(4, 15)), draw(st.integers(4, 15)))
-    builder = _Builder(draw, shape, tuple(extra))
+    ``extra`` adds layers of a user's ops (see the module's docstring); ``exportable`` keeps to layers
+    ONNX can express (an LRN's size is odd)."""
+    if head and not extra and draw(st.integers(0, 11)) == 0:
+        return draw(perceptrons())
+    extent = st.integers(1, 3) if draw(st.integers(0, 7)) == 0 else st.integers(4, 15)  # sometimes tiny
+    shape = (draw(st.integers(1, 4)), draw(extent), draw(extent))
+    builder = _Builder(draw, shape, tuple(extra), exportable)
     for _ in range(draw(st.integers(1, max_units))):
         builder.unit()
     if head:
         builder.head()
+    if not builder.layers:  # every piece drawn was one that does not fit a tiny input
+        builder.add("identity", None, builder.shape)
     return builder.document()
 
 
+@st.composite
+def perceptrons(draw: st.DrawFn) -> Document:
+    """A flat input through linear layers and activations (``$expressions`` over a variable)."""
+    features = draw(st.integers(1, 12))
+    layers: list[Any] = []
+    for _ in range(draw(st.integers(1, 3))):
+        layers.append({"linear": {"features": draw(st.sampled_from([1, 5, "$hidden", "${hidden * 2}"])),
+                                  "bias": draw(st.booleans())}})
+        layers.extend(draw(st.lists(st.sampled_from(["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "dropout",
+                                                     "identity", "softmax"]), max_size=2)))
+    return {"archspec": 1, "name": "random_mlp", "input": [features],
+            "variables": {"hidden": draw(st.integers(1, 9))}, "layers": layers}
+
+
 class _Builder:
-    def __init__(self, draw: st.DrawFn, shape: Shape, extra: tuple[ExtraLayer, ...] = ()):
+    def __init__(self, draw: st.DrawFn, shape: Shape, extra: tuple[ExtraLayer, ...] = (), exportable: bool = False):
         self.draw = draw
         self.extra = extra
         self.input = shape
         self.shape = shape
+        self.exportable = exportable
         self.layers: list[Any] = []
         self.blocks: set[str] = set()
+        self.variables: dict[str, Any] = {}
+        self.defaults: dict[str, Any] = {}
         self.count = 0
 
     def fresh(self, stem: str) -> str:
@@ -110,8 +154,13 @@ class _Builder:
 
     def document(self) -> Document:
         document: Document = {"archspec": 1, "name": "random_net", "input": list(self.input)}
-        if self.blocks:
-            document["blocks"] = {name: BLOCKS[name] for name in sorted(self.blocks)}
+        if self.variables:
+            document["variables"] = self.variables
+        if self.defaults:
+            document["defaults"] = self.defaults
+        used = self.blocks | {needed for block in self.blocks for needed in BLOCK_USES.get(block, ())}
+        if used:
+            document["blocks"] = {name: BLOCKS[name] for name in sorted(used)}
         if self.draw(st.booleans()):
             document["init"] = {
                 "conv2d": {"weight": self.draw(st.sampled_from(["kaiming_normal", "xavier_uniform", "default"])),
@@ -125,9 +174,8 @@ class _Builder:
     # -- pieces ------------------------------------------------------------------------------
     def unit(self) -> None:
         choices = [self.conv, self.conv, self.pool, self.pointwise, self.pointwise, self.residual, self.concat,
-                   self.repeat, self.block_call, self.stage]
-        if self.shape[1] >= 2 and self.shape[2] >= 2:
-            choices.append(self.adaptive_pool)
+                   self.repeat, self.block_call, self.stage, self.scaled, self.nested, self.nested_repeat,
+                   self.global_pool, self.adaptive_pool]
         if self.extra:  # about a third of the pieces
             choices += [self.extra_layer] * (len(choices) // 2)
         self.draw(st.sampled_from(choices))()
@@ -159,11 +207,12 @@ class _Builder:
     def pool(self) -> None:
         draw = self.draw
         kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
-        kernel = draw(st.integers(1, 3))
-        params: dict[str, Any] = {"kernel": kernel, "padding": draw(st.integers(0, kernel // 2)),
+        kernel = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+        smallest = kernel if isinstance(kernel, int) else min(kernel)
+        params: dict[str, Any] = {"kernel": kernel, "padding": draw(st.integers(0, smallest // 2)),
                                   "ceil_mode": draw(st.booleans())}
         if draw(st.booleans()):
-            params["stride"] = draw(st.integers(1, 3))
+            params["stride"] = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 2))))
         if kind == "avgpool2d":
             params["count_include_pad"] = draw(st.booleans())
         try:
@@ -173,7 +222,7 @@ class _Builder:
         self.add(kind, params, shape)
 
     def adaptive_pool(self) -> None:
-        size = (self.draw(st.integers(1, self.shape[1])), self.draw(st.integers(1, self.shape[2])))
+        size = (self.draw(st.integers(1, self.shape[1] + 2)), self.draw(st.integers(1, self.shape[2] + 2)))
         self.add("adaptive_avgpool2d", {"size": list(size)}, (self.shape[0], *size))
 
     def pointwise(self) -> None:
@@ -187,7 +236,8 @@ class _Builder:
         elif kind == "dropout":
             params = {"p": draw(st.sampled_from([0.0, 0.25, 0.5]))}
         elif kind == "lrn":
-            params = {"size": draw(st.integers(1, 5)), "k": 2.0}
+            size = draw(st.sampled_from([1, 3, 5, 7]) if self.exportable else st.integers(1, 5))
+            params = {"size": size, "k": 2.0, "alpha": draw(st.sampled_from([1e-4, 0.01]))}
         self.add(kind, params, self.shape)
 
     def drawn_extra(self, shape: Shape) -> tuple[Any, Shape] | None:
@@ -260,6 +310,24 @@ class _Builder:
         self.layers.append(entry)
         self.shape = (channels, *self.shape[1:])
 
+    def nested_repeat(self) -> None:
+        """Repeats in a repeat, with a residual inside each iteration."""
+        draw = self.draw
+        channels = draw(st.integers(1, 4))
+
+        def conv() -> dict[str, Any]:
+            return {"conv2d": {"channels": channels, "kernel": 3, "padding": 1}}
+
+        inner: dict[str, Any] = {"repeat": draw(st.integers(1, 3)), "body": [conv(), "relu"]}
+        outer: dict[str, Any] = {"repeat": draw(st.integers(1, 3)), "body": [
+            inner, {"residual": draw(st.sampled_from(["identity", "auto"])), "body": [conv(), "batchnorm2d"]}]}
+        if draw(st.booleans()):
+            outer["name"] = self.fresh("nest")
+        if ("name" in outer or outer["repeat"] == 1) and draw(st.booleans()):
+            inner["name"] = self.fresh("nest")  # a name in an unnamed repeat would repeat in one scope
+        self.layers.append(outer)
+        self.shape = (channels, *self.shape[1:])
+
     def block_call(self) -> None:
         draw = self.draw
         block = draw(st.sampled_from(["unit", "branches"]))
@@ -294,6 +362,35 @@ class _Builder:
         self.shape = (channels, self.shape[1] // stride, self.shape[2] // stride)
         if draw(st.integers(0, 3)) == 0:
             self.layers.append({"add": [name, f"{name}.0"]})
+
+    def global_pool(self) -> None:
+        self.add("global_avgpool", None, (self.shape[0], 1, 1))
+
+    def scaled(self) -> None:
+        """Layers sized by spec variables, in ``$expressions``, over the spec's ``defaults``."""
+        draw = self.draw
+        self.variables.setdefault("width", draw(st.integers(1, 4)))
+        self.variables.setdefault("depth", draw(st.integers(1, 2)))
+        self.defaults.setdefault("conv2d", {"kernel": 3, "padding": "same", "bias": draw(st.booleans())})
+        width = self.variables["width"]
+        factor, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        self.add("conv2d", {"channels": f"${{width * {factor}}}", "stride": stride},
+                 (width * factor, -(-self.shape[1] // stride), -(-self.shape[2] // stride)))
+        self.layers.append({"repeat": "$depth", "body": [{"conv2d": "$width"}, "relu"]})
+        self.shape = (width, *self.shape[1:])
+
+    def nested(self) -> None:
+        """A block calling blocks, with a block as an argument and its residual perhaps switched off."""
+        draw = self.draw
+        self.blocks.add("double")
+        channels = draw(st.integers(1, 5))
+        arguments: dict[str, Any] = {"channels": channels}
+        if draw(st.booleans()):
+            arguments["skip"] = draw(st.booleans())
+        if draw(st.booleans()):
+            arguments["pool"] = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
+        self.layers.append({"double": arguments, "name": self.fresh("d")})
+        self.shape = (channels, *self.shape[1:])
 
     def head(self) -> None:
         draw = self.draw

@@ -1,6 +1,8 @@
 """``archspec inspect MODEL.onnx``: what an ONNX file holds, without another tool.
 
 Reads the model proto only (never external weight data), so it is quick on any size of model.
+Loading a protobuf cannot run code; an external-data location outside the model's folder (an
+absolute path, ``..``, a symbolic link leading out) is refused rather than looked at.
 The parameter total counts initializers except batch-norm running statistics, matching the
 ``params`` of ``archspec summary`` for a model archspec wrote.
 """
@@ -8,6 +10,7 @@ The parameter total counts initializers except batch-norm running statistics, ma
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -64,7 +67,7 @@ def describe(path: Path) -> str:
     external = sorted({entry.value for tensor in graph.initializer if tensor.data_location == TensorProto.EXTERNAL
                        for entry in tensor.external_data if entry.key == "location"})
     for location in external:
-        data = path.parent / location
+        data = external_data_file(path, location)
         state = f"{data.stat().st_size / 1e6:,.1f} MB" if data.is_file() else "missing"
         lines.append(f"external data: {location} ({state})")
 
@@ -72,7 +75,28 @@ def describe(path: Path) -> str:
         lines.append("metadata:")
         width = max(len(prop.key) for prop in model.metadata_props)
         lines.extend(f"  {prop.key:<{width}}  {prop.value}" for prop in model.metadata_props)
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from the file with control characters (terminal escape sequences, newlines) shown as escapes."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def external_data_file(model: Path, location: str) -> Path:
+    """The file an external-data ``location`` names, which must lie inside the model's folder."""
+    folder = model.resolve().parent
+    candidate = folder / location
+    inside = "\0" not in location and not Path(location).is_absolute() and candidate.resolve().is_relative_to(folder)
+    if not inside:
+        raise SpecError.at(f"{model}: external data location '{printable(location)}' lies outside the model's folder; "
+                           "refusing to follow it",
+                           hint="an ONNX model's external data must be stored beside it (a relative path "
+                                "inside its folder)")
+    return candidate
 
 
 def _value_line(value: onnx.ValueInfoProto) -> str:

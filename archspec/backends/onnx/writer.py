@@ -25,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from archspec.backends.onnx.lowering import LoweredModel
-from archspec.io import atomic_output
+from archspec.io import atomic_output, remove_stale_temporaries
 
 PROTOBUF_LIMIT = 2**31 - 1
 """The largest protobuf message (and so the largest self-contained ``.onnx`` file) readers accept."""
@@ -62,6 +62,7 @@ def save_model(lowered: LoweredModel, path: Path, *, inline_limit: int = PROTOBU
                 _write_array(stream, array)
         with contextlib.suppress(FileNotFoundError):
             data_path.unlink()  # a stale one from an earlier, larger export would mislead
+        remove_stale_temporaries(data_path)
         return [path]
     with atomic_output(path) as model_temporary, atomic_output(data_path) as data_temporary:
         with data_temporary.open("wb") as stream:

@@ -33,16 +33,21 @@ def build(
     seed: int | None = None,
     variables: Mapping[str, Any] | None = None,
     device: str | torch.device | None = None,
+    memory_limit: str | int | None = None,
 ) -> torch.nn.Module:
     """Compile a spec (a path, a built-in name or a loaded Spec) into a ``torch.nn.Module``.
 
     ``seed`` makes the initialization reproducible; ``device="meta"`` builds the structure only
-    (no memory, no initialization).  Raises SpecError for a bad spec.
+    (no memory, no initialization).  Raises SpecError for a bad spec, and for one whose parameters
+    need more than ``memory_limit`` (bytes or e.g. ``"8GB"``; default $ARCHSPEC_MEMORY_LIMIT, else
+    half the machine's memory) before anything is allocated.
     """
-    return build_module(analyse(spec, input_shape=input_shape, variables=variables), seed=seed, device=device)
+    return build_module(analyse(spec, input_shape=input_shape, variables=variables), seed=seed, device=device,
+                        memory_limit=memory_limit)
 
 
-def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.device | None = None) -> torch.nn.Module:
+def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.device | None = None,
+                 memory_limit: str | int | None = None) -> torch.nn.Module:
     """The module of an analysed graph, initialized as its spec says (see :func:`build`)."""
     import torch
 
@@ -53,7 +58,7 @@ def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.d
     if target is None or target.type != "meta":
         from archspec.resources import check_parameter_memory
 
-        check_parameter_memory(graph)
+        check_parameter_memory(graph, memory_limit)
     network = network_class(graph)
     try:
         with seeded(seed):

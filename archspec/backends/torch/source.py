@@ -236,7 +236,7 @@ class _Writer:
 
     def _header(self) -> str:
         graph = self.graph
-        description = (graph.description or graph.name).replace("\\", "\\\\").replace('"""', "'''").strip()
+        description = _docstring_text(graph.description or graph.name).strip()
         paragraphs = [textwrap.fill(part, WIDTH - 4) for part in description.split("\n\n")]
         origin = graph.source.replace("\\", "/").rsplit("/", 1)[-1] or graph.name
         packages = sorted({module.split(".")[0] for module, _ in self.imports.values()})
@@ -679,3 +679,13 @@ class _Forward:
             name = self.variable.pop(value, None)
             if name is not None and self.holding.get(name) == value:
                 del self.holding[name]
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _docstring_text(text: str) -> str:
+    """Free text (a spec's description) made safe in a triple-quoted docstring: backslashes doubled, no
+    closing quotes, control characters written as escapes (a NUL byte cannot even be in Python source)."""
+    text = text.replace("\\", "\\\\").replace('"""', "'''")
+    return _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

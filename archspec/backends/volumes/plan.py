@@ -105,7 +105,8 @@ class _Planner:
         for edge in view.edges:
             self.incoming[edge.target].append((edge.source, edge.skip))
             self.outgoing[edge.source].append(edge.target)
-        self.output_box = view.box_of[view.graph.output]
+        # the output may lie in a folded iteration: its twin in the run's first one is drawn
+        self.output_box = view.box_of[view.folding.representative(view.graph.output)]
         self.followers = {join: box for join, box in map(self._follower, view.boxes) if box is not None}
         self.followed = {box.id for box in self.followers.values()}
         self.tensor_of: dict[str, str] = {}
