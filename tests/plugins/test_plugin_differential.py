@@ -68,13 +68,13 @@ def check_everywhere(graph: Graph) -> None:
 
 
 @PROPERTY
-@given(document=specs(extra=[squeeze_excite, hardswish]))
+@given(document=specs(extra=[squeeze_excite, hardswish], exportable=True))
 def test_static_torch_and_onnxruntime_agree_on_random_specs_with_plugin_ops(document: dict[str, Any]) -> None:
     check_everywhere(analyse_document(document))
 
 
 @PROPERTY
-@given(document=specs(max_units=4, extra=[channel_shuffle, squeeze_excite]))
+@given(document=specs(max_units=4, extra=[channel_shuffle, squeeze_excite], exportable=True))
 def test_an_op_without_onnx_lowering_is_static_equal_torch_and_fails_export_cleanly(document: dict[str, Any]) -> None:
     graph = analyse_document(document)
     model = build(graph)

@@ -33,7 +33,7 @@ def test_compile_writes_an_onnx_model_equal_to_the_saved_weights(tmp_path: Path)
     onnx.checker.check_model(str(tmp_path / "lenet5.onnx"), full_check=True)
     graph = analyse("lenet5")
     module = build_module(graph, seed=1)
-    module.load_state_dict(torch.load(tmp_path / "lenet5.pt"))
+    module.load_state_dict(torch.load(tmp_path / "lenet5.pt", weights_only=True))
     assert_runtime_matches(tmp_path / "lenet5.onnx", module, graph.input_shape, (1, 4))
 
 
