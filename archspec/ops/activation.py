@@ -7,24 +7,26 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from archspec.ops.base import Number, Op, OpParams, Probability, Shape, TorchLayer
+from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchLayer
 
 if TYPE_CHECKING:
     from archspec.backends.onnx.lowering import OnnxContext
 
 
-class _ShapePreserving(Op[OpParams]):
+class _ShapePreserving(Op[ParamsT]):
+    """An element-wise op: the output has the input's shape; by default a parameterless torch.nn layer."""
+
     family = "activation"
     torch_class: ClassVar[str]
 
-    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
+    def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:
         return inputs[0]
 
-    def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+    def torch_layer(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer(f"torch.nn.{self.torch_class}")
 
 
-class ReLU(_ShapePreserving):
+class ReLU(_ShapePreserving[OpParams]):
     kind = "relu"
     torch_class = "ReLU"
     description = "rectified linear unit, max(x, 0)"
@@ -36,7 +38,7 @@ class ReLU(_ShapePreserving):
         context.add_node("Relu", context.inputs, output=context.output)
 
 
-class Tanh(_ShapePreserving):
+class Tanh(_ShapePreserving[OpParams]):
     kind = "tanh"
     torch_class = "Tanh"
     description = "hyperbolic tangent"
@@ -45,7 +47,7 @@ class Tanh(_ShapePreserving):
         context.add_node("Tanh", context.inputs, output=context.output)
 
 
-class Sigmoid(_ShapePreserving):
+class Sigmoid(_ShapePreserving[OpParams]):
     kind = "sigmoid"
     torch_class = "Sigmoid"
     description = "logistic sigmoid"
@@ -54,7 +56,7 @@ class Sigmoid(_ShapePreserving):
         context.add_node("Sigmoid", context.inputs, output=context.output)
 
 
-class GELU(_ShapePreserving):
+class GELU(_ShapePreserving[OpParams]):
     kind = "gelu"
     torch_class = "GELU"
     description = "Gaussian error linear unit"
@@ -78,16 +80,12 @@ class LeakyReluParams(OpParams):
     """Slope for negative inputs."""
 
 
-class LeakyReLU(Op[LeakyReluParams]):
+class LeakyReLU(_ShapePreserving[LeakyReluParams]):
     kind = "leaky_relu"
     Params = LeakyReluParams
     shorthand = "slope"
-    family = "activation"
     name_prefix = "relu"
     description = "leaky rectified linear unit (nn.LeakyReLU)"
-
-    def output_shape(self, params: LeakyReluParams, inputs: Sequence[Shape]) -> Shape:
-        return inputs[0]
 
     def label(self, params: LeakyReluParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"leaky ReLU {params.slope:g}"
@@ -99,12 +97,9 @@ class LeakyReLU(Op[LeakyReluParams]):
         context.add_node("LeakyRelu", context.inputs, {"alpha": float(params.slope)}, output=context.output)
 
 
-class Softmax(_ShapePreserving):
+class Softmax(_ShapePreserving[OpParams]):
     kind = "softmax"
     description = "softmax over the channel (or feature) axis"
-
-    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
-        return inputs[0]
 
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Softmax", kwargs={"dim": 1})
@@ -120,15 +115,12 @@ class DropoutParams(OpParams):
     """Probability of zeroing an element during training."""
 
 
-class Dropout(Op[DropoutParams]):
+class Dropout(_ShapePreserving[DropoutParams]):
     kind = "dropout"
     Params = DropoutParams
     shorthand = "p"
     family = "regularization"
     description = "dropout during training, identity at inference (nn.Dropout)"
-
-    def output_shape(self, params: DropoutParams, inputs: Sequence[Shape]) -> Shape:
-        return inputs[0]
 
     def label(self, params: DropoutParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"dropout {params.p:g}"
@@ -140,7 +132,7 @@ class Dropout(Op[DropoutParams]):
         context.add_node("Identity", context.inputs, output=context.output)  # inference: no dropout
 
 
-class Identity(_ShapePreserving):
+class Identity(_ShapePreserving[OpParams]):
     kind = "identity"
     family = "reshape"
     torch_class = "Identity"
