@@ -16,7 +16,8 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archspec.backends.torch.source import INIT_METHOD, GeneratedSource, generate
+from archspec.backends.torch.initialize import initialize
+from archspec.backends.torch.source import GeneratedSource, generate
 from archspec.errors import ArchspecError, UsageError
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse
@@ -80,8 +81,8 @@ def construct(network: type[torch.nn.Module], graph: Graph, device: torch.device
     constructor draws PyTorch's default, then ``init_weights`` draws the spec's (torchvision's
     models do the same).  Here the structure is built on the meta device, memory allocated
     once, and each layer initialized once: by the spec's scheme where it sets all of the
-    layer's tensors, else by the layer's own ``reset_parameters`` (PyTorch's default).  Layers
-    not from ``torch.nn`` are constructed normally.
+    layer's tensors (drawn on every core, see :mod:`.initialize`), else by the layer's own
+    ``reset_parameters`` (PyTorch's default).  Layers not from ``torch.nn`` are constructed normally.
     """
     import torch
 
@@ -95,9 +96,7 @@ def construct(network: type[torch.nn.Module], graph: Graph, device: torch.device
             for name, module in model.named_modules():
                 if name not in covered and _tensors(module):
                     module.reset_parameters()
-            initialize = getattr(model, INIT_METHOD, None)
-            if initialize is not None:
-                initialize()
+        initialize(graph, model)  # what init_weights() does, on every core
         return model
     with device:
         return network()
