@@ -61,8 +61,13 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+_INTERRUPTED = 130
+_reported_statuses: set[int] = set()
+
+
 def fail(message: str, status: int = 1) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
+    _reported_statuses.add(status)
     raise typer.Exit(status)
 
 
@@ -391,6 +396,11 @@ def main() -> None:
     except Terminated:  # outside a command's reported_errors: while typer parses the command line
         sys.stderr.write("terminated\n")
         sys.exit(128 + signal.SIGTERM)
+    except SystemExit as exit_:
+        # typer turns Ctrl-C outside a command (while parsing) into a silent exit 130: say why
+        if exit_.code == _INTERRUPTED and _INTERRUPTED not in _reported_statuses:
+            sys.stderr.write("interrupted\n")
+        raise
 
 
 if __name__ == "__main__":

@@ -236,8 +236,9 @@ class _Writer:
 
     def _header(self) -> str:
         graph = self.graph
-        description = _docstring_text(graph.description or graph.name).strip()
-        paragraphs = [textwrap.fill(part, WIDTH - 4) for part in description.split("\n\n")]
+        description = (graph.description or graph.name).strip()
+        # wrapped, then escaped: wrapping after escaping could split an escape such as \x1f in two
+        paragraphs = [_docstring_text(textwrap.fill(part, WIDTH - 4)) for part in description.split("\n\n")]
         origin = graph.source.replace("\\", "/").rsplit("/", 1)[-1] or graph.name
         packages = sorted({module.split(".")[0] for module, _ in self.imports.values()})
         needs = "only PyTorch" if not packages else "PyTorch and " + ", ".join(packages)

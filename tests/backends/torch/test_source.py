@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -96,3 +97,15 @@ def test_the_source_is_what_build_executes():
 
     model = archspec.build("resnet18", device="meta")
     assert inspect.getsource(type(model)) in python_source(archspec.analyse("resnet18"))
+
+
+def test_control_characters_in_a_long_description_survive_wrapping(write_spec):
+    """Found by the pipeline fuzzer: escaping before wrapping split an escape (\\x1f) across two lines."""
+
+
+    description = "0" * 17 + "\x1f" * 8 + "0" * 16 + "\x1f" * 30 + 'x\\y """ end'
+    path = write_spec(f"archspec: 1\nname: net\ninput: [3, 8, 8]\ndescription: {json.dumps(description)}\n"
+                      "layers: [relu]\n")
+    source = python_source(archspec.analyse(str(path)))
+    compile(source, "generated", "exec")
+    assert "\\x1f" in source and "'''" in source
