@@ -19,6 +19,7 @@ collected with its location; a node whose input failed is skipped rather than re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -71,7 +72,10 @@ def analyse(
         collected.extend(d for d in exc.diagnostics
                          if d.location is None or (d.location.path, d.location.line) not in reported)
     except Exception:
-        pass
+        # The schema errors already say why the data cannot be walked; a crash here is hidden from
+        # users (they get those errors) but not from someone debugging archspec.
+        if os.environ.get("ARCHSPEC_DEBUG"):
+            raise
     raise SpecError(collected)
 
 
