@@ -77,7 +77,7 @@ def in_process(directory: Path, repeats: int) -> tuple[float, float]:
 
 
 def main(quick: bool = False) -> dict[str, float]:
-    repeats = 1 if quick else 3
+    repeats = 2 if quick else 3  # cold starts are the noisiest figure here: best of two even when quick
     in_process_repeats = 3 if quick else 6  # about a second each: cheap, and the disk is the noisiest part
     with tempfile.TemporaryDirectory(prefix="bench_onnx.") as folder:
         directory = Path(folder)
