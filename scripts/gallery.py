@@ -78,7 +78,7 @@ def _summary_rows(graph) -> list[str]:
     return rows
 
 
-def _figures_table(name: str, graph, reference: Reference) -> list[str]:
+def _figures_table(graph, reference: Reference) -> list[str]:
     params_ref = f"{reference.params:,}" if reference.params else "—"
     macs_ref = f"{reference.gmacs:.3f} G" if reference.gmacs else "—"
     match = "exact" if reference.params == graph.parameters else ("—" if reference.params is None else "differs")
@@ -136,7 +136,7 @@ def gallery_pages() -> dict[str, str]:
         ]
         if reference.note:
             page += [reference.note, ""]
-        page += [*_figures_table(name, graph, reference), ""]
+        page += [*_figures_table(graph, reference), ""]
         page += ["## Volume figure", "", f"[![{name} as volumes](img/{name}-volumes.svg)](img/{name}-volumes.svg)", "",
                  f"`archspec render {name} --style volumes -o {name}.svg` (click the figure for full size)", "",
                  "## Diagram", "", f"[![{name} diagram](img/{name}.svg)](img/{name}.svg)", "",

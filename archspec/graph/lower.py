@@ -33,7 +33,7 @@ from archspec.ops.registry import get_op, registered_ops
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, substitute
 from archspec.spec.loader import Spec, entry_key, load_collecting, with_extends_notes
 from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
-from archspec.spec.model import ENTRY_META_KEYS, InitScheme
+from archspec.spec.model import InitScheme
 from archspec.spec.validation import diagnostics_from_validation
 
 MAX_NODES = 200_000
@@ -827,4 +827,4 @@ def _guarded(op: Op, what: str, compute: Callable[[], T], location: SourceLocati
         return None
 
 
-__all__ = ["ENTRY_META_KEYS", "analyse"]
+__all__ = ["analyse"]

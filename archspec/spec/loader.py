@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, UsageError, did_you_mean
 from archspec.ops.base import MAX_SIZE
@@ -26,7 +26,6 @@ from archspec.spec.located_yaml import (
     LocatedSequence,
     describe,
     load_located_yaml,
-    location_of,
     read_source,
 )
 from archspec.spec.model import ENTRY_META_KEYS, FORMAT_VERSION, STRUCTURE_KEYS, language
@@ -477,17 +476,3 @@ def _plugin_hint(key: str, data: LocatedMapping) -> str | None:
         names = ", ".join(plugins)
         return f"this spec needs the plugins {names}: install them or pass --plugin"
     return "define it under 'blocks:', or register an op with that kind (see 'archspec list --ops')"
-
-
-def block_definitions(data: LocatedMapping) -> dict[str, LocatedMapping]:
-    blocks = data.get("blocks") or {}
-    return dict(blocks)
-
-
-def located(data: Any, *path: Any) -> SourceLocation | None:
-    return location_of(data, tuple(path))
-
-
-def validated_model(data: LocatedMapping) -> BaseModel:
-    """The pydantic model instance of a (merged) document."""
-    return language().spec_model.model_validate(data)

@@ -236,7 +236,6 @@ class Language:
         namespace = {"Layer": layer}
         repeat.model_rebuild(_types_namespace=namespace)
         residual.model_rebuild(_types_namespace=namespace)
-        self.layer_type: Any = layer
         self.repeat_model = repeat
         self.residual_model = residual
 
@@ -250,8 +249,6 @@ class Language:
             "Init", __config__=ConfigDict(extra="forbid", frozen=True),
             **{kind: (InitScheme | None, None) for kind in self.op_kinds},
         )
-        self.defaults_model: type[BaseModel] = defaults
-        self.init_model: type[BaseModel] = init
 
         block = create_model(
             "Block",
@@ -261,7 +258,6 @@ class Language:
             defaults=(defaults | None, None),
             body=(Union[list[layer], layer], ...),  # type: ignore[valid-type]  # noqa: UP007
         )
-        self.block_model = block
         InputShape = Annotated[list[Annotated[StrictInt, Field(ge=1, le=MAX_SIZE)]],
                                Field(min_length=1, max_length=3)]
         self.spec_model: type[BaseModel] = create_model(

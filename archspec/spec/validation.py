@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from archspec.errors import Diagnostic, did_you_mean
 from archspec.ops.registry import get_op
-from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe, location_of
+from archspec.spec.located_yaml import describe, location_of
 
 _CONSTRAINT_ERRORS = {
     "greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error", "assertion_error",
@@ -297,7 +297,3 @@ def _step(annotation: Any, step: Any) -> Any:
         kind = step.split(":", 1)[1]
         return {"repeat": lang.repeat_model, "residual": lang.residual_model}.get(kind) or lang.entry_models.get(kind)
     return None
-
-
-def is_located(value: Any) -> bool:
-    return isinstance(value, (LocatedMapping, LocatedSequence))

@@ -95,8 +95,6 @@ class ModulePlan:
     """Values read from outside: the forward's arguments."""
     exports: tuple[str, ...]
     """Values used outside (or the network's output): what forward returns."""
-    first_node: int = 0
-    """Index of its first node in the graph: modules are registered in this order."""
 
     @property
     def chain_of_layers(self) -> bool:
@@ -216,8 +214,7 @@ def _plan(context: _Context, path: str, scope: Scope | None, imports: tuple[str,
             _plan_repeat(context, entry, members, steps)
         else:
             _plan_scope(context, entry, members, steps)
-    first = context.spans[path][0] if path else 1
-    return ModulePlan(path, scope, tuple(members), tuple(steps), imports, exports, first)
+    return ModulePlan(path, scope, tuple(members), tuple(steps), imports, exports)
 
 
 def _plan_node(context: _Context, node: Node, members: list[Member], steps: list[Step]) -> None:

@@ -67,10 +67,6 @@ class Geometry:
         return right + self.depth_x * (self.height / 2) / self.depth_y
 
     @property
-    def center_x(self) -> float:
-        return self.shape_x + (self.width + self.depth_x) / 2
-
-    @property
     def arc_anchor(self) -> tuple[float, float]:
         """Where a skip arc leaves or enters: the middle of the top face (a join: its top)."""
         return (self.shape_x + (self.width + self.depth_x) / 2, -(self.height + self.depth_y) / 2)

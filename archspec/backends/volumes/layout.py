@@ -469,7 +469,7 @@ def _assemble(plan: VolumePlan, geometries: dict[str, Geometry], frames: dict[st
             origin += segment.width
         row_right = origin + (len(frames[row[-1].end]) * FRAME_PAD if row else 0.0)
         row_placed = _with_labels(row_placed, row)
-        row_routes = _row_routes(row, offsets, row_placed, frames, row_index > 0)
+        row_routes = _row_routes(row, offsets, row_placed, frames)
         row_pieces = _frame_pieces(plan, row_placed, row_routes, frames)
         row_top = min([p.top for p in row_placed.values()]
                       + [_route_top(route) for route in row_routes] + [piece.y0 for piece in row_pieces])
@@ -496,7 +496,7 @@ def _with_labels(row_placed: dict[str, Placed], row: list[Segment]) -> dict[str,
 
 
 def _row_routes(row: list[Segment], offsets: list[float], placed: dict[str, Placed],
-                frames: dict[str, tuple[str, ...]], continued: bool) -> list[Route]:
+                frames: dict[str, tuple[str, ...]]) -> list[Route]:
     """Every arrow of a row; on a continued row, those from the previous row's last tensor start at the margin."""
     routes: list[Route] = []
     for segment, origin in zip(row, offsets, strict=True):
