@@ -6,7 +6,7 @@ STAMP = $(VENV)/.installed
 
 .PHONY: setup demo test lint typecheck pytest docs gallery benchmarks examples clean
 
-# Also installs the worked example of a plugin (examples/plugin, see docs/custom-ops.md): tests/plugins need it
+# Also installs torchvision (test-only, beside the CPU torch: see tests/zoo/reference.py) and the worked example of a plugin (examples/plugin, see docs/custom-ops.md): tests/plugins need it
 # installed, entry point and all.
 $(STAMP): pyproject.toml examples/plugin/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml examples/plugin/pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet -e ./examples/plugin
+	$(BIN)/pip install --quiet --no-deps torchvision==0.28.0  # the zoo's test reference (tests/zoo/reference.py)
 	@command -v dot >/dev/null || echo "note: Graphviz's 'dot' is missing (PNG/SVG/PDF diagrams need it): apt-get install graphviz"
 	touch $(STAMP)
 
