@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +44,11 @@ PluginOption = Annotated[
     list[str] | None,
     typer.Option("--plugin", help="Import a Python module that registers ops before the spec is read.",
                  metavar="MODULE"),
+]
+AllowDirOption = Annotated[
+    list[Path] | None,
+    typer.Option("--allow-dir", help="Let 'extends' read specs from this directory too (besides the spec's own "
+                 "directory and the built-in specs).", metavar="DIR"),
 ]
 
 
@@ -123,17 +129,36 @@ def parse_assignments(pairs: list[str] | None) -> dict[str, Any]:
     return result
 
 
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Options given before the command (``archspec --plugin X validate ...``), for every command."""
+
+    plugins: tuple[str, ...] = ()
+    allow_dirs: tuple[Path, ...] = ()
+
+
+_global_options = GlobalOptions()
+
+
+def global_options() -> GlobalOptions:
+    """Those of the current command line (set by the callback, which runs before every command)."""
+    return _global_options
+
+
 def load_plugins(modules: list[str] | None) -> None:
+    """Installed plugins, then the modules named with --plugin before and after the command."""
     from archspec.plugins import load_entry_point_plugins, load_plugin_modules
 
     load_entry_point_plugins()
-    load_plugin_modules(modules or [])
+    load_plugin_modules([*global_options().plugins, *(modules or [])])
 
 
-def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None):
+def analysed_graph(spec: str, input_shape: str | None, assignments: list[str] | None,
+                   allow_dirs: list[Path] | None = None):
     from archspec.graph.lower import analyse
 
-    return analyse(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape))
+    return analyse(spec, variables=parse_assignments(assignments), input_shape=parse_input_shape(input_shape),
+                   allow_dirs=[*global_options().allow_dirs, *(allow_dirs or [])])
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -144,6 +169,7 @@ def validate(
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,
+    allow_dir: AllowDirOption = None,
 ) -> None:
     """Check specs: syntax, schema, names, and shapes all the way through."""
     failures = 0
@@ -151,7 +177,7 @@ def validate(
         load_plugins(plugin)
         for spec in specs:
             try:
-                graph = analysed_graph(spec, input_shape, set_)
+                graph = analysed_graph(spec, input_shape, set_, allow_dir)
             except SpecError as exc:
                 sys.stderr.write(exc.format() + "\n")
                 failures += 1
@@ -170,11 +196,12 @@ def summary(
     depth: Annotated[int | None, typer.Option(help="Fold blocks deeper than N into one row.", min=0)] = None,
     format: Annotated[SummaryFormat, typer.Option("--format", "-f", help="table or json.")] = SummaryFormat.table,
     plugin: PluginOption = None,
+    allow_dir: AllowDirOption = None,
 ) -> None:
     """Per-layer output shapes, parameters and MACs, with totals (no torch needed)."""
     with reported_errors():
         load_plugins(plugin)
-        graph = analysed_graph(spec, input_shape, set_)
+        graph = analysed_graph(spec, input_shape, set_, allow_dir)
         if format is SummaryFormat.json:
             from archspec.analysis.summary import summary_json
 
@@ -266,6 +293,7 @@ def compile_(
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,
+    allow_dir: AllowDirOption = None,
 ) -> None:
     """Compile a spec: print its summary and write ONNX, weights, Python source or diagrams.
 
@@ -276,7 +304,7 @@ def compile_(
     """
     with reported_errors():
         load_plugins(plugin)
-        graph = analysed_graph(spec, input_shape, set_)
+        graph = analysed_graph(spec, input_shape, set_, allow_dir)
         if not any((onnx, pt, py, svg, png, pdf, dot)):
             onnx = True
         if not quiet:
@@ -345,6 +373,7 @@ def render(
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,
+    allow_dir: AllowDirOption = None,
 ) -> None:
     """Draw a spec as a diagram (no torch needed)."""
     with reported_errors():
@@ -352,7 +381,7 @@ def render(
         suffix = output.suffix.lstrip(".").lower()
         if suffix not in DIAGRAM_FORMATS:
             raise UsageError(f"cannot tell the format of '{output}': use .svg, .png, .pdf or .dot")
-        graph = analysed_graph(spec, input_shape, set_)
+        graph = analysed_graph(spec, input_shape, set_, allow_dir)
         from archspec.backends.graphviz import write_diagram
 
         path = write_diagram(graph, output, style=style.value, rankdir=rankdir.value, expand=expand, depth=depth,
@@ -363,9 +392,11 @@ def render(
 @app.command()
 def inspect(
     model: Annotated[Path, typer.Argument(help="An ONNX model file.")],
+    plugin: PluginOption = None,
 ) -> None:
     """Show an ONNX model's inputs, outputs, op counts and parameter total."""
     with reported_errors():
+        load_plugins(plugin)
         from archspec.backends.onnx import describe_onnx
 
         print(describe_onnx(model))
@@ -383,8 +414,15 @@ def version_callback(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
                                           help="Show the version and exit.")] = False,
+    plugin: PluginOption = None,
+    allow_dir: AllowDirOption = None,
 ) -> None:
-    """archspec: write a network as a YAML spec; get shapes, PyTorch, ONNX and diagrams."""
+    """archspec: write a network as a YAML spec; get shapes, PyTorch, ONNX and diagrams.
+
+    --plugin and --allow-dir may be given here, before the command, or after it.
+    """
+    global _global_options
+    _global_options = GlobalOptions(tuple(plugin or ()), tuple(allow_dir or ()))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -49,11 +50,13 @@ def analyse(
     *,
     input_shape: Sequence[int] | None = None,
     variables: Mapping[str, Any] | None = None,
+    allow_dirs: Sequence[str | Path] = (),
 ) -> Graph:
     """The analysed graph of a spec (a loaded Spec, a path or a built-in name).
 
-    Every node carries its output shape, parameter count and MACs.  Raises SpecError with
-    every problem found, each located in the spec.
+    Every node carries its output shape, parameter count and MACs.  ``allow_dirs`` are directories
+    outside the spec's own from which ``extends`` may read (see :func:`archspec.load`).  Raises
+    SpecError with every problem found, each located in the spec.
     """
     collected: list[Diagnostic] = []
     if not isinstance(spec, Spec) or input_shape is not None or variables:
@@ -61,7 +64,8 @@ def analyse(
         spec = load_collecting(
             spec if not isinstance(spec, Spec) else spec.path, collected,
             variables=variables if not isinstance(spec, Spec) else {**spec.variables, **(variables or {})},
-            input_shape=shape)
+            input_shape=shape,
+            allow_dirs=(*allow_dirs, *spec.allow_dirs) if isinstance(spec, Spec) else allow_dirs)
     if not collected:
         return _Lowering(spec).run()
     try:  # the spec has schema errors: lower what can be lowered, to report the rest too

@@ -1,11 +1,12 @@
 """The small expression language of spec values: ``$channels``, ``$channels * 4``, ``$depths[1]``.
 
 A string value that starts with ``$`` is an expression over the variables in scope (the spec's
-``variables``, a block's parameters, a repeat's index).  ``${...}`` braces are optional.  The text
-is parsed with Python's :mod:`ast` for its grammar only and evaluated by the small interpreter
-below, which knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/
-``not``, ``a if cond else b``, indexing and ``min``/``max``/``abs``/``len``.  Nothing else is
-allowed: a spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
+``variables``, a block's parameters, a repeat's index).  ``${...}`` braces are optional, and so
+is the ``$`` on the other names in it (``$a * $b`` is ``$a * b``).  The text is parsed with
+Python's :mod:`ast` for its grammar only and evaluated by the small interpreter below, which
+knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/``not``,
+``a if cond else b``, indexing and ``min``/``max``/``abs``/``len``.  Nothing else is allowed: a
+spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
 """
 
 from __future__ import annotations
@@ -44,10 +45,42 @@ def contains_expression(value: object) -> bool:
 
 
 def expression_body(text: str) -> str:
+    """The expression inside ``$...`` or ``${...}``, with the ``$`` of every variable reference dropped."""
     body = text[1:].strip()
     if body.startswith("{") and body.endswith("}"):
         body = body[1:-1].strip()
-    return body
+    return _without_variable_marks(body)
+
+
+def _without_variable_marks(body: str) -> str:
+    """``a * $b`` as ``a * b``: a ``$`` before a name inside an expression marks it as a variable,
+    as the leading one does, so people may write ``$a * $b`` and ``${$a + 1}``.  Quoted text is kept."""
+    if "$" not in body:
+        return body
+    kept: list[str] = []
+    quote: str | None = None
+    position = 0
+    while position < len(body):
+        char = body[position]
+        if quote is not None:
+            kept.append(char)
+            if char == "\\" and position + 1 < len(body):
+                kept.append(body[position + 1])
+                position += 1
+            elif char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+            kept.append(char)
+        elif char == "$" and body[position + 1:position + 2].isidentifier():
+            pass  # the name that follows is read as a variable anyway
+        elif char == "$":
+            raise ExpressionError(f"a '$' must be followed by a variable name in '{body}'",
+                                  hint="write '$name' or just 'name' for a variable inside an expression")
+        else:
+            kept.append(char)
+        position += 1
+    return "".join(kept)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, SpecError, UsageError, did_you_mean
 from archspec.ops.base import MAX_SIZE
 from archspec.ops.registry import registered_ops
-from archspec.spec.builtin import SPEC_SUFFIXES, builtin_spec_names, exists, is_file, resolve_spec_path
+from archspec.spec.builtin import (
+    SPEC_SUFFIXES,
+    builtin_spec_names,
+    builtin_specs_dir,
+    exists,
+    is_file,
+    resolve_spec_path,
+)
 from archspec.spec.expressions import ExpressionError, evaluate, is_expression
 from archspec.spec.located_yaml import (
     MAX_FILE_BYTES,
@@ -48,6 +55,8 @@ class Spec:
     """The merged, located document (every value knows its file, line and column)."""
     files: tuple[str, ...] = ()
     """This file and every file it extends, nearest first."""
+    allow_dirs: tuple[str, ...] = ()
+    """Directories outside the spec's own that ``extends`` was allowed to read (kept for reloading)."""
 
     def __str__(self) -> str:
         return f"{self.name} ({self.path})"
@@ -58,13 +67,16 @@ def load(
     *,
     variables: Mapping[str, Any] | None = None,
     input_shape: tuple[int, ...] | list[int] | None = None,
+    allow_dirs: Sequence[str | Path] = (),
 ) -> Spec:
     """Load, validate and merge a spec given by path or built-in name.
 
     ``variables`` override the spec's variables (each must exist in the spec); ``input_shape``
-    overrides its input.  Raises SpecError with every problem found.
+    overrides its input.  ``extends`` may reach files in the spec's own directory tree, the
+    built-in specs and the directories in ``allow_dirs`` (like a compiler's include path), nothing
+    else.  Raises SpecError with every problem found.
     """
-    return load_collecting(spec, None, variables=variables, input_shape=input_shape)
+    return load_collecting(spec, None, variables=variables, input_shape=input_shape, allow_dirs=allow_dirs)
 
 
 def load_collecting(
@@ -73,15 +85,20 @@ def load_collecting(
     *,
     variables: Mapping[str, Any] | None = None,
     input_shape: tuple[int, ...] | list[int] | None = None,
+    allow_dirs: Sequence[str | Path] = (),
 ) -> Spec:
     """Like :func:`load`, but schema errors go into ``collected`` (when given) instead of stopping.
 
     The lowering can then run on the partly invalid spec and report its own problems too, so a
     person sees every error of a file at once.  Errors that leave nothing to lower still raise.
     """
+    from archspec.plugins import load_entry_point_plugins
+
+    load_entry_point_plugins()  # installed plugins, read by Python and the command line alike
     path = resolve_spec_path(str(spec))
+    roots = extends_roots(path, allow_dirs)
     try:
-        return _load(path, collected, variables, input_shape)
+        return _load(path, collected, variables, input_shape, roots)
     except SpecError as error:
         if not collected:
             raise
@@ -92,8 +109,8 @@ def load_collecting(
 
 
 def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str, Any] | None,
-          input_shape: tuple[int, ...] | list[int] | None) -> Spec:
-    data, files = _load_merged(path, chain=(), collected=collected)
+          input_shape: tuple[int, ...] | list[int] | None, roots: tuple[Path, ...]) -> Spec:
+    data, files = _load_merged(path, chain=(), collected=collected, roots=roots)
     _check_required(data, bool(collected))
     _check_plugins(data)
     kinds = DiagnosticCollector()
@@ -117,6 +134,7 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
         plugins=tuple(p for p in _list_or_empty(data.get("plugins")) if isinstance(p, str)),
         data=data,
         files=files,
+        allow_dirs=tuple(str(root) for root in roots[2:]),
     )
 
 
@@ -139,8 +157,12 @@ def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) 
     return noted
 
 
-def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> LocatedMapping:
-    """Read and validate one file on its own (without following ``extends``)."""
+def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, *, quote: bool = True) -> LocatedMapping:
+    """Read and validate one file on its own (without following ``extends``).
+
+    With ``quote=False`` (a file named by ``extends``, which an untrusted spec chooses), a file
+    that is not a spec is named but none of its text is printed.
+    """
     display = _display_path(path)
     try:
         with path.open("rb") as file:
@@ -153,37 +175,62 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> Loc
         raise SpecError.at(f"cannot read {display}: {exc.strerror}") from None
     except ValueError:
         raise SpecError.at(f"cannot read {display}: not a valid file name") from None
-    source = read_source(display, raw)
-    data = load_located_yaml(source)
+    try:
+        source = read_source(display, raw)
+        data = load_located_yaml(source)
+    except SpecError as exc:
+        if quote:
+            raise
+        raise SpecError([_unquoted(d) for d in exc.diagnostics]) from None
     where = SourceLocation(display, 1, 1, source.lines[0] if source.lines else "")
     if data is None:
         raise SpecError.at("spec file is empty", where,
                            hint="a spec starts with 'archspec: 1', a name, an input shape and layers")
     if not isinstance(data, LocatedMapping):
+        if not quote:
+            raise SpecError.at(f"{display} is not a spec: a spec is a mapping of keys (archspec, name, input, "
+                               "layers...)", replace(where, line_text=""))
         raise SpecError.at(f"a spec must be a mapping of keys (archspec, name, input, layers...), got {describe(data)}",
                            getattr(data, "location", where))
+    version_problems = _version_problems(data, where)
+    model = language().spec_model
+    checked = data if not version_problems else {**data, "archspec": FORMAT_VERSION}
+    diagnostics = list(version_problems)
+    try:
+        model.model_validate(checked)
+    except ValidationError as exc:
+        diagnostics.extend(diagnostics_from_validation(exc, data, model))
+    if not diagnostics:
+        return data
+    collector = DiagnosticCollector(diagnostics)
+    _check_layer_kinds(data, collector, only_local=True)
+    if collected is None:
+        raise SpecError(collector.diagnostics) from None
+    collected.extend(collector.diagnostics)
+    return data
+
+
+def _version_problems(data: LocatedMapping, start: SourceLocation) -> list[Diagnostic]:
+    """What is wrong with the ``archspec:`` line, reported with the rest of the file's errors.
+
+    A spec written for a newer language version stops here: the rest of it is in a language this
+    archspec does not read, so its other "errors" would only mislead.
+    """
     if "archspec" not in data:
-        raise SpecError.at("missing 'archspec: 1' (the spec-language version) at the top of the file", where,
-                           hint="add the line 'archspec: 1'")
+        return [Diagnostic("missing 'archspec: 1' (the spec-language version) at the top of the file", start,
+                           hint="add the line 'archspec: 1'")]
     version, version_at = data["archspec"], data.value_locations["archspec"]
     if not isinstance(version, int) or isinstance(version, bool):
-        raise SpecError.at(f"'archspec' is the language version, {FORMAT_VERSION}; got {describe(version)}",
-                           version_at, hint=f"write 'archspec: {FORMAT_VERSION}'")
-    if version != FORMAT_VERSION:
+        return [Diagnostic(f"'archspec' is the language version, {FORMAT_VERSION}; got {describe(version)}",
+                           version_at, hint=f"write 'archspec: {FORMAT_VERSION}'")]
+    if version > FORMAT_VERSION:
         raise SpecError.at(f"this spec is written in language version {version}; archspec reads version "
                            f"{FORMAT_VERSION}", version_at, hint=f"write 'archspec: {FORMAT_VERSION}' and the spec in "
                            "that version")
-    model = language().spec_model
-    try:
-        model.model_validate(data)
-    except ValidationError as exc:
-        diagnostics = diagnostics_from_validation(exc, data, model)
-        collector = DiagnosticCollector(diagnostics)
-        _check_layer_kinds(data, collector, only_local=True)
-        if collected is None:
-            raise SpecError(collector.diagnostics) from None
-        collected.extend(collector.diagnostics)
-    return data
+    if version != FORMAT_VERSION:
+        return [Diagnostic(f"this spec is written in language version {version}; archspec reads version "
+                           f"{FORMAT_VERSION}", version_at, hint=f"write 'archspec: {FORMAT_VERSION}'")]
+    return []
 
 
 def _nearby_spec(path: Path) -> str | None:
@@ -207,10 +254,57 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _load_merged(path: Path, chain: tuple[Path, ...],
-                 collected: list[Diagnostic] | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
+def _unquoted(diagnostic: Diagnostic) -> Diagnostic:
+    """The diagnostic without the source line it would print."""
+    if diagnostic.location is None:
+        return diagnostic
+    return replace(diagnostic, location=replace(diagnostic.location, line_text=""))
+
+
+def extends_roots(spec_path: Path, allow_dirs: Sequence[str | Path] = ()) -> tuple[Path, ...]:
+    """The directories ``extends`` may read from: the tree of the spec that started the load, the
+    built-in specs (their ``lib/`` included) and the directories the person allowed."""
+    roots = [_resolved(spec_path).parent, _resolved(builtin_specs_dir())]
+    for directory in allow_dirs:
+        allowed = _resolved(Path(directory))
+        if not allowed.is_dir():
+            raise UsageError(f"cannot allow '{directory}' for 'extends': no such directory")
+        roots.append(allowed)
+    return tuple(roots)
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a name too long
+        return path.absolute()
+
+
+def _check_extends_target(parent_ref: str, parent_path: Path, roots: tuple[Path, ...],
+                          where: SourceLocation) -> None:
+    """A spec chooses what it extends, and specs are often untrusted: only spec files in the allowed
+    directories are read, and a refused file is named, never read."""
+    if parent_path.suffix not in SPEC_SUFFIXES:
+        raise SpecError.at(f"cannot extend '{parent_ref}': 'extends' names a spec file (.yaml or .yml) or a "
+                           f"built-in spec", where, hint="write the path of a .yaml spec, relative to this file")
+    target = _resolved(parent_path)
+    if not any(target.is_relative_to(root) for root in roots):
+        raise SpecError.at(
+            f"cannot extend '{parent_ref}': it is outside {_directory_name(roots[0])}, the directory of the spec "
+            f"being loaded", where,
+            hint="move the file beside the spec, or allow its directory: --allow-dir DIR on the command line, "
+                 "allow_dirs=[DIR] in Python")
+
+
+def _directory_name(directory: Path) -> str:
+    shown = _display_path(directory)
+    return "the current directory" if shown == "." else shown
+
+
+def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic] | None = None,
+                 roots: tuple[Path, ...] = ()) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
-    data = read_spec_file(path, collected)
+    data = read_spec_file(path, collected, quote=not chain)
     parent_ref = data.get("extends")
     if not isinstance(parent_ref, str):  # none, or not a path (which the schema reports)
         return data, (_display_path(path),)
@@ -222,6 +316,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...],
     except SpecError as exc:
         first = exc.diagnostics[0]
         raise SpecError.at(first.message, where, first.hint) from None
+    _check_extends_target(parent_ref, parent_path, roots or extends_roots(path), where)
     if not is_file(parent_path):
         shown = _display_path(parent_path)
         problem = "is a directory" if exists(parent_path) else "does not exist"
@@ -233,7 +328,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...],
         raise SpecError.at(f"'extends' forms a cycle: {cycle}", where)
     already = len(collected) if collected is not None else 0
     try:
-        parent, parent_files = _load_merged(parent_path, visited, collected)
+        parent, parent_files = _load_merged(parent_path, visited, collected, roots)
     except SpecError as exc:
         raise SpecError(_extended_by(exc.diagnostics, where)) from None
     if collected is not None:

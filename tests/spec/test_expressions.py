@@ -71,3 +71,26 @@ def test_escape_and_detection():
 @given(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6))
 def test_arithmetic_agrees_with_python(a, b):
     assert evaluate("$a + b * 3 - a // 7", {"a": a, "b": b}) == a + b * 3 - a // 7
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$bn_size * $growth", 128),
+        ("${$bn_size + 1}", 5),
+        ("${bn_size + 1}", 5),
+        ("$max($growth, 100) // $bn_size", 25),
+        ("$depths[$bn_size - 4]", 3),
+        ("$'$growth' if $growth > 1 else 'x'", "$growth"),
+    ],
+)
+def test_dollar_on_every_variable(text, expected):
+    """A person writes ``$a * $b``: every variable reference may carry its ``$``, quoted text keeps it."""
+    assert evaluate(text, {"bn_size": 4, "growth": 32, "depths": [3, 4]}) == expected
+    assert names_in(text) <= {"bn_size", "growth", "depths"}
+
+
+def test_stray_dollar_says_how_to_write_a_variable():
+    with pytest.raises(ExpressionError, match="must be followed by a variable name") as caught:
+        evaluate("$growth * $ 2", {"growth": 32})
+    assert caught.value.hint is not None and "'$name'" in caught.value.hint
