@@ -113,3 +113,31 @@ def test_static_commands_never_import_torch():
 def test_version_and_help():
     assert run("--version").stdout.startswith("archspec ")
     assert "compile" in run("--help").stdout
+
+
+def test_allow_dir_before_or_after_the_command(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "base.yaml").write_text("archspec: 1\nname: base\ninput: [3, 8, 8]\nlayers: [relu]\n")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "net.yaml").write_text("archspec: 1\nextends: ../shared/base.yaml\nname: net\n")
+    refused = run("validate", "project/net.yaml", cwd=tmp_path)
+    assert refused.returncode == 1 and "outside project" in refused.stderr and "--allow-dir" in refused.stderr
+    for args in (("--allow-dir", "shared", "summary", "project/net.yaml"),
+                 ("summary", "project/net.yaml", "--allow-dir", "shared")):
+        allowed = run(*args, cwd=tmp_path)
+        assert allowed.returncode == 0, allowed.stderr
+    missing = run("--allow-dir", "nowhere", "validate", "project/net.yaml", cwd=tmp_path)
+    assert missing.returncode == 2 and "no such directory" in missing.stderr
+
+
+def test_plugin_option_before_the_command_and_on_inspect(tmp_path):
+    plugin = tmp_path / "marker_plugin.py"
+    plugin.write_text("import pathlib\npathlib.Path(__file__).with_suffix('.loaded').write_text('yes')\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{REPO}"}
+    for args in (("--plugin", "marker_plugin", "list"), ("inspect", "missing.onnx", "--plugin", "marker_plugin")):
+        (tmp_path / "marker_plugin.loaded").unlink(missing_ok=True)
+        result = run(*args, cwd=tmp_path, env=env)
+        assert "No such option" not in result.stderr
+        assert (tmp_path / "marker_plugin.loaded").exists(), (args, result.stderr)
+    bad = run("--plugin", "no_such_module", "validate", "lenet5", cwd=tmp_path)
+    assert bad.returncode == 2 and "cannot import it" in bad.stderr

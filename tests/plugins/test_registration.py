@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -149,3 +150,21 @@ def test_cli_plugin_option_loads_a_module(tmp_path):
     bad = subprocess.run([*command, "validate", str(spec), "--plugin", "no_such_module"], capture_output=True,
                          text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "cannot import it" in bad.stderr
+
+
+def test_python_and_the_cli_load_installed_plugins_alike(tmp_path):
+    """An installed plugin's ops are known to ``archspec.analyse`` as to ``archspec validate``, whether or not
+    the spec names the plugin; with autoloading disabled, to neither."""
+    spec = tmp_path / "net.yaml"
+    spec.write_text("archspec: 1\nname: n\ninput: [8, 8, 8]\nlayers: [{squeeze_excite: 2}, relu]\n")
+    python = [sys.executable, "-c", f"import archspec; print(archspec.analyse({str(spec)!r}).parameters)"]
+    cli = [sys.executable, "-m", "archspec", "validate", str(spec)]
+    for disabled in (False, True):
+        env = {**os.environ, "ARCHSPEC_DISABLE_PLUGIN_AUTOLOAD": "1" if disabled else ""}
+        from_python = subprocess.run(python, capture_output=True, text=True, env=env, cwd=tmp_path)
+        from_cli = subprocess.run(cli, capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert (from_python.returncode == 0) == (from_cli.returncode == 0) == (not disabled), \
+            (from_python.stderr, from_cli.stderr)
+        if disabled:
+            assert "unknown layer kind 'squeeze_excite'" in from_python.stderr
+            assert "unknown layer kind 'squeeze_excite'" in from_cli.stderr

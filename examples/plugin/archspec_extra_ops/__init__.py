@@ -5,7 +5,7 @@
     channel_shuffle   channel shuffle (ShuffleNet); deliberately without an ONNX lowering
 
 Importing the package registers them, which is how archspec finds them three ways: through the
-``archspec.ops`` entry point this package declares (the CLI imports it at start-up), with
+``archspec.ops`` entry point this package declares (archspec imports it before it reads a spec), with
 ``archspec --plugin archspec_extra_ops``, or by ``import archspec_extra_ops`` in your own code
 before ``archspec.load``/``build``.  Importing it does not import torch; the layers in
 :mod:`archspec_extra_ops.layers` do, and need nothing else.
