@@ -4,8 +4,9 @@
     python scripts/gen_docs.py --check   # exit 1 if a checked-in page is stale (run by the tests)
 
 Generated: docs/reference/spec.md (from the pydantic models and the op registry),
-docs/reference/cli.md (from the typer app), docs/schema/archspec.schema.json, and the gallery
-(docs/gallery/: one page per built-in spec with its source, diagrams and summary).
+docs/reference/cli.md (from the typer app), docs/schema/archspec.schema.json, the gallery
+(docs/gallery/: one page per built-in spec with its source, diagrams and summary), and the front
+page's figure and spec (docs/img/front-page.svg, and a marked region of README.md and docs/index.md).
 """
 
 from __future__ import annotations
@@ -232,10 +233,12 @@ PAGES: dict[str, Callable[[], str]] = {
 
 def generated_pages() -> dict[str, str]:
     """Every generated file's path (relative to docs/) and content."""
+    from front_page import front_page_files
     from one_by_one import one_by_one_page
 
     pages = {path: make() for path, make in PAGES.items()}
     pages["examples/one-by-one.md"] = one_by_one_page()
+    pages.update(front_page_files(DOCS))
     try:
         from gallery import gallery_pages  # type: ignore[import-not-found]
     except ImportError:
@@ -269,7 +272,7 @@ def main() -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
-            print(f"wrote docs/{relative}")
+            print(f"wrote {path.resolve().relative_to(REPO)}")
     if stale:
         print("stale generated docs (run python scripts/gen_docs.py): " + ", ".join(stale), file=sys.stderr)
         return 1
