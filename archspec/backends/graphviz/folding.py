@@ -137,12 +137,13 @@ def fold(graph: Graph, *, expand: bool = False, depth: int | None = None) -> Fol
     as one box).
     """
     members = scope_members(graph)
+    nested = nested_scopes(graph)
     runs: dict[str, tuple[Run, ...]] = {}
     for scope in graph.scopes:
         if scope.kind == "repeat":
             iterations = [child for child in graph.child_scopes(scope.path) if child.index is not None]
             runs[scope.path] = (tuple(_single_runs(scope.path, iterations)) if expand
-                                else identical_runs(graph, scope.path, iterations, members))
+                                else identical_runs(graph, scope.path, iterations, members, nested))
     collapsed = frozenset() if depth is None else frozenset(
         scope.path for scope in graph.scopes if scope.depth == depth + 1 and scope.kind != "shortcut")
     return Folding(graph, runs, collapsed)
@@ -159,15 +160,33 @@ def scope_members(graph: Graph) -> dict[str, list[Node]]:
     return members
 
 
+def nested_scopes(graph: Graph) -> dict[str, list[Scope]]:
+    """The scopes inside each scope (at any depth), in graph order, found in one pass."""
+    nested: dict[str, list[Scope]] = {scope.path: [] for scope in graph.scopes}
+    for scope in graph.scopes:
+        path = scope.path.rpartition(".")[0]
+        while path:
+            nested.setdefault(path, []).append(scope)
+            path = path.rpartition(".")[0]
+    return nested
+
+
 def identical_runs(graph: Graph, repeat: str, iterations: list[Scope],
-                   members: dict[str, list[Node]] | None = None) -> tuple[Run, ...]:
-    """Group a repeat's iterations into maximal runs of consecutive, structurally identical ones."""
+                   members: dict[str, list[Node]] | None = None,
+                   nested: dict[str, list[Scope]] | None = None) -> tuple[Run, ...]:
+    """Group a repeat's iterations into maximal runs of consecutive, structurally identical ones.
+
+    ``members`` and ``nested`` (from :func:`scope_members` and :func:`nested_scopes`) let a caller
+    that folds every repeat of a graph find them once, keeping a long network linear.
+    """
     members = members if members is not None else scope_members(graph)
+    nested = nested if nested is not None else nested_scopes(graph)
     runs: list[Run] = []
     group: list[Scope] = []
     signature: Hashable = None
     for iteration in iterations:
-        current = structural_signature(graph, iteration.path, members.get(iteration.path, []))
+        current = structural_signature(graph, iteration.path, members.get(iteration.path, []),
+                                       nested.get(iteration.path, []))
         if group and current == signature:
             group.append(iteration)
             continue
@@ -179,7 +198,8 @@ def identical_runs(graph: Graph, repeat: str, iterations: list[Scope],
     return tuple(runs)
 
 
-def structural_signature(graph: Graph, scope: str, nodes: Iterable[Node]) -> Hashable:
+def structural_signature(graph: Graph, scope: str, nodes: Iterable[Node],
+                         inside: Iterable[Scope] | None = None) -> Hashable:
     """What must be equal for two scopes to be drawn as one: layers, parameters, shapes, wiring, sub-scopes.
 
     Names are taken relative to the scope; inputs from outside it are numbered in order of first
@@ -198,8 +218,8 @@ def structural_signature(graph: Graph, scope: str, nodes: Iterable[Node]) -> Has
          tuple(reference(source) for source in node.inputs))
         for node in nodes
     )
-    inner = tuple((s.path[len(prefix):], s.kind, s.block, s.count, s.index, s.arguments)
-                  for s in graph.scopes if s.path.startswith(prefix))
+    inside = inside if inside is not None else (s for s in graph.scopes if s.path.startswith(prefix))
+    inner = tuple((s.path[len(prefix):], s.kind, s.block, s.count, s.index, s.arguments) for s in inside)
     return layers, inner
 
 

@@ -97,6 +97,11 @@ class DiagramView:
     """For every drawn layer, the id of its box (layers of hidden iterations are not in it)."""
 
     @cached_property
+    def repeated_blocks(self) -> dict[str, str | None]:
+        """Memo of :func:`repeated_block`: every iteration's cluster asks about its repeat."""
+        return {}
+
+    @cached_property
     def clusters_by_id(self) -> dict[str, Cluster]:
         return {cluster.id: cluster for cluster in self.clusters}
 
@@ -213,8 +218,10 @@ def cluster_note(view: DiagramView, cluster: Cluster) -> str:
 
 def repeated_block(view: DiagramView, repeat: str) -> str | None:
     """The block every iteration of a repeat calls, if they all call the same one."""
-    blocks = {view.graph.scope(member).block for run in view.folding.runs.get(repeat, ()) for member in run.members}
-    return blocks.pop() if len(blocks) == 1 else None
+    if repeat not in view.repeated_blocks:
+        blocks = {view.graph.scope(member).block for run in view.folding.runs.get(repeat, ()) for member in run.members}
+        view.repeated_blocks[repeat] = blocks.pop() if len(blocks) == 1 else None
+    return view.repeated_blocks[repeat]
 
 
 def _fusion_host(graph: Graph, node: Node, boxes: dict[str, list[Node]],

@@ -454,13 +454,16 @@ def _assemble(plan: VolumePlan, geometries: dict[str, Geometry], frames: dict[st
     first = plan.elements[0]
     top = MARGIN
     width = 0.0
+    row_start = 0
+    """The index of the row's first segment in ``segments``."""
     for row_index, row in enumerate(rows):
         row_placed: dict[str, Placed] = {}
         if row_index == 0:
             origin = MARGIN + geometries[first.id].footprint
             row_placed[first.id] = Placed(first, geometries[first.id], MARGIN, 0.0, 0.0)
         else:
-            origin = MARGIN + _row_start_offset(segments, segments.index(row[0]), frames)
+            origin = MARGIN + _row_start_offset(segments, row_start, frames)
+        row_start += len(row)
         offsets = []
         for segment in row:
             offsets.append(origin)
@@ -589,6 +592,8 @@ def _frame_pieces(plan: VolumePlan, placed: dict[str, Placed], routes: list[Rout
         routes_into.setdefault(route.arrow.target, []).append(route)
     clusters = plan.view.clusters_by_id
     pieces: dict[str, FramePiece] = {}
+    inside: dict[str, list[FramePiece]] = {}
+    """The pieces made so far, by their cluster's parent."""
     for cluster_id in sorted(members, key=lambda cluster: -depths[cluster]):  # inner frames first
         ids = members[cluster_id]
         x0, x1 = min(placed[e].x for e in ids), max(placed[e].right for e in ids)
@@ -600,11 +605,12 @@ def _frame_pieces(plan: VolumePlan, placed: dict[str, Placed], routes: list[Rout
             y1 = max(y1, _route_bottom(route))
             bounds = route.label_bounds
             x0 = min(x0, route.points[1][0] if route.kind == "curve" else bounds[0] if bounds else x0)
-        for inner in pieces.values():
-            if inner.cluster.parent == cluster_id:
-                x0, y0, x1, y1 = min(x0, inner.x0), min(y0, inner.y0), max(x1, inner.x1), max(y1, inner.y1)
-        pieces[cluster_id] = FramePiece(clusters[cluster_id], x0 - FRAME_PAD + 2, y0 - FRAME_PAD_Y - FRAME_TITLE_BAND,
-                                        x1 + FRAME_PAD - 2, y1 + FRAME_PAD_Y, depths[cluster_id])
+        for inner in inside.get(cluster_id, ()):
+            x0, y0, x1, y1 = min(x0, inner.x0), min(y0, inner.y0), max(x1, inner.x1), max(y1, inner.y1)
+        piece = FramePiece(clusters[cluster_id], x0 - FRAME_PAD + 2, y0 - FRAME_PAD_Y - FRAME_TITLE_BAND,
+                           x1 + FRAME_PAD - 2, y1 + FRAME_PAD_Y, depths[cluster_id])
+        pieces[cluster_id] = piece
+        inside.setdefault(piece.cluster.parent, []).append(piece)
     return sorted(pieces.values(), key=lambda piece: (piece.depth, piece.x0))
 
 

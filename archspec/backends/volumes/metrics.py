@@ -8,6 +8,8 @@ of the font size; unknown characters count as wide ones, so an estimate errs on 
 
 from __future__ import annotations
 
+import functools
+
 _WIDTHS: dict[str, int] = {
     " ": 278, "!": 278, '"': 355, "#": 556, "$": 556, "%": 889, "&": 667, "'": 191, "(": 333, ")": 333,
     "*": 389, "+": 584, ",": 278, "-": 333, ".": 278, "/": 278, ":": 278, ";": 278, "<": 584, "=": 584,
@@ -26,7 +28,9 @@ _BOLD = 1.08
 """Bold letters are about this much wider on average (digits are not, but the estimate may be roomy)."""
 
 
+@functools.lru_cache(maxsize=16384)
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
-    """The advance width in px of ``text`` set at ``size`` px."""
+    """The advance width in px of ``text`` set at ``size`` px (remembered: a layout asks about each label
+    several times, and a long network repeats the same labels)."""
     units = sum(_WIDTHS.get(character, _UNKNOWN) for character in text)
     return units * size / 1000 * (_BOLD if bold else 1.0)

@@ -113,6 +113,8 @@ class _Planner:
         """For each box, the element holding its output."""
         self.elements: list[Element] = []
         self.arrows: list[Arrow] = []
+        self.arrows_into: dict[str, list[Arrow]] = {}
+        """The arrows by target, so a join finds its own without reading every arrow (linear in the network)."""
 
     def is_join(self, box: Box) -> bool:
         return box.scope is None and box.head.op != INPUT and box.head.definition.family == "join"
@@ -144,7 +146,7 @@ class _Planner:
         self.elements.append(Element(box.id, "join", box.output_shape, "join", box.cluster, box.head.label))
         for source, skip in self.incoming[box.id]:
             if not self.absorbed(self.boxes[source]):
-                self.arrows.append(Arrow(self.tensor_of[source], box.id, skip=skip))
+                self._add_arrow(Arrow(self.tensor_of[source], box.id, skip=skip))
         follower = self.followers.get(box.id)
         shown = follower.nodes if follower is not None else box.nodes[1:]
         family = shown[0].definition.family if shown else self._main_family(box)
@@ -152,14 +154,19 @@ class _Planner:
         if follower is not None:
             self.tensor_of[follower.id] = self.tensor_of[box.id]
         text = (" · ".join(node.label for node in shown),) if shown else ()
-        self.arrows.append(Arrow(box.id, self.tensor_of[box.id], text, family,
+        self._add_arrow(Arrow(box.id, self.tensor_of[box.id], text, family,
                                  parameters=sum(node.parameters for node in shown),
                                  layer=shown[0].name if shown else ""))
 
+    def _add_arrow(self, arrow: Arrow) -> None:
+        self.arrows.append(arrow)
+        self.arrows_into.setdefault(arrow.target, []).append(arrow)
+
     def _main_family(self, box: Box) -> str:
         """The colour of a join's output when no layer follows it: that of the op on its main input."""
-        families = [arrow.family for arrow in self.arrows if arrow.target == box.id and arrow.family]
-        main = [arrow.family for arrow in self.arrows if arrow.target == box.id and arrow.family and not arrow.skip]
+        into = self.arrows_into.get(box.id, [])
+        families = [arrow.family for arrow in into if arrow.family]
+        main = [arrow.family for arrow in into if arrow.family and not arrow.skip]
         return (main or families or ["join"])[0]
 
     def add_op(self, box: Box) -> None:
@@ -174,7 +181,7 @@ class _Planner:
             self.add_tensor(box.id, box, family)
         for position, (source, skip) in enumerate(self.incoming[box.id]):
             first = position == 0
-            self.arrows.append(Arrow(self.tensor_of[source], target, text if first else (), family,
+            self._add_arrow(Arrow(self.tensor_of[source], target, text if first else (), family,
                                      skip or box.shortcut, box.parameters if first else 0, box.head.name))
 
 
