@@ -161,7 +161,7 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, *, quo
     """Read and validate one file on its own (without following ``extends``).
 
     With ``quote=False`` (a file named by ``extends``, which an untrusted spec chooses), a file
-    that is not a spec is named but none of its text is printed.
+    that is not a spec (no mapping with an ``archspec:`` line) is named but none of its text is printed.
     """
     display = _display_path(path)
     try:
@@ -186,10 +186,10 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, *, quo
     if data is None:
         raise SpecError.at("spec file is empty", where,
                            hint="a spec starts with 'archspec: 1', a name, an input shape and layers")
+    if not quote and (not isinstance(data, LocatedMapping) or "archspec" not in data):
+        raise SpecError.at(f"{display} is not a spec: a spec is a mapping that starts with 'archspec: 1'",
+                           replace(where, line_text=""))
     if not isinstance(data, LocatedMapping):
-        if not quote:
-            raise SpecError.at(f"{display} is not a spec: a spec is a mapping of keys (archspec, name, input, "
-                               "layers...)", replace(where, line_text=""))
         raise SpecError.at(f"a spec must be a mapping of keys (archspec, name, input, layers...), got {describe(data)}",
                            getattr(data, "location", where))
     version_problems = _version_problems(data, where)

@@ -44,7 +44,8 @@ def test_only_spec_files_are_read_even_inside_the_tree(tmp_path):
 def test_a_yaml_file_that_is_no_spec_is_named_not_quoted(tmp_path):
     (tmp_path / "data.yaml").write_text(f"- {SECRET}\n")
     (tmp_path / "broken.yaml").write_text(f"{SECRET}: [\n")
-    for target in ("data.yaml", "broken.yaml"):
+    (tmp_path / "config.yaml").write_text(f"password: {SECRET}\n")
+    for target in ("data.yaml", "broken.yaml", "config.yaml"):
         message = _error(_child(tmp_path, target))
         assert "TOPSECRET" not in message and target in message
 
