@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchLayer
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class _ShapePreserving(Op[ParamsT]):

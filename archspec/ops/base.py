@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Ty
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 Shape = tuple[int, ...]
 

@@ -26,7 +26,7 @@ from archspec.ops.base import (
 )
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class Conv2dParams(OpParams):

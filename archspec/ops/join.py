@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from archspec.ops.base import Op, OpParams, Shape, ShapeError, format_shape
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 def _shapes(inputs: Sequence[Shape]) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class LinearParams(OpParams):

@@ -10,7 +10,7 @@ from pydantic import Field
 from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchLayer, require_rank
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class BatchNormParams(OpParams):

@@ -27,7 +27,7 @@ from archspec.ops.base import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class PoolParams(OpParams):
