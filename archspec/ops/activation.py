@@ -29,6 +29,7 @@ class _ShapePreserving(Op[ParamsT]):
 class ReLU(_ShapePreserving[OpParams]):
     kind = "relu"
     torch_class = "ReLU"
+    torch_inplace_layer = True
     description = "rectified linear unit, max(x, 0)"
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:

@@ -27,6 +27,7 @@ class BatchNorm2d(Op[BatchNormParams]):
     Params = BatchNormParams
     family = "norm"
     name_prefix = "bn"
+    owns_output = True
     description = "batch normalization over channels (nn.BatchNorm2d)"
 
     def output_shape(self, params: BatchNormParams, inputs: Sequence[Shape]) -> Shape:
