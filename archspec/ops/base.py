@@ -26,11 +26,21 @@ MAX_SIZE = 1 << 24
 """The largest channel count, kernel, stride or feature size a spec may ask for."""
 
 
+ShapeErrorReason = Literal["input_too_small", "other"]
+"""Why a shape rule refused its inputs, for archspec's hints: ``input_too_small`` when a window
+(kernel, pooling) does not fit the padded input."""
+
+
 class ShapeError(Exception):
     """Raised by a shape rule when its inputs do not fit; the message is for a person.
 
-    archspec adds the layer's name, its location in the spec and the input shapes.
+    archspec adds the layer's name, its location in the spec and the input shapes, and a hint
+    chosen by ``reason`` (never by the message's text).
     """
+
+    def __init__(self, message: str, reason: ShapeErrorReason = "other"):
+        super().__init__(message)
+        self.reason: ShapeErrorReason = reason
 
 
 class OpParams(BaseModel):

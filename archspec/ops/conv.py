@@ -71,7 +71,8 @@ def sliding_window_output(extent: int, before: int, after: int, kernel: int, str
     if padded < span:
         raise ShapeError(
             f"{what} {span} is larger than the padded input {axis} {padded} "
-            f"(input {extent}, padding {before}+{after})"
+            f"(input {extent}, padding {before}+{after})",
+            reason="input_too_small",
         )
     return (padded - span) // stride + 1
 

@@ -60,7 +60,8 @@ class AvgPoolParams(PoolParams):
 def pooled_extent(extent: int, kernel: int, stride: int, padding: int, ceil_mode: bool, axis: str) -> int:
     padded = extent + 2 * padding
     if padded < kernel:
-        raise ShapeError(f"pooling window {kernel} is larger than the padded input {axis} {padded}")
+        raise ShapeError(f"pooling window {kernel} is larger than the padded input {axis} {padded}",
+                         reason="input_too_small")
     span = padded - kernel
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= extent + padding:
