@@ -7,8 +7,8 @@
     >>> model = archspec.build("resnet50", seed=0)  # a torch.nn.Module
 
 Names are imported when first used, so ``import archspec`` is instant and the command line can
-answer Ctrl-C cleanly from its first moment; the torch-dependent functions (build, port_weights)
-import torch only when called.
+answer Ctrl-C cleanly from its first moment; the torch-dependent functions (build, compile,
+reset_parameters, port_weights) import torch only when called.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ _PUBLIC = {
     "get_op": "archspec.ops", "register_op": "archspec.ops", "registered_ops": "archspec.ops",
     "unregister_op": "archspec.ops",
     "Spec": "archspec.spec.loader", "load": "archspec.spec.loader",
-    "build": "archspec.backends.torch", "port_weights": "archspec.backends.torch",
+    "build": "archspec.api", "compile": "archspec.api", "reset_parameters": "archspec.api",
+    "port_weights": "archspec.backends.torch",
 }
 
 if TYPE_CHECKING:
     from archspec.analysis.summary import Summary, summarize, summary_json
-    from archspec.backends.torch import build, port_weights
+    from archspec.api import build, compile, reset_parameters
+    from archspec.backends.torch import port_weights
     from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
     from archspec.graph.ir import Graph, Node, Scope
     from archspec.graph.lower import analyse
@@ -52,8 +54,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArchspecError", "Diagnostic", "Graph", "Node", "Op", "OpParams", "Scope", "ShapeError", "SourceLocation",
-    "Spec", "SpecError", "Summary", "TorchLayer", "UsageError", "__version__", "analyse", "build", "get_op",
-    "load", "port_weights", "register_op", "registered_ops", "summarize", "summary_json", "unregister_op",
+    "Spec", "SpecError", "Summary", "TorchLayer", "UsageError", "__version__", "analyse", "build", "compile", "get_op",
+    "load", "port_weights", "register_op", "registered_ops", "reset_parameters", "summarize", "summary_json",
+    "unregister_op",
 ]
 
 

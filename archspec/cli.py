@@ -243,6 +243,7 @@ def list_(
 
 
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+OUTPUTS = ("onnx", "pt", "py", *DIAGRAM_FORMATS)
 
 
 @app.command("compile")
@@ -273,6 +274,7 @@ def compile_(
     place, so a compile that fails or is interrupted leaves the previous file, or none, never a partial
     one; a temporary left by a killed compile is removed by the next successful one.  ONNX and weights
     are refused, before anything is allocated, for a spec whose parameters need more than --memory-limit.
+    (From Python: archspec.compile.)
     """
     with reported_errors():
         load_plugins(plugin)
@@ -284,38 +286,11 @@ def compile_(
 
             print_summary(graph, depth=1)
             print()
-        written: list[Path] = []
-        stem = out_dir / graph.name
-        if onnx or pt:
-            from archspec.resources import check_parameter_memory
-            from archspec.resources import memory_limit as limit_of
+        from archspec.api import compile as compile_outputs
 
-            limit = limit_of(memory_limit)
-            check_parameter_memory(graph, limit)
-            if onnx:
-                from archspec.backends.onnx.lowering import resolve_opset
-
-                resolve_opset(opset)  # a bad --opset fails before the module is built
-            from archspec.backends.torch import build_module
-
-            module = build_module(graph, seed=seed, memory_limit=limit)
-            if onnx:  # first, so that a spec ONNX cannot express leaves no file at all
-                from archspec.backends.onnx import write_onnx
-
-                written.extend(write_onnx(graph, module, stem.with_suffix(".onnx"), opset=opset))
-            if pt:
-                from archspec.backends.torch import write_state_dict
-
-                written.append(write_state_dict(module, stem.with_suffix(".pt")))
-        if py:
-            from archspec.backends.torch import write_python_source
-
-            written.append(write_python_source(graph, stem.with_suffix(".py")))
-        for chosen, suffix in zip((svg, png, pdf, dot), DIAGRAM_FORMATS, strict=True):
-            if chosen:
-                from archspec.backends.graphviz import write_diagram
-
-                written.append(write_diagram(graph, stem.with_suffix("." + suffix)))
+        chosen = [name for name, wanted in zip(OUTPUTS, (onnx, pt, py, svg, png, pdf, dot), strict=True) if wanted]
+        written = compile_outputs(graph, outputs=chosen, out_dir=out_dir, opset=opset, seed=seed,
+                                  memory_limit=memory_limit)
         for path in written:
             print(f"wrote {path}")
 
