@@ -81,13 +81,14 @@ def initialize(graph: Graph, model: torch.nn.Module) -> None:
     """Set the tensors of every layer the spec's ``init:`` names, as ``init_weights()`` would."""
     import torch
 
-    targets = [(tensor, _whole_tensor(tensor), drawn) for tensor, drawn in _targets(graph, model)]
-    draws = [(chunk, drawn, int(torch.randint(0, 2**62, ()).item()))
-             for _, whole, drawn in targets
-             for chunk in whole.view(-1).split(CHUNK)]
+    wholes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (sharded tensor, full-size stand-in)
+    draws: list[_Draw] = []
+    for tensor, drawn in _targets(graph, model):
+        for into, length, skip in _pieces(tensor, wholes):
+            draws.append(_Draw(into, drawn, int(torch.randint(0, 2**62, ()).item()), length, skip))
     if not draws:
         return
-    on_cpu = all(chunk.device.type == "cpu" for chunk, _, _ in draws)
+    on_cpu = all(draw.into is None or draw.into.device.type == "cpu" for draw in draws)
     threads = max(1, min(torch.get_num_threads(), os.cpu_count() or 1, len(draws))) if on_cpu else 1
     with torch.no_grad():
         if threads == 1:
@@ -96,9 +97,66 @@ def initialize(graph: Graph, model: torch.nn.Module) -> None:
         else:
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(_draw, draws))
-        for tensor, whole, _ in targets:
-            if _is_sharded(tensor):
-                _keep_shard(tensor, whole)
+        for tensor, whole in wholes:
+            _keep_shard(tensor, whole)
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """One chunk of a tensor: ``length`` numbers from the chunk's own generator, of which this rank
+    keeps ``into`` (None: none of them), starting ``skip`` numbers into the chunk."""
+
+    into: torch.Tensor | None
+    distribution: Distribution
+    seed: int
+    length: int
+    skip: int = 0
+
+
+def _pieces(tensor: torch.Tensor, wholes: list[tuple[torch.Tensor, torch.Tensor]]
+            ) -> Iterator[tuple[torch.Tensor | None, int, int]]:
+    """The chunks of a tensor as (the part this rank holds, chunk length, offset of that part).
+
+    A plain tensor is all here.  A tensor sharded by rows on a 1-D mesh (FSDP2) holds one contiguous
+    range of the full tensor's numbers: only the chunks that overlap it are drawn.  Any other sharding
+    is drawn into a full-size stand-in (added to ``wholes``) of which each rank keeps its part.
+    """
+    total = math.prod(tensor.shape)
+    if not _is_sharded(tensor):
+        flat = tensor.detach().view(-1)
+        for start in range(0, total, CHUNK):
+            piece = flat[start:start + CHUNK]
+            yield piece, piece.numel(), 0
+        return
+    held = _row_range(tensor)
+    if held is None:
+        whole = _whole_tensor(tensor)
+        wholes.append((tensor, whole))
+        yield from _pieces(whole, [])
+        return
+    local, low = held
+    high = low + local.numel()
+    for start in range(0, total, CHUNK):
+        end = min(start + CHUNK, total)
+        first, last = max(low, start), min(high, end)
+        yield (local[first - low:last - low] if first < last else None), end - start, max(first - start, 0)
+
+
+def _row_range(tensor: torch.Tensor) -> tuple[torch.Tensor, int] | None:
+    """For a tensor sharded by rows on a 1-D mesh, as FSDP2 shards: this rank's numbers (flat) and
+    the index in the full flattened tensor of the first of them; None for any other sharding."""
+    from torch.distributed.tensor import Shard
+
+    mesh, placements = tensor.device_mesh, tensor.placements  # type: ignore[attr-defined]
+    local = tensor.to_local().detach()  # type: ignore[attr-defined]
+    if mesh.ndim != 1 or len(placements) != 1 or placements[0] != Shard(0) or not local.is_contiguous():
+        return None
+    rows = tensor.shape[0]
+    per_rank = -(-rows // mesh.size())  # torch.chunk's split, which Shard(0) uses
+    first_row = min(mesh.get_local_rank() * per_rank, rows)
+    if local.shape[0] != min(per_rank, rows - first_row):
+        return None
+    return local.view(-1), first_row * math.prod(tensor.shape[1:])
 
 
 def distribution(weight_shape: tuple[int, ...], scheme: InitScheme) -> Distribution | None:
@@ -159,18 +217,24 @@ def _targets(graph: Graph, model: torch.nn.Module) -> Iterator[tuple[torch.Tenso
             yield bias, Distribution("constant", 0.0 if scheme.bias == "zeros" else 1.0)
 
 
-def _draw(draw: tuple[torch.Tensor, Distribution, int]) -> None:
+def _draw(draw: _Draw) -> None:
     import torch
 
-    chunk, drawn, seed = draw
-    if drawn.kind == "constant":
-        chunk.fill_(drawn.a)
+    into, drawn = draw.into, draw.distribution
+    if into is None:
         return
-    generator = torch.Generator(device=chunk.device).manual_seed(seed)
+    if drawn.kind == "constant":
+        into.fill_(drawn.a)
+        return
+    whole = into.numel() == draw.length
+    target = into if whole else torch.empty(draw.length, dtype=into.dtype, device=into.device)
+    generator = torch.Generator(device=into.device).manual_seed(draw.seed)
     if drawn.kind == "normal":
-        chunk.normal_(drawn.a, drawn.b, generator=generator)
+        target.normal_(drawn.a, drawn.b, generator=generator)
     else:
-        chunk.uniform_(drawn.a, drawn.b, generator=generator)
+        target.uniform_(drawn.a, drawn.b, generator=generator)
+    if not whole:
+        into.copy_(target[draw.skip:draw.skip + into.numel()])
 
 
 def _is_sharded(tensor: torch.Tensor) -> bool:

@@ -17,6 +17,7 @@ from torch.distributed.fsdp import fully_shard
 from torch.nn.parallel import DistributedDataParallel
 
 import archspec
+from archspec.backends.torch import initialize
 
 SEED = 11
 STEPS = 2
@@ -55,6 +56,7 @@ def full_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def main() -> None:
     spec, out = sys.argv[1], sys.argv[2]
+    initialize.CHUNK = 37  # small chunks, so that chunks straddle the shards' boundaries as in large models
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(rank)  # a different global random state on each rank: the seed must decide
