@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.backends.torch.layout import (
+from archspec.backends.torch.module_plan import (
     LayerMember,
     Member,
     ModulePlan,
@@ -470,3 +470,8 @@ def literal(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return f'float("{value}")'
     return repr(value)
+
+
+def shortcut_attribute(module_class: ModuleClass, index: int, member: ShortcutMember) -> str:
+    profile = module_class.profile.get(index)
+    return str(profile[0]) if profile else member.attribute
