@@ -53,14 +53,6 @@ def test_distributed_example_fsdp_shards_the_parameters():
     assert len(re.findall(r"step \d: loss [\d.]+", result.stdout)) == 2
 
 
-@pytest.mark.slow
-def test_distributed_example_ddp_keeps_a_replica_per_rank():
-    result = run_distributed_example("ddp")
-    assert result.returncode == 0, result.stderr[-4000:]
-    ranks = re.findall(r"rank (\d)/2 ddp: resnet18 parameters ([\d.]+) MB here of ([\d.]+) MB", result.stdout)
-    assert len(ranks) == 2 and all(here == full for _, here, full in ranks)
-
-
 def test_sharded_init_benchmark_measures_two_ranks_and_the_refusal(benchmark):
     bench = benchmark("bench_sharded_init")
     ratios = bench.main(quick=True, spec="lenet5")
