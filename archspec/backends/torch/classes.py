@@ -11,6 +11,9 @@ channels (``in_channels``), or, failing those, the layer and argument it sets
 Scopes that are not blocks and are plain chains of layers (a projection shortcut, the iteration
 of an inline repeat) get no class: they are written as an ``nn.Sequential`` in their parent.
 Pure: no torch import (the names of a layer's constructor arguments are asked for).
+
+Over 400 lines on purpose: grouping instances into classes and naming their parameters is one
+algorithm (signatures, then slots, then matching values to block arguments), read top to bottom.
 """
 
 from __future__ import annotations
