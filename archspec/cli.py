@@ -46,6 +46,12 @@ PluginOption = Annotated[
 ]
 
 
+class WeightsMapping(str, Enum):
+    auto = "auto"
+    name = "name"
+    order = "order"
+
+
 class SummaryFormat(str, Enum):
     table = "table"
     json = "json"
@@ -263,7 +269,14 @@ def compile_(
     memory_limit: Annotated[str | None, typer.Option(
         "--memory-limit", help="Refuse specs whose parameters need more memory (e.g. 8GB; default: half of RAM).",
     )] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
+    weights: Annotated[Path | None, typer.Option(
+        "--weights", help="Use these weights instead of an initialization: a state_dict file (.pt, .pth, "
+                          ".safetensors), mapped by name when its keys are the spec's, else by order.",
+    )] = None,
+    weights_map: Annotated[WeightsMapping, typer.Option(
+        "--weights-map", help="Map --weights by name or by order (default: by name when the keys match).",
+    )] = WeightsMapping.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary and no progress.")] = False,
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,
@@ -289,8 +302,11 @@ def compile_(
         from archspec.api import compile as compile_outputs
 
         chosen = [name for name, wanted in zip(OUTPUTS, (onnx, pt, py, svg, png, pdf, dot), strict=True) if wanted]
+        from archspec.progress import terminal_progress
+
         written = compile_outputs(graph, outputs=chosen, out_dir=out_dir, opset=opset, seed=seed,
-                                  memory_limit=memory_limit)
+                                  memory_limit=memory_limit, weights=weights, weights_map=weights_map.value,
+                                  progress=terminal_progress(quiet), log=print)
         for path in written:
             print(f"wrote {path}")
 
