@@ -345,9 +345,11 @@ def render(
             raise UsageError(f"cannot tell the format of '{output}': use .svg, .png, .pdf or .dot")
         graph = analysed_graph(spec, input_shape, set_)
         from archspec.backends.graphviz import write_diagram
+        from archspec.progress import terminal_progress
 
-        path = write_diagram(graph, output, style=style.value, rankdir=rankdir.value, expand=expand, depth=depth,
-                             show_params=params)
+        with terminal_progress().step(f"drawing {output} ({len(graph.layers):,} layers)"):
+            path = write_diagram(graph, output, style=style.value, rankdir=rankdir.value, expand=expand,
+                                 depth=depth, show_params=params)
         print(f"wrote {path}")
 
 
