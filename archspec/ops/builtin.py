@@ -4,7 +4,7 @@ from archspec.ops.activation import GELU, Dropout, Identity, LeakyReLU, ReLU, Si
 from archspec.ops.attention import MultiheadAttention
 from archspec.ops.base import Op
 from archspec.ops.conv import Conv2d
-from archspec.ops.join import Add, Concat
+from archspec.ops.join import Add, Concat, Multiply
 from archspec.ops.layer_norm import LayerNorm
 from archspec.ops.linear import Flatten, Linear
 from archspec.ops.norm import BatchNorm2d, LocalResponseNorm
@@ -17,5 +17,5 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     BatchNorm2d, LocalResponseNorm, ReLU, LeakyReLU, GELU, Tanh, Sigmoid, Softmax, Dropout, Identity,
     Add, Concat,
     # tensors of any rank: tokens, channels-last images, attention
-    LayerNorm, Permute, Learned, Select, MultiheadAttention,
+    Multiply, LayerNorm, Permute, Learned, Select, MultiheadAttention,
 )
