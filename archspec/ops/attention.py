@@ -1,4 +1,5 @@
-"""Multi-head self-attention over a token sequence: ``attention`` (ViT's encoder, as ``nn.MultiheadAttention``).
+"""Attention: ``attention`` over a token sequence (ViT's encoder, as ``nn.MultiheadAttention``) and
+``window_attention`` within the (shifted) windows of a channels-last image (Swin).
 
 The layer is PyTorch's own ``nn.MultiheadAttention`` (batch first, queries = keys = values), so its
 state_dict is torchvision's (``in_proj_weight``, ``in_proj_bias``, ``out_proj``) and inference takes the
@@ -12,7 +13,20 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from archspec.ops.base import Flag, Op, OpParams, Probability, Shape, ShapeError, Size, TorchLayer, format_shape
+from archspec.ops.base import (
+    CountPair,
+    Flag,
+    Op,
+    OpParams,
+    Probability,
+    Shape,
+    ShapeError,
+    Size,
+    SizePair,
+    TorchLayer,
+    format_shape,
+    pair,
+)
 
 if TYPE_CHECKING:
     from archspec.backends.onnx.lowering import OnnxContext
@@ -90,3 +104,67 @@ def _project(context: OnnxContext, value: str, weight: str, bias: str | None, *,
         return context.add_node("MatMul", [value, transposed], output=context.output if final else None)
     product = context.add_node("MatMul", [value, transposed])
     return context.add_node("Add", [product, context.weight(bias)], output=context.output if final else None)
+
+
+class WindowAttentionParams(OpParams):
+    heads: Size
+    """Number of attention heads."""
+    window: SizePair = 7
+    """Window size: w or [wh, ww]; the image is padded to whole windows."""
+    shift: CountPair = 0
+    """Roll the image back by this much before cutting windows (Swin's shifted windows: half the window
+    every other block); ignored along an axis the window already covers."""
+    attention_dropout: Probability = 0.0
+    """Dropout on the attention weights during training."""
+    dropout: Probability = 0.0
+    """Dropout on the output during training."""
+
+
+class WindowAttention(Op[WindowAttentionParams]):
+    kind = "window_attention"
+    Params = WindowAttentionParams
+    shorthand = "heads"
+    family = "attention"
+    name_prefix = "attn"
+    description = ("multi-head self-attention within (shifted) windows of a channels-last image [H, W, C], "
+                   "with a learned relative position bias (Swin)")
+
+    def output_shape(self, params: WindowAttentionParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError(f"window_attention expects a channels-last image [H, W, C], got {format_shape(shape)}")
+        if shape[2] % params.heads:
+            raise ShapeError(f"window_attention: {shape[2]} channels do not split into {params.heads} heads")
+        if any(s >= w for s, w in zip(pair(params.shift), pair(params.window), strict=True)):
+            raise ShapeError(f"window_attention: shift {params.shift} must be smaller than the window {params.window}")
+        return shape
+
+    def parameter_count(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        wh, ww = pair(params.window)
+        channels = inputs[0][2]
+        return (2 * wh - 1) * (2 * ww - 1) * params.heads + 4 * channels * channels + 4 * channels
+
+    def macs(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        height, width, channels = inputs[0]
+        wh, ww = pair(params.window)
+        positions = -(-height // wh) * wh * -(-width // ww) * ww
+        return positions * (4 * channels * channels + 2 * wh * ww * channels)
+
+    def label(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> str:
+        wh, ww = pair(params.window)
+        shifted = ", shifted" if any(pair(params.shift)) else ""
+        return f"window attention {wh}×{ww}{shifted}, {params.heads} heads"
+
+    def torch_layer(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {}
+        if params.attention_dropout:
+            kwargs["attention_dropout"] = params.attention_dropout
+        if params.dropout:
+            kwargs["dropout"] = params.dropout
+        return TorchLayer("archspec.nn.WindowAttention",
+                          (inputs[0][2], params.heads, pair(params.window), pair(params.shift)), kwargs)
+
+    def to_onnx(self, params: WindowAttentionParams, context: OnnxContext) -> None:
+        from archspec.ops.window_onnx import lower_window_attention
+
+        lower_window_attention(context, params.heads, pair(params.window), pair(params.shift))
