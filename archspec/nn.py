@@ -73,7 +73,8 @@ class WindowAttention(nn.Module):
 
     def position_bias(self) -> torch.Tensor:
         tokens = self.window[0] * self.window[1]
-        bias = self.relative_position_bias_table[self.relative_position_index].view(tokens, tokens, -1)
+        index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
+        bias = self.relative_position_bias_table[index].view(tokens, tokens, -1)
         return bias.permute(2, 0, 1).unsqueeze(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

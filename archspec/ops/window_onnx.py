@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 
 def relative_position_index(window: tuple[int, int]) -> np.ndarray:
     wh, ww = window
-    rows, cols = np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")
-    rows, cols = rows.reshape(-1), cols.reshape(-1)
-    return ((rows[:, None] - rows[None, :] + wh - 1) * (2 * ww - 1) + cols[:, None] - cols[None, :] + ww - 1)
+    grid_rows, grid_cols = np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")
+    rows, cols = grid_rows.reshape(-1), grid_cols.reshape(-1)
+    return np.asarray((rows[:, None] - rows[None, :] + wh - 1) * (2 * ww - 1) + cols[:, None] - cols[None, :] + ww - 1)
 
 
 def shift_mask(height: int, width: int, window: tuple[int, int], shift: tuple[int, int]) -> np.ndarray:
@@ -26,9 +26,9 @@ def shift_mask(height: int, width: int, window: tuple[int, int], shift: tuple[in
         for cols in ((0, width - window[1]), (width - window[1], width - shift[1]), (width - shift[1], width)):
             region[rows[0]:rows[1], cols[0]:cols[1]] = count
             count += 1
-    region = region.reshape(height // window[0], window[0], width // window[1], window[1]).transpose(0, 2, 1, 3)
-    region = region.reshape(-1, window[0] * window[1])
-    return np.where(region[:, None, :] != region[:, :, None], -100.0, 0.0).astype(np.float32)
+    grid = region.reshape(height // window[0], window[0], width // window[1], window[1]).transpose(0, 2, 1, 3)
+    windows = grid.reshape(-1, window[0] * window[1])
+    return np.where(windows[:, None, :] != windows[:, :, None], -100.0, 0.0).astype(np.float32)
 
 
 def _roll(context: OnnxContext, value: str, shifts: tuple[int, int], sizes: tuple[int, int]) -> str:
