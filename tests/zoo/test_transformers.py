@@ -72,3 +72,22 @@ def test_vit_h_14_at_224_has_torchvisions_count_there() -> None:
 def test_other_input_sizes_analyse(name: str) -> None:
     graph = archspec.analyse(name, input_shape=(3, 160, 200))
     assert graph.output_shape == (1000,)
+
+
+SMALL = {  # one block per stage, small inputs: the same ops and code paths as the full models
+    "convnext_tiny": ({"depths": [1, 1, 1, 1]}, (3, 64, 64)),
+    "vit_b_32": ({"depth": 1}, (3, 64, 64)),
+    "swin_t": ({"depths": [2, 1, 1, 1]}, (3, 64, 64)),
+}
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_torch_compile_fullgraph_has_no_graph_breaks(name: str) -> None:
+    import torch
+
+    variables, shape = SMALL[name]
+    model = archspec.build(name, seed=0, variables=variables, input_shape=shape).eval()
+    images = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        assert torch.allclose(compiled(images), model(images), atol=1e-5)
