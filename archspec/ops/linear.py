@@ -98,7 +98,8 @@ class Flatten(Op[FlattenParams]):
         return (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:])
 
     def label(self, params: FlattenParams, inputs: Sequence[Shape], output: Shape) -> str:
-        return "flatten" if (params.start, params.end) == (0, -1) else f"flatten {params.start}..{params.end}"
+        start, end = self._range(params, inputs[0])
+        return "flatten" if (start, end) == (0, len(inputs[0]) - 1) else f"flatten axes {start}–{end}"
 
     def torch_layer(self, params: FlattenParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         start, end = self._range(params, inputs[0])
