@@ -38,8 +38,6 @@ class Linear(Op[LinearParams]):
             raise ShapeError(
                 f"linear expects a flat input of features, got a tensor of shape {format_shape(shape)}; "
                 f"add a 'flatten' layer before it (giving {volume(shape)} features)"
-                + ("" if len(shape) != 3 else
-                   ", or permute to channels-last and set channels_last: true to apply it at every position")
             )
         feature_axis(self.kind, shape, params.channels_last, images=False)
         return (*shape[:-1], params.features)

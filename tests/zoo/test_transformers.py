@@ -77,7 +77,7 @@ def test_other_input_sizes_analyse(name: str) -> None:
 SMALL = {  # one block per stage, small inputs: the same ops and code paths as the full models
     "convnext_tiny": ({"depths": [1, 1, 1, 1]}, (3, 64, 64)),
     "vit_b_32": ({"depth": 1}, (3, 64, 64)),
-    "swin_t": ({"depths": [2, 1, 1, 1]}, (3, 64, 64)),
+    "swin_t": ({"depths": [2, 2, 2, 2]}, (3, 64, 64)),
 }
 
 
