@@ -29,7 +29,7 @@ from archspec.ops.base import (
 )
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class AttentionParams(OpParams):

@@ -11,7 +11,7 @@ from archspec.ops.base import Flag, Number, Op, OpParams, Shape, TorchLayer
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class LayerNormParams(OpParams):

@@ -11,7 +11,7 @@ from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, Torch
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class LinearParams(OpParams):
@@ -29,6 +29,7 @@ class Linear(Op[LinearParams]):
     shorthand = "features"
     family = "linear"
     name_prefix = "fc"
+    owns_output = True
     description = ("fully connected layer (nn.Linear) on features [F], on each token of [L, D], or at each "
                    "position of a channels-last image; put flatten before it on an image")
 
@@ -50,6 +51,9 @@ class Linear(Op[LinearParams]):
 
     def label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"FC {params.features}"
+
+    def volume_label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
+        return ("FC",)
 
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Linear", (inputs[0][-1], params.features), {"bias": params.bias})

@@ -11,7 +11,7 @@ from pydantic import Field
 from archspec.ops.base import Count, Flag, Number, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class PermuteParams(OpParams):

@@ -15,7 +15,7 @@ from pydantic import Field, StrictInt
 from archspec.ops.base import Flag, Number, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class LearnedParams(OpParams):
