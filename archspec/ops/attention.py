@@ -45,7 +45,7 @@ class MultiheadAttention(Op[AttentionParams]):
     kind = "attention"
     Params = AttentionParams
     shorthand = "heads"
-    family = "attention"
+    family = "transformer"
     name_prefix = "attention"
     description = "multi-head self-attention over tokens [L, D] (nn.MultiheadAttention, batch first)"
 
@@ -124,7 +124,7 @@ class WindowAttention(Op[WindowAttentionParams]):
     kind = "window_attention"
     Params = WindowAttentionParams
     shorthand = "heads"
-    family = "attention"
+    family = "transformer"
     name_prefix = "attn"
     description = ("multi-head self-attention within (shifted) windows of a channels-last image [H, W, C], "
                    "with a learned relative position bias (Swin)")
