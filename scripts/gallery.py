@@ -24,6 +24,10 @@ class Reference:
     note: str = ""
 
 
+CONVNEXT = "Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, *A ConvNet for the 2020s*, 2022"
+VIT = "Dosovitskiy et al., *An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale*, 2020"
+SWIN = "Liu et al., *Swin Transformer: Hierarchical Vision Transformer using Shifted Windows*, 2021"
+
 REFERENCES: dict[str, Reference] = {
     "lenet5": Reference("LeNet-5", "LeCun, Bottou, Bengio & Haffner, *Gradient-based learning applied to document "
                         "recognition*, 1998; as drawn in the CNN case-study notes", 61_706, None,
@@ -52,6 +56,23 @@ REFERENCES: dict[str, Reference] = {
     "nin": Reference("Network in Network", "Lin, Chen & Yan, *Network In Network*, 2013 (the CIFAR-10 model)", None,
                      None, "1×1 convolutions as a small MLP at every pixel, and global average pooling instead of "
                      "fully connected layers. See [the 1×1 convolution](../examples/one-by-one.md)."),
+    **{name: Reference(title, f"{paper}; torchvision's `{name}`", params, gmacs, note) for name, title, paper, params,
+       gmacs, note in (
+        ("convnext_tiny", "ConvNeXt-Tiny", CONVNEXT, 28_589_128, 4.456, ""),
+        ("convnext_small", "ConvNeXt-Small", CONVNEXT, 50_223_688, 8.684, ""),
+        ("convnext_base", "ConvNeXt-Base", CONVNEXT, 88_591_464, 15.355, ""),
+        ("convnext_large", "ConvNeXt-Large", CONVNEXT, 197_767_336, 34.361, ""),
+        ("vit_b_16", "ViT-B/16", VIT, 86_567_656, 17.564, ""),
+        ("vit_b_32", "ViT-B/32", VIT, 88_224_232, 4.409, ""),
+        ("vit_l_16", "ViT-L/16", VIT, 304_326_632, 61.555, ""),
+        ("vit_l_32", "ViT-L/32", VIT, 306_535_400, 15.378, ""),
+        ("vit_h_14", "ViT-H/14", VIT, 633_470_440, 1016.717,
+         "At 518×518, as its published weights; the position embedding follows the input size "
+         "(632,045,800 parameters at 224)."),
+        ("swin_t", "Swin-T", SWIN, 28_288_354, 4.491, ""),
+        ("swin_s", "Swin-S", SWIN, 49_606_258, 8.741, ""),
+        ("swin_b", "Swin-B", SWIN, 87_768_224, 15.431, ""),
+    )},
 }
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pydantic import StrictInt
+
 from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
+from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -16,6 +19,8 @@ class LinearParams(OpParams):
     """Output features."""
     bias: Flag = True
     """Add a learned bias per output feature."""
+    channels_last: Flag = False
+    """The input is channels-last [H, W, C]: apply the layer at every position, over its last axis."""
 
 
 class Linear(Op[LinearParams]):
@@ -25,22 +30,24 @@ class Linear(Op[LinearParams]):
     family = "linear"
     name_prefix = "fc"
     owns_output = True
-    description = "fully connected layer (nn.Linear) on a flat input; put flatten before it"
+    description = ("fully connected layer (nn.Linear) on features [F], on each token of [L, D], or at each "
+                   "position of a channels-last image; put flatten before it on an image")
 
     def output_shape(self, params: LinearParams, inputs: Sequence[Shape]) -> Shape:
         shape = inputs[0]
-        if len(shape) != 1:
+        if len(shape) != 1 and not params.channels_last and len(shape) != 2:
             raise ShapeError(
                 f"linear expects a flat input of features, got a tensor of shape {format_shape(shape)}; "
                 f"add a 'flatten' layer before it (giving {volume(shape)} features)"
             )
-        return (params.features,)
+        feature_axis(self.kind, shape, params.channels_last, images=False)
+        return (*shape[:-1], params.features)
 
     def parameter_count(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> int:
-        return inputs[0][0] * params.features + (params.features if params.bias else 0)
+        return inputs[0][-1] * params.features + (params.features if params.bias else 0)
 
     def macs(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> int:
-        return inputs[0][0] * params.features
+        return volume(inputs[0]) * params.features
 
     def label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"FC {params.features}"
@@ -49,25 +56,63 @@ class Linear(Op[LinearParams]):
         return ("FC",)
 
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
-        return TorchLayer("torch.nn.Linear", (inputs[0][0], params.features), {"bias": params.bias})
+        return TorchLayer("torch.nn.Linear", (inputs[0][-1], params.features), {"bias": params.bias})
 
     def to_onnx(self, params: LinearParams, context: OnnxContext) -> None:
+        if len(context.input_shapes[0]) > 1:  # Gemm takes matrices only
+            weight = context.add_node("Transpose", [context.weight("weight")], {"perm": [1, 0]})
+            if not params.bias:
+                context.add_node("MatMul", [context.inputs[0], weight], output=context.output)
+                return
+            product = context.add_node("MatMul", [context.inputs[0], weight])
+            context.add_node("Add", [product, context.weight("bias")], output=context.output)
+            return
         inputs = [context.inputs[0], context.weight("weight")]
         if params.bias:
             inputs.append(context.weight("bias"))
         context.add_node("Gemm", inputs, {"transB": 1}, output=context.output)
 
 
-class Flatten(Op[OpParams]):
+class FlattenParams(OpParams):
+    start: StrictInt = 0
+    """First axis merged, batch excluded (negative counts from the end): 1 turns [C, H, W] into [C, H*W]."""
+    end: StrictInt = -1
+    """Last axis merged."""
+
+
+class Flatten(Op[FlattenParams]):
     kind = "flatten"
+    Params = FlattenParams
     family = "reshape"
-    description = "flatten [C, H, W] to [C*H*W] features (nn.Flatten)"
+    description = "flatten [C, H, W] to [C*H*W] features (nn.Flatten), or a range of axes (start, end)"
 
-    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
-        return (volume(inputs[0]),)
+    def _range(self, params: FlattenParams, shape: Shape) -> tuple[int, int]:
+        rank = len(shape)
+        start, end = (axis + rank if axis < 0 else axis for axis in (params.start, params.end))
+        if not (0 <= start < rank and 0 <= end < rank) or start > end:
+            raise ShapeError(f"flatten: axes {params.start}..{params.end} are not a range of the axes of "
+                             f"{format_shape(shape)} (batch excluded)")
+        return start, end
 
-    def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
-        return TorchLayer("torch.nn.Flatten")
+    def output_shape(self, params: FlattenParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        start, end = self._range(params, shape)
+        return (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:])
 
-    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
-        context.add_node("Flatten", context.inputs, {"axis": 1}, output=context.output)
+    def label(self, params: FlattenParams, inputs: Sequence[Shape], output: Shape) -> str:
+        start, end = self._range(params, inputs[0])
+        return "flatten" if (start, end) == (0, len(inputs[0]) - 1) else f"flatten axes {start}–{end}"
+
+    def torch_layer(self, params: FlattenParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        start, end = self._range(params, inputs[0])
+        if (start, end) == (0, len(inputs[0]) - 1):
+            return TorchLayer("torch.nn.Flatten")
+        return TorchLayer("torch.nn.Flatten", kwargs={"start_dim": start + 1, "end_dim": end + 1})
+
+    def to_onnx(self, params: FlattenParams, context: OnnxContext) -> None:
+        start, end = self._range(params, context.input_shapes[0])
+        if (start, end) == (0, len(context.input_shapes[0]) - 1):
+            context.add_node("Flatten", context.inputs, {"axis": 1}, output=context.output)
+            return
+        shape = context.constant("shape", [0, *context.output_shape])
+        context.add_node("Reshape", [context.inputs[0], shape], output=context.output)

@@ -144,16 +144,22 @@ def check_summary(summary: dict[str, Any], graph: Graph) -> None:
 
 # -- torch ---------------------------------------------------------------------------------------
 
-def owner(key: str) -> str:
-    """The layer a ``state_dict`` key belongs to: ``layer1.0.conv1.weight`` -> ``layer1.0.conv1``."""
+def owner(key: str, layers: frozenset[str] = frozenset()) -> str:
+    """The layer a ``state_dict`` key belongs to: ``layer1.0.conv1.weight`` -> ``layer1.0.conv1``; with the
+    graph's layer names, the longest that prefixes the key (``attn.qkv.weight`` -> ``attn``)."""
+    parts = key.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        if ".".join(parts[:end]) in layers:
+            return ".".join(parts[:end])
     return key.rsplit(".", 1)[0]
 
 
 def check_parameters(module: torch.nn.Module, graph: Graph, summary: dict[str, Any]) -> None:
     """Per layer, the module's parameters are the summary's; its float buffers are batch-norm statistics."""
     per_layer: dict[str, int] = defaultdict(int)
+    layers = frozenset(node.name for node in graph.layers)
     for key, parameter in module.named_parameters():
-        per_layer[owner(key)] += parameter.numel()
+        per_layer[owner(key, layers)] += parameter.numel()
     expected = {row["name"]: row["params"] for row in summary["layers"] if row["params"]}
     assert dict(per_layer) == expected
     assert sum(p.numel() for p in module.parameters()) == summary["params"]
@@ -185,7 +191,8 @@ def runtime_values(module: torch.nn.Module, graph: Graph, inputs: torch.Tensor) 
     handles = []
     for path, layer in module.named_modules():
         if path in layers:
-            handles.append(layer.register_forward_hook(lambda _m, _args, out, name=path: record((name,), (out,))))
+            handles.append(layer.register_forward_hook(  # nn.MultiheadAttention returns (output, weights)
+                lambda _m, _args, out, name=path: record((name,), (out[0] if isinstance(out, tuple) else out,))))
             if layers[path].forward == "{module}({0})":
                 sources = graph.node(path).inputs
                 handles.append(layer.register_forward_pre_hook(lambda _m, args, names=sources: record(names, args)))

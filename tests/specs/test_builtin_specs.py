@@ -14,6 +14,7 @@ import pytest
 import archspec
 from archspec.analysis.summary import summary_json
 from archspec.spec.builtin import builtin_spec_names
+from tests.zoo.reference import TORCHVISION
 
 REFERENCE = {
     # name: (parameters, GMACs or None)
@@ -35,7 +36,8 @@ REFERENCE = {
 
 
 def test_every_builtin_spec_has_a_reference():
-    assert sorted(builtin_spec_names()) == sorted(REFERENCE)
+    """Here, or in torchvision's table, against which tests/zoo checks the zoo's specs."""
+    assert set(REFERENCE) <= set(builtin_spec_names()) <= set(REFERENCE) | set(TORCHVISION)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))

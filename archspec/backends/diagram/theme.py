@@ -27,6 +27,8 @@ FAMILY_STYLES: dict[str, FamilyStyle] = {
     "join": FamilyStyle("#ffffff", "#404040", "join"),
     "reshape": FamilyStyle("#e8e8e8", "#6b6b6b", "reshape"),
     "regularization": FamilyStyle("#f6d7e1", "#a23c5e", "regularization"),
+    "transformer": FamilyStyle("#d3eeec", "#1f6f69", "attention"),
+    "token": FamilyStyle("#f1e6d4", "#7a5a2f", "learned tensor"),
     "other": FamilyStyle("#f3f3f3", "#404040", "other"),
 }
 FAMILY_ORDER = tuple(FAMILY_STYLES)

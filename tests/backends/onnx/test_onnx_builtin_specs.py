@@ -10,12 +10,14 @@ from archspec.backends.onnx import describe_onnx
 from archspec.graph.lower import analyse
 from archspec.spec.builtin import builtin_spec_names
 from tests.backends.onnx.onnx_roundtrip import export_and_compare
+from tests.zoo.marks import spec_param
 
-LARGE = {"alexnet", "alexnet_paper", "vgg16", "vgg19", "resnet50", "resnet101", "resnet152"}
+LARGE = {"alexnet", "alexnet_paper", "vgg16", "vgg19", "resnet50", "resnet101", "resnet152", "vit_b_32", "swin_t",
+         "convnext_tiny"}
 
 
 def _cases() -> list[object]:
-    return [pytest.param(name, marks=pytest.mark.slow) if name in LARGE else name for name in builtin_spec_names()]
+    return [spec_param(name, large=name in LARGE) for name in builtin_spec_names()]
 
 
 @pytest.mark.parametrize("name", _cases())

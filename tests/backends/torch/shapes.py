@@ -46,7 +46,7 @@ def runtime_shapes(model: torch.nn.Module, graph: Graph, inputs: torch.Tensor) -
         if path in layers:
             node = graph.node(path)
             handles.append(module.register_forward_hook(
-                lambda _m, _args, out, name=path: record((name,), (out,))))
+                lambda _m, _args, out, name=path: record((name,), (out[0] if isinstance(out, tuple) else out,))))
             if layers[path].forward == "{module}({0})":
                 handles.append(module.register_forward_pre_hook(
                     lambda _m, args, names=node.inputs: record(names, args)))

@@ -11,6 +11,7 @@ from archspec.backends.torch import build_module
 from archspec.spec.builtin import builtin_spec_names
 from tests.backends.torch.shapes import check_shapes
 from tests.strategies import analyse_document, specs
+from tests.zoo.marks import spec_param
 
 SMALL_INPUTS = {
     "alexnet": (3, 64, 64), "vgg16": (3, 32, 32), "vgg19": (3, 32, 32), "resnet18": (3, 64, 64),
@@ -18,11 +19,10 @@ SMALL_INPUTS = {
     "plain34": (3, 64, 64),
 }
 """Smaller inputs where a spec allows them (adaptive pooling before the classifier)."""
-LARGE = {"vgg16", "vgg19", "resnet101", "resnet152", "alexnet_paper"}
+LARGE = {"vgg16", "vgg19", "resnet101", "resnet152", "alexnet_paper", "vit_b_32", "swin_t", "convnext_tiny"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGE else n
-                                  for n in builtin_spec_names()])
+@pytest.mark.parametrize("name", [spec_param(n, large=n in LARGE) for n in builtin_spec_names()])
 def test_builtin_spec_runtime_shapes_are_the_inferred_ones(name):
     graph = archspec.analyse(name, input_shape=SMALL_INPUTS.get(name))
     model = build_module(graph, seed=0).eval()

@@ -1,0 +1,170 @@
+"""Attention: ``attention`` over a token sequence (ViT's encoder, as ``nn.MultiheadAttention``) and
+``window_attention`` within the (shifted) windows of a channels-last image (Swin).
+
+The layer is PyTorch's own ``nn.MultiheadAttention`` (batch first, queries = keys = values), so its
+state_dict is torchvision's (``in_proj_weight``, ``in_proj_bias``, ``out_proj``) and inference takes the
+same fused fast path.  MACs follow torchvision's convention: the projections and the two matrix
+products of attention (queries by keys, weights by values).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from archspec.ops.base import (
+    CountPair,
+    Flag,
+    Op,
+    OpParams,
+    Probability,
+    Shape,
+    ShapeError,
+    Size,
+    SizePair,
+    TorchLayer,
+    format_shape,
+    pair,
+)
+
+if TYPE_CHECKING:
+    from archspec.ops.context import OnnxContext
+
+
+class AttentionParams(OpParams):
+    heads: Size
+    """Number of attention heads; the token's features are split evenly among them."""
+    dropout: Probability = 0.0
+    """Dropout on the attention weights during training."""
+    bias: Flag = True
+    """Learned biases on the input and output projections."""
+
+
+class MultiheadAttention(Op[AttentionParams]):
+    kind = "attention"
+    Params = AttentionParams
+    shorthand = "heads"
+    family = "transformer"
+    name_prefix = "attention"
+    description = "multi-head self-attention over tokens [L, D] (nn.MultiheadAttention, batch first)"
+
+    def output_shape(self, params: AttentionParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(shape) != 2:
+            raise ShapeError(f"attention expects a sequence of tokens [L, D], got {format_shape(shape)}; "
+                             "turn a feature map into tokens with flatten: {start: 1} and permute: [1, 0]")
+        if shape[1] % params.heads:
+            raise ShapeError(f"attention: {shape[1]} features per token do not split into {params.heads} heads")
+        return shape
+
+    def parameter_count(self, params: AttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        features = inputs[0][1]
+        return 4 * features * features + (4 * features if params.bias else 0)
+
+    def macs(self, params: AttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        tokens, features = inputs[0]
+        return 4 * tokens * features * features + 2 * tokens * tokens * features
+
+    def label(self, params: AttentionParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return f"attention, {params.heads} heads"
+
+    def torch_layer(self, params: AttentionParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {"dropout": params.dropout}
+        if not params.bias:
+            kwargs["bias"] = False
+        kwargs["batch_first"] = True
+        return TorchLayer("torch.nn.MultiheadAttention", (inputs[0][1], params.heads), kwargs,
+                          "{module}({0}, {0}, {0}, need_weights=False)[0]")
+
+    def to_onnx(self, params: AttentionParams, context: OnnxContext) -> None:
+        tokens, features = context.input_shapes[0]
+        heads = params.heads
+        width = features // heads
+        qkv = _project(context, context.inputs[0], "in_proj_weight", "in_proj_bias" if params.bias else None)
+        split = context.add_node("Reshape", [qkv, context.constant("qkv_shape", [0, tokens, 3, heads, width])])
+        stacked = context.add_node("Transpose", [split], {"perm": [2, 0, 3, 1, 4]})  # [3, N, heads, L, width]
+        query, key, value = (context.add_node("Gather", [stacked, context.constant(name, index)], {"axis": 0},
+                                              label=name)
+                             for index, name in enumerate(("query", "key", "value")))
+        keys_t = context.add_node("Transpose", [key], {"perm": [0, 1, 3, 2]})
+        scores = context.add_node("MatMul", [query, keys_t])
+        scaled = context.add_node("Mul", [scores, context.constant("scale", 1 / math.sqrt(width))])
+        weights = context.add_node("Softmax", [scaled], {"axis": -1})
+        mixed = context.add_node("MatMul", [weights, value])  # [N, heads, L, width]
+        merged = context.add_node("Transpose", [mixed], {"perm": [0, 2, 1, 3]})
+        flat = context.add_node("Reshape", [merged, context.constant("out_shape", [0, tokens, features])])
+        _project(context, flat, "out_proj.weight", "out_proj.bias" if params.bias else None, final=True)
+
+
+def _project(context: OnnxContext, value: str, weight: str, bias: str | None, *, final: bool = False) -> str:
+    """``value @ weight.T + bias`` over the last axis (Gemm takes only matrices)."""
+    transposed = context.add_node("Transpose", [context.weight(weight)], {"perm": [1, 0]})
+    if bias is None:
+        return context.add_node("MatMul", [value, transposed], output=context.output if final else None)
+    product = context.add_node("MatMul", [value, transposed])
+    return context.add_node("Add", [product, context.weight(bias)], output=context.output if final else None)
+
+
+class WindowAttentionParams(OpParams):
+    heads: Size
+    """Number of attention heads."""
+    window: SizePair = 7
+    """Window size: w or [wh, ww]; the image is padded to whole windows."""
+    shift: CountPair = 0
+    """Roll the image back by this much before cutting windows (Swin's shifted windows: half the window
+    every other block); ignored along an axis the window already covers."""
+    attention_dropout: Probability = 0.0
+    """Dropout on the attention weights during training."""
+    dropout: Probability = 0.0
+    """Dropout on the output during training."""
+
+
+class WindowAttention(Op[WindowAttentionParams]):
+    kind = "window_attention"
+    Params = WindowAttentionParams
+    shorthand = "heads"
+    family = "transformer"
+    name_prefix = "attn"
+    description = ("multi-head self-attention within (shifted) windows of a channels-last image [H, W, C], "
+                   "with a learned relative position bias (Swin)")
+
+    def output_shape(self, params: WindowAttentionParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError(f"window_attention expects a channels-last image [H, W, C], got {format_shape(shape)}")
+        if shape[2] % params.heads:
+            raise ShapeError(f"window_attention: {shape[2]} channels do not split into {params.heads} heads")
+        if any(s >= w for s, w in zip(pair(params.shift), pair(params.window), strict=True)):
+            raise ShapeError(f"window_attention: shift {params.shift} must be smaller than the window {params.window}")
+        return shape
+
+    def parameter_count(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        wh, ww = pair(params.window)
+        channels = inputs[0][2]
+        return (2 * wh - 1) * (2 * ww - 1) * params.heads + 4 * channels * channels + 4 * channels
+
+    def macs(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        height, width, channels = inputs[0]
+        wh, ww = pair(params.window)
+        positions = -(-height // wh) * wh * -(-width // ww) * ww
+        return positions * (4 * channels * channels + 2 * wh * ww * channels)
+
+    def label(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> str:
+        wh, ww = pair(params.window)
+        shifted = ", shifted" if any(pair(params.shift)) else ""
+        return f"window attention {wh}×{ww}{shifted}, {params.heads} heads"
+
+    def torch_layer(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {}
+        if params.attention_dropout:
+            kwargs["attention_dropout"] = params.attention_dropout
+        if params.dropout:
+            kwargs["dropout"] = params.dropout
+        return TorchLayer("archspec.nn.WindowAttention",
+                          (inputs[0][2], params.heads, pair(params.window), pair(params.shift)), kwargs)
+
+    def to_onnx(self, params: WindowAttentionParams, context: OnnxContext) -> None:
+        from archspec.ops.window_onnx import lower_window_attention
+
+        lower_window_attention(context, params.heads, pair(params.window), pair(params.shift))

@@ -1,0 +1,71 @@
+"""Layer normalization: ``layer_norm`` over the features of a token, or the channels of an image at each position."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from archspec.ops.base import Flag, Number, Op, OpParams, Shape, TorchLayer
+from archspec.ops.layout import feature_axis
+
+if TYPE_CHECKING:
+    from archspec.ops.context import OnnxContext
+
+
+class LayerNormParams(OpParams):
+    eps: Number = Field(default=1e-5, gt=0)
+    """Added to the variance for numerical stability (ConvNeXt: 1e-6)."""
+    affine: Flag = True
+    """Learn a scale and shift per feature."""
+    channels_last: Flag = False
+    """The input is channels-last [H, W, C]: normalize its last axis."""
+
+
+class LayerNorm(Op[LayerNormParams]):
+    kind = "layer_norm"
+    Params = LayerNormParams
+    family = "norm"
+    name_prefix = "ln"
+    description = "layer normalization over features: the last axis of [F] or [L, D], the channels of an image"
+
+    def output_shape(self, params: LayerNormParams, inputs: Sequence[Shape]) -> Shape:
+        feature_axis(self.kind, inputs[0], params.channels_last, images=True)
+        return inputs[0]
+
+    def _features(self, params: LayerNormParams, shape: Shape) -> tuple[int, bool]:
+        axis = feature_axis(self.kind, shape, params.channels_last, images=True)
+        return shape[axis], axis == 0 and len(shape) == 3
+
+    def parameter_count(self, params: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> int:
+        return 2 * self._features(params, inputs[0])[0] if params.affine else 0
+
+    def label(self, params: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return "layer norm"
+
+    def torch_layer(self, params: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        features, image = self._features(params, inputs[0])
+        kwargs: dict[str, object] = {}
+        if params.eps != 1e-5:
+            kwargs["eps"] = params.eps
+        if not params.affine:
+            kwargs["elementwise_affine"] = False
+        factory = "archspec.nn.ChannelLayerNorm" if image else "torch.nn.LayerNorm"
+        return TorchLayer(factory, (features,), kwargs)
+
+    def to_onnx(self, params: LayerNormParams, context: OnnxContext) -> None:
+        context.require_opset(17, "layer_norm (LayerNormalization)")
+        features, image = self._features(params, context.input_shapes[0])
+        if params.affine:
+            scale, shift = context.weight("weight"), context.weight("bias")
+        else:
+            scale, shift = context.constant("scale", [1.0] * features), context.constant("shift", [0.0] * features)
+        attributes = {"axis": -1, "epsilon": float(params.eps)}
+        if not image:
+            context.add_node("LayerNormalization", [context.inputs[0], scale, shift], attributes,
+                             output=context.output)
+            return
+        last = context.add_node("Transpose", context.inputs, {"perm": [0, 2, 3, 1]})
+        normal = context.add_node("LayerNormalization", [last, scale, shift], attributes)
+        context.add_node("Transpose", [normal], {"perm": [0, 3, 1, 2]}, output=context.output)

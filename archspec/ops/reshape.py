@@ -1,0 +1,114 @@
+"""Moving axes: ``permute`` (images to channels-last and back, feature maps to token sequences), and Swin's
+``patch_merging`` (2×2 neighbours into channels)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
+
+from archspec.ops.base import Count, Flag, Number, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape
+
+if TYPE_CHECKING:
+    from archspec.ops.context import OnnxContext
+
+
+class PermuteParams(OpParams):
+    axes: Annotated[tuple[Count, ...], Field(min_length=1, max_length=8)]
+    """The input's axes in their new order, batch excluded: [1, 2, 0] turns [C, H, W] into [H, W, C]."""
+
+
+class Permute(Op[PermuteParams]):
+    kind = "permute"
+    Params = PermuteParams
+    shorthand = "axes"
+    family = "reshape"
+    description = "reorder the axes of a sample: [1, 2, 0] makes an image channels-last, [2, 0, 1] undoes it"
+
+    def output_shape(self, params: PermuteParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        if sorted(params.axes) != list(range(len(shape))):
+            raise ShapeError(f"permute: axes {list(params.axes)} are not an order of the {len(shape)} axes of "
+                             f"{format_shape(shape)} (batch excluded: expected each of 0..{len(shape) - 1} once)")
+        return tuple(shape[axis] for axis in params.axes)
+
+    def label(self, params: PermuteParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return f"permute {format_shape(params.axes)}"
+
+    def torch_layer(self, params: PermuteParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer | None:
+        return None
+
+    def torch_expression(self, params: PermuteParams, arguments: Sequence[str]) -> str:
+        return f"{arguments[0]}.permute({', '.join(str(axis) for axis in (0, *(a + 1 for a in params.axes)))})"
+
+    def to_onnx(self, params: PermuteParams, context: OnnxContext) -> None:
+        context.add_node("Transpose", context.inputs, {"perm": [0, *(axis + 1 for axis in params.axes)]},
+                         output=context.output)
+
+
+
+class PatchMergingParams(OpParams):
+    channels: Size | None = None
+    """Output channels (default: twice the input's)."""
+    norm_first: Flag = True
+    """Layer norm over the 4C merged channels before the linear reduction (Swin); false: after it (Swin v2)."""
+    eps: Number = Field(default=1e-5, gt=0)
+    """The layer norm's epsilon."""
+
+
+class PatchMerging(Op[PatchMergingParams]):
+    kind = "patch_merging"
+    Params = PatchMergingParams
+    shorthand = "channels"
+    family = "reshape"
+    description = ("Swin's downsampling of a channels-last image [H, W, C]: each 2×2 patch into one position of 4C "
+                   "channels (odd sizes padded), a layer norm and a linear reduction without bias")
+
+    def output_shape(self, params: PatchMergingParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError(f"patch_merging expects a channels-last image [H, W, C], got {format_shape(shape)}")
+        height, width, channels = shape
+        return (-(-height // 2), -(-width // 2), params.channels or 2 * channels)
+
+    def parameter_count(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> int:
+        merged = 4 * inputs[0][2]
+        return merged * output[2] + 2 * (merged if params.norm_first else output[2])
+
+    def macs(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> int:
+        return output[0] * output[1] * 4 * inputs[0][2] * output[2]
+
+    def label(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return f"merge 2×2 patches, {output[2]}"
+
+    def torch_layer(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {}
+        if not params.norm_first:
+            kwargs["norm_first"] = False
+        if params.eps != 1e-5:
+            kwargs["eps"] = params.eps
+        return TorchLayer("archspec.nn.PatchMerging", (inputs[0][2], output[2]), kwargs)
+
+    def to_onnx(self, params: PatchMergingParams, context: OnnxContext) -> None:
+        context.require_opset(17, "patch_merging (LayerNormalization)")
+        height, width, _ = context.input_shapes[0]
+        value = context.inputs[0]
+        if height % 2 or width % 2:
+            pads = context.constant("pads", [0, 0, 0, 0, 0, height % 2, width % 2, 0])
+            value = context.add_node("Pad", [value, pads])
+        parts = []
+        for row, col in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            parts.append(context.add_node("Slice", [
+                value, context.constant(f"start{row}{col}", [row, col]), context.constant("end", [1 << 30, 1 << 30]),
+                context.constant("axes", [1, 2]), context.constant("steps", [2, 2])]))
+        value = context.add_node("Concat", parts, {"axis": -1})
+        norm = [context.weight("norm.weight"), context.weight("norm.bias")]
+        attributes = {"axis": -1, "epsilon": float(params.eps)}
+        reduction = context.add_node("Transpose", [context.weight("reduction.weight")], {"perm": [1, 0]})
+        if params.norm_first:
+            value = context.add_node("LayerNormalization", [value, *norm], attributes)
+            context.add_node("MatMul", [value, reduction], output=context.output)
+        else:
+            value = context.add_node("MatMul", [value, reduction])
+            context.add_node("LayerNormalization", [value, *norm], attributes, output=context.output)

@@ -1,0 +1,93 @@
+"""The ONNX lowering of ``window_attention``: static shapes make every window, roll and mask a constant."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from archspec.ops.context import OnnxContext
+
+
+def relative_position_index(window: tuple[int, int]) -> np.ndarray:
+    wh, ww = window
+    grid_rows, grid_cols = np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")
+    rows, cols = grid_rows.reshape(-1), grid_cols.reshape(-1)
+    return np.asarray((rows[:, None] - rows[None, :] + wh - 1) * (2 * ww - 1) + cols[:, None] - cols[None, :] + ww - 1)
+
+
+def shift_mask(height: int, width: int, window: tuple[int, int], shift: tuple[int, int]) -> np.ndarray:
+    """[windows, tokens, tokens]: -100 between positions of a rolled window from different image regions."""
+    region = np.zeros((height, width), dtype=np.float32)
+    count = 0
+    for rows in ((0, height - window[0]), (height - window[0], height - shift[0]), (height - shift[0], height)):
+        for cols in ((0, width - window[1]), (width - window[1], width - shift[1]), (width - shift[1], width)):
+            region[rows[0]:rows[1], cols[0]:cols[1]] = count
+            count += 1
+    grid = region.reshape(height // window[0], window[0], width // window[1], window[1]).transpose(0, 2, 1, 3)
+    windows = grid.reshape(-1, window[0] * window[1])
+    return np.where(windows[:, None, :] != windows[:, :, None], -100.0, 0.0).astype(np.float32)
+
+
+def _roll(context: OnnxContext, value: str, shifts: tuple[int, int], sizes: tuple[int, int]) -> str:
+    """torch.roll along axes 1 and 2 of [N, H, W, C], as two slices and a concat per axis."""
+    for axis, (shift, size) in enumerate(zip(shifts, sizes, strict=True), start=1):
+        cut = (-shift) % size
+        if cut == 0:
+            continue
+        axes = context.constant(f"axis{axis}", [axis])
+        tail = context.add_node("Slice", [value, context.constant("cut", [cut]), context.constant("end", [size]), axes])
+        head = context.add_node("Slice", [value, context.constant("zero", [0]), context.constant("cut", [cut]), axes])
+        value = context.add_node("Concat", [tail, head], {"axis": axis})
+    return value
+
+
+def _linear(context: OnnxContext, value: str, layer: str) -> str:
+    weight = context.add_node("Transpose", [context.weight(f"{layer}.weight")], {"perm": [1, 0]})
+    return context.add_node("Add", [context.add_node("MatMul", [value, weight]), context.weight(f"{layer}.bias")])
+
+
+def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, int], shift: tuple[int, int]) -> None:
+    height, width, channels = context.input_shapes[0]
+    wh, ww = window
+    pad_h, pad_w = (wh - height % wh) % wh, (ww - width % ww) % ww
+    full_h, full_w = height + pad_h, width + pad_w
+    shifts = (shift[0] if wh < full_h else 0, shift[1] if ww < full_w else 0)
+    rows, cols, tokens, width_per_head = full_h // wh, full_w // ww, wh * ww, channels // heads
+    value = context.inputs[0]
+    if pad_h or pad_w:
+        value = context.add_node("Pad", [value, context.constant("pads", [0, 0, 0, 0, 0, pad_h, pad_w, 0])])
+    value = _roll(context, value, (-shifts[0], -shifts[1]), (full_h, full_w))
+    value = context.add_node("Reshape", [value, context.constant("grid", [-1, rows, wh, cols, ww, channels])])
+    value = context.add_node("Transpose", [value], {"perm": [0, 1, 3, 2, 4, 5]})
+    value = context.add_node("Reshape", [value, context.constant("windows", [-1, tokens, channels])])
+    qkv = context.add_node("Reshape", [_linear(context, value, "qkv"),
+                                       context.constant("qkv_shape", [-1, tokens, 3, heads, width_per_head])])
+    stacked = context.add_node("Transpose", [qkv], {"perm": [2, 0, 3, 1, 4]})
+    query, key, value = (context.add_node("Gather", [stacked, context.constant(name, index)], {"axis": 0}, label=name)
+                         for index, name in enumerate(("query", "key", "value")))
+    query = context.add_node("Mul", [query, context.constant("scale", 1 / math.sqrt(width_per_head))])
+    scores = context.add_node("MatMul", [query, context.add_node("Transpose", [key], {"perm": [0, 1, 3, 2]})])
+    index = context.constant("relative_position_index", relative_position_index(window).reshape(-1).astype(np.int64))
+    bias = context.add_node("Gather", [context.weight("relative_position_bias_table"), index], {"axis": 0})
+    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
+    bias = context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
+    scores = context.add_node("Add", [scores, bias])
+    if any(shifts):
+        grouped = context.add_node("Reshape", [scores, context.constant("by_window",
+                                                                        [-1, rows * cols, heads, tokens, tokens])])
+        mask = shift_mask(full_h, full_w, window, shifts)[None, :, None]
+        masked = context.add_node("Add", [grouped, context.constant("mask", mask)])
+        scores = context.add_node("Reshape", [masked, context.constant("scores_shape", [-1, heads, tokens, tokens])])
+    weights = context.add_node("Softmax", [scores], {"axis": -1})
+    mixed = context.add_node("Transpose", [context.add_node("MatMul", [weights, value])], {"perm": [0, 2, 1, 3]})
+    mixed = context.add_node("Reshape", [mixed, context.constant("merged", [-1, tokens, channels])])
+    out = _linear(context, mixed, "proj")
+    out = context.add_node("Reshape", [out, context.constant("out_grid", [-1, rows, cols, wh, ww, channels])])
+    out = context.add_node("Transpose", [out], {"perm": [0, 1, 3, 2, 4, 5]})
+    out = context.add_node("Reshape", [out, context.constant("image", [-1, full_h, full_w, channels])])
+    out = _roll(context, out, shifts, (full_h, full_w))
+    context.add_node("Slice", [out, context.constant("start", [0, 0]), context.constant("stop", [height, width]),
+                               context.constant("axes", [1, 2])], output=context.output)
