@@ -29,7 +29,8 @@ from archspec.spec.located_yaml import (
     read_source,
 )
 from archspec.spec.model import ENTRY_META_KEYS, FORMAT_VERSION, STRUCTURE_KEYS, language
-from archspec.spec.validation import diagnostics_from_validation
+from archspec.spec.tree import Body, Faults, SpecTree, build_tree
+from archspec.spec.validation import diagnostics_from_validation, error_paths
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -48,6 +49,8 @@ class Spec:
     """The merged, located document (every value knows its file, line and column)."""
     files: tuple[str, ...] = ()
     """This file and every file it extends, nearest first."""
+    tree: SpecTree = field(default_factory=lambda: SpecTree(Body(())), repr=False)
+    """The layers and blocks as typed, located nodes: what the lowering reads."""
 
     def __str__(self) -> str:
         return f"{self.name} ({self.path})"
@@ -93,7 +96,8 @@ def load_collecting(
 
 def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str, Any] | None,
           input_shape: tuple[int, ...] | list[int] | None) -> Spec:
-    data, files = _load_merged(path, chain=(), collected=collected)
+    faults = Faults()
+    data, files = _load_merged(path, chain=(), collected=collected, faults=faults)
     _check_required(data, bool(collected))
     _check_plugins(data)
     kinds = DiagnosticCollector()
@@ -117,6 +121,7 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
         plugins=tuple(p for p in _list_or_empty(data.get("plugins")) if isinstance(p, str)),
         data=data,
         files=files,
+        tree=build_tree(data, {kind: registered.op for kind, registered in registered_ops().items()}, faults),
     )
 
 
@@ -139,8 +144,13 @@ def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) 
     return noted
 
 
-def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> LocatedMapping:
-    """Read and validate one file on its own (without following ``extends``)."""
+def read_spec_file(path: Path, collected: list[Diagnostic] | None = None,
+                   faults: Faults | None = None) -> LocatedMapping:
+    """Read and validate one file on its own (without following ``extends``).
+
+    With ``collected``, schema errors are added to it rather than raised, and ``faults`` records
+    where in the data they lie (so that the lowering does not report them again).
+    """
     display = _display_path(path)
     try:
         with path.open("rb") as file:
@@ -178,8 +188,15 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None) -> Loc
         model.model_validate(data)
     except ValidationError as exc:
         diagnostics = diagnostics_from_validation(exc, data, model)
+        if faults is not None:
+            for fault in error_paths(exc, data):
+                faults.add(data, fault)
+        schema_errors = len(diagnostics)
         collector = DiagnosticCollector(diagnostics)
         _check_layer_kinds(data, collector, only_local=True)
+        if faults is not None:
+            for diagnostic in collector.diagnostics[schema_errors:]:
+                faults.add_reported(diagnostic.location)  # unknown layer kinds
         if collected is None:
             raise SpecError(collector.diagnostics) from None
         collected.extend(collector.diagnostics)
@@ -207,10 +224,10 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _load_merged(path: Path, chain: tuple[Path, ...],
-                 collected: list[Diagnostic] | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
+def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic] | None = None,
+                 faults: Faults | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
-    data = read_spec_file(path, collected)
+    data = read_spec_file(path, collected, faults)
     parent_ref = data.get("extends")
     if not isinstance(parent_ref, str):  # none, or not a path (which the schema reports)
         return data, (_display_path(path),)
@@ -233,7 +250,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...],
         raise SpecError.at(f"'extends' forms a cycle: {cycle}", where)
     already = len(collected) if collected is not None else 0
     try:
-        parent, parent_files = _load_merged(parent_path, visited, collected)
+        parent, parent_files = _load_merged(parent_path, visited, collected, faults)
     except SpecError as exc:
         raise SpecError(_extended_by(exc.diagnostics, where)) from None
     if collected is not None:
