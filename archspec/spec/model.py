@@ -34,7 +34,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from archspec.ops.base import MAX_SIZE, Op
-from archspec.ops.registry import registered_ops
+from archspec.ops.registry import registered_ops, registry_generation
 
 FORMAT_VERSION = 1
 
@@ -193,14 +193,14 @@ def _op_entry_model(op: Op, template: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def language() -> Language:
-    """The models of the language for the ops registered now (rebuilt when ops change)."""
+    """The models of the language for the ops registered now (rebuilt when they change)."""
+    return _language(registry_generation())
+
+
+@functools.lru_cache(maxsize=1)
+def _language(generation: int) -> Language:
     return Language(registered_ops())
-
-
-def invalidate_schema_cache() -> None:
-    language.cache_clear()
 
 
 class Language:
