@@ -10,7 +10,8 @@ A spec with schema errors still becomes a tree, so the lowering can report the p
 schema cannot see.  An entry the schema complained about is marked ``faulty`` (the schema's
 error is the report), and the lowering names it but lowers nothing from it: every error is
 reported once, by construction.  To add a construct: a node class here, a case in
-:func:`_entry`, and a module in :mod:`archspec.graph.lower`.
+``_Builder.entry``, and a module in :mod:`archspec.graph.lower`.  (About 400 lines: each node
+class sits beside the builder that makes it, so that what a node promises is read in one place.)
 """
 
 from __future__ import annotations
