@@ -36,7 +36,8 @@ from archspec.spec.located_yaml import (
     read_source,
 )
 from archspec.spec.model import ENTRY_META_KEYS, FORMAT_VERSION, STRUCTURE_KEYS, language
-from archspec.spec.validation import diagnostics_from_validation
+from archspec.spec.tree import Body, Faults, SpecTree, build_tree
+from archspec.spec.validation import diagnostics_from_validation, error_paths
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -57,6 +58,8 @@ class Spec:
     """This file and every file it extends, nearest first."""
     allow_dirs: tuple[str, ...] = ()
     """Directories outside the spec's own that ``extends`` was allowed to read (kept for reloading)."""
+    tree: SpecTree = field(default_factory=lambda: SpecTree(Body(())), repr=False)
+    """The layers and blocks as typed, located nodes: what the lowering reads."""
 
     def __str__(self) -> str:
         return f"{self.name} ({self.path})"
@@ -110,7 +113,8 @@ def load_collecting(
 
 def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str, Any] | None,
           input_shape: tuple[int, ...] | list[int] | None, roots: tuple[Path, ...]) -> Spec:
-    data, files = _load_merged(path, chain=(), collected=collected, roots=roots)
+    faults = Faults()
+    data, files = _load_merged(path, chain=(), collected=collected, roots=roots, faults=faults)
     _check_required(data, bool(collected))
     _check_plugins(data)
     kinds = DiagnosticCollector()
@@ -135,6 +139,7 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
         data=data,
         files=files,
         allow_dirs=tuple(str(root) for root in roots[2:]),
+        tree=build_tree(data, {kind: registered.op for kind, registered in registered_ops().items()}, faults),
     )
 
 
@@ -157,11 +162,14 @@ def with_extends_notes(diagnostics: Sequence[Diagnostic], files: Sequence[str]) 
     return noted
 
 
-def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, *, quote: bool = True) -> LocatedMapping:
+def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, faults: Faults | None = None, *,
+                   quote: bool = True) -> LocatedMapping:
     """Read and validate one file on its own (without following ``extends``).
 
-    With ``quote=False`` (a file named by ``extends``, which an untrusted spec chooses), a file
-    that is not a spec (no mapping with an ``archspec:`` line) is named but none of its text is printed.
+    With ``collected``, schema errors are added to it rather than raised, and ``faults`` records
+    where in the data they lie (so that the lowering does not report them again).  With
+    ``quote=False`` (a file named by ``extends``, which an untrusted spec chooses), a file that is
+    not a spec (no mapping with an ``archspec:`` line) is named but none of its text is printed.
     """
     display = _display_path(path)
     try:
@@ -200,10 +208,17 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, *, quo
         model.model_validate(checked)
     except ValidationError as exc:
         diagnostics.extend(diagnostics_from_validation(exc, data, model))
+        if faults is not None:
+            for fault in error_paths(exc, data):
+                faults.add(data, fault)
     if not diagnostics:
         return data
+    schema_errors = len(diagnostics)
     collector = DiagnosticCollector(diagnostics)
     _check_layer_kinds(data, collector, only_local=True)
+    if faults is not None:
+        for diagnostic in collector.diagnostics[schema_errors:]:
+            faults.add_reported(diagnostic.location)  # unknown layer kinds
     if collected is None:
         raise SpecError(collector.diagnostics) from None
     collected.extend(collector.diagnostics)
@@ -302,9 +317,9 @@ def _directory_name(directory: Path) -> str:
 
 
 def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic] | None = None,
-                 roots: tuple[Path, ...] = ()) -> tuple[LocatedMapping, tuple[str, ...]]:
+                 roots: tuple[Path, ...] = (), faults: Faults | None = None) -> tuple[LocatedMapping, tuple[str, ...]]:
     resolved = path.resolve()
-    data = read_spec_file(path, collected, quote=not chain)
+    data = read_spec_file(path, collected, faults, quote=not chain)
     parent_ref = data.get("extends")
     if not isinstance(parent_ref, str):  # none, or not a path (which the schema reports)
         return data, (_display_path(path),)
@@ -328,7 +343,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic
         raise SpecError.at(f"'extends' forms a cycle: {cycle}", where)
     already = len(collected) if collected is not None else 0
     try:
-        parent, parent_files = _load_merged(parent_path, visited, collected, roots)
+        parent, parent_files = _load_merged(parent_path, visited, collected, roots, faults)
     except SpecError as exc:
         raise SpecError(_extended_by(exc.diagnostics, where)) from None
     if collected is not None:

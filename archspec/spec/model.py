@@ -10,7 +10,8 @@ A layer entry is one of (a discriminated union, chosen by the entry's key):
 
 Any value may be an expression (``$channels * 2``) over the variables in scope.  The op models
 here are *templates* of each op's ``Params``: a literal value is checked at once, an expression
-is checked after it is evaluated (see :mod:`archspec.graph.lower.nodes`).  The models are built from
+is checked after it is evaluated (see :mod:`archspec.graph.lower.nodes`; :mod:`archspec.spec.tree` holds
+the typed, located entries the lowering reads).  The models are built from
 the op registry, so a user's op is part of the language, its JSON Schema and its errors.
 """
 

@@ -87,6 +87,17 @@ def diagnostics_from_validation(error: ValidationError, root: Any, root_model: t
             if not (shadowable and any(len(other) > len(path) and other[: len(path)] == path for other in paths))]
 
 
+def error_paths(error: ValidationError, root: Any) -> list[tuple[Any, ...]]:
+    """Where in ``root`` (the located data) each of pydantic's errors lies; for a wrong layer entry, the entry."""
+    paths = []
+    for raw in error.errors():
+        loc = tuple(raw["loc"])
+        if "layer:invalid" in loc:
+            loc = loc[: loc.index("layer:invalid")]
+        paths.append(_data_path(root, loc))
+    return paths
+
+
 def _unknown_key(root: Any, root_model: type[BaseModel], loc: tuple[Any, ...], data_path: tuple[Any, ...],
                  what: str) -> Diagnostic:
     key = loc[-1]

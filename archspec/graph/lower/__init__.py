@@ -7,6 +7,8 @@ One module per construct, in the order a reader meets them:
 * :mod:`.names`: layer names, ``inputs:`` references, cycles;
 * :mod:`.nodes`: op entries become nodes (parameters checked, shape inferred, op code guarded);
 * :mod:`.blocks`, :mod:`.repeats`, :mod:`.residuals`: the three constructs.
+
+The lowering reads the typed tree of :mod:`archspec.spec.tree`, never the YAML.
 """
 
 from __future__ import annotations
@@ -46,12 +48,9 @@ def analyse(
     if not collected:
         return Lowering(spec).run()
     try:  # the spec has schema errors: lower what can be lowered, to report the rest too
-        Lowering(spec).run()
+        Lowering(spec).run()  # (entries the schema complained about are marked, and not lowered again)
     except SpecError as exc:
-        # A line that already has a schema error gets no follow-on errors from the lowering.
-        reported = {(d.location.path, d.location.line) for d in collected if d.location}
-        collected.extend(d for d in exc.diagnostics
-                         if d.location is None or (d.location.path, d.location.line) not in reported)
+        collected.extend(exc.diagnostics)
     except Exception:
         # The schema errors already say why the data cannot be walked; a crash here is hidden from
         # users (they get those errors) but not from someone debugging archspec.

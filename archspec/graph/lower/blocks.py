@@ -12,34 +12,39 @@ from typing import TYPE_CHECKING, Any
 
 from archspec.errors import SourceLocation, did_you_mean
 from archspec.graph.ir import Scope, ScopeKind
-from archspec.graph.lower.names import declared_names, name_location, register_name
+from archspec.graph.lower.names import declared_names, register_name
 from archspec.graph.lower.state import MAX_BLOCK_DEPTH, Context, Ref, ScopeState
 from archspec.spec.expressions import ExpressionError, substitute
 from archspec.spec.located_yaml import LocatedMapping, describe
+from archspec.spec.tree import BlockDefinition, CallEntry
 
 if TYPE_CHECKING:
     from archspec.graph.lower.lowering import Lowering
 
 
-def lower_block_call(lowering: Lowering, entry: Any, block_name: str, location: SourceLocation | None,
-                     scope: ScopeState, inputs: list[str | None], context: Context, forced_path: str | None = None,
-                     index: int | None = None, written_key: str | None = None) -> str | None:
-    """The block's body in its own scope (``forced_path``: the scope of a repeat's iteration)."""
+def lower_block_call(lowering: Lowering, entry: CallEntry, block_name: str, scope: ScopeState,
+                     inputs: list[str | None], context: Context, forced_path: str | None = None,
+                     index: int | None = None, location: SourceLocation | None = None) -> str | None:
+    """The block's body in its own scope (``forced_path``: the scope of a repeat's iteration).
+
+    ``location``: where to point (a repeat's iterations point at the repeat), else at the call.
+    """
+    location = location or entry.location
     if block_name in context.blocks_on_stack or len(context.blocks_on_stack) >= MAX_BLOCK_DEPTH:
         chain = " -> ".join((*context.blocks_on_stack, block_name))
         lowering.errors.error(f"block '{block_name}' calls itself: {chain}", location,
                               "blocks cannot be recursive")
         return None
-    block: LocatedMapping = lowering.blocks[block_name]
-    arguments = _bind_arguments(lowering, entry, block_name, written_key or block_name, block, location, context)
+    block = lowering.blocks[block_name]
+    sound = not (entry.faulty or block.faulty)
+    arguments = _bind_arguments(lowering, entry, block, context, location) if sound else None
     if len(inputs) != 1:
         lowering.errors.error(f"block '{block_name}' takes one input, got {len(inputs)}", location)
         return None
     if forced_path is not None:
         path, local = forced_path, None
     else:
-        explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
-        local = register_name(lowering, scope, explicit, block_name, location, name_location(entry))
+        local = register_name(lowering, scope, entry.name, block_name, location, entry.name_location)
         path = scope.qualify(local)
     kind: ScopeKind = "iteration" if index is not None else "block"
     lowering.scopes.append(Scope(path, kind, block_name, None, index, location,
@@ -48,26 +53,26 @@ def lower_block_call(lowering: Lowering, entry: Any, block_name: str, location: 
         if local is not None:
             scope.names[local] = Ref(None, path, location)
         return None
-    inner = ScopeState(path, inputs[0], declared_names(block["body"]))
+    inner = ScopeState(path, inputs[0], declared_names(block.body))
     lowering.scope_names[path] = inner.names
-    block_defaults = block.get("defaults")
     inner_context = Context(
         {**lowering.spec.variables, **arguments},
-        (*context.defaults, block_defaults) if block_defaults else context.defaults,
+        (*context.defaults, block.defaults) if block.defaults else context.defaults,
         (*context.blocks_on_stack, block_name),
     )
-    output = lowering.lower_body(block["body"], inner, inputs[0], inner_context, block.value_locations.get("body"))
+    output = lowering.lower_body(block.body, inner, inputs[0], inner_context)
     if local is not None:
         scope.names[local] = Ref(output, path, location)
     return output
 
 
-def _bind_arguments(lowering: Lowering, entry: Any, block_name: str, written_key: str, block: LocatedMapping,
-                    location: SourceLocation | None, context: Context) -> dict[str, Any] | None:
+def _bind_arguments(lowering: Lowering, entry: CallEntry, block: BlockDefinition, context: Context,
+                    location: SourceLocation | None) -> dict[str, Any] | None:
     """Each declared parameter's value: the argument evaluated where it is written, else the default."""
     errors = lowering.errors
-    declared: LocatedMapping = block.get("params") or LocatedMapping()
-    raw: Any = entry.get(written_key) if isinstance(entry, LocatedMapping) else None
+    block_name = block.name
+    declared = block.params
+    raw = entry.arguments
     arg_locations: dict[str, SourceLocation | None] = {}
     if raw is None:
         args: dict[str, Any] = {}
@@ -83,28 +88,26 @@ def _bind_arguments(lowering: Lowering, entry: Any, block_name: str, written_key
     elif len(declared) == 1:
         (only,) = declared
         args = {only: raw}
-        arg_locations = {only: entry.value_locations.get(written_key)}
+        arg_locations = {only: entry.arguments_location}
     else:
         example = ", ".join(f"{name}: ..." for name in declared) or "..."
         errors.error(f"block '{block_name}' takes its arguments as a mapping, got {describe(raw)}",
-                     entry.value_locations.get(written_key) if isinstance(entry, LocatedMapping) else location,
-                     f"write {{{block_name}: {{{example}}}}}")
+                     entry.arguments_location or location, f"write {{{block_name}: {{{example}}}}}")
         return None
     bound: dict[str, Any] = {}
     ok = True
-    for name, declaration in declared.items():
-        type_name = declaration if isinstance(declaration, str) else declaration.get("type", "any")
-        has_default = isinstance(declaration, dict) and "default" in declaration
+    for name, parameter in declared.items():
         where = arg_locations.get(name, location)
         if name in args:
             value = args[name]
             env = context.env
-        elif has_default:
-            value = declaration["default"]
-            where = declaration.value_locations.get("default", where)
+        elif parameter.has_default:
+            value = parameter.default
+            where = parameter.default_location or where
             env = dict(lowering.spec.variables)
         else:
-            errors.error(f"block '{block_name}' is called without its parameter '{name}' ({type_name})", location)
+            errors.error(f"block '{block_name}' is called without its parameter '{name}' ({parameter.type})",
+                         location)
             ok = False
             continue
         try:
@@ -113,7 +116,7 @@ def _bind_arguments(lowering: Lowering, entry: Any, block_name: str, written_key
             errors.error(str(exc), where, exc.hint)
             ok = False
             continue
-        problem = _type_problem(type_name, value, lowering.blocks, lowering.ops)
+        problem = _type_problem(parameter.type, value, lowering.blocks, lowering.ops)
         if problem:
             errors.error(f"block '{block_name}' parameter '{name}' is {problem}", where)
             ok = False

@@ -7,8 +7,6 @@ location; a node whose input failed is skipped rather than reported twice.
 
 from __future__ import annotations
 
-from typing import Any
-
 from archspec.errors import DiagnosticCollector, SourceLocation, SpecError, did_you_mean
 from archspec.graph.ir import INPUT, Graph, Node, Scope
 from archspec.graph.lower.blocks import lower_block_call
@@ -18,11 +16,22 @@ from archspec.graph.lower.repeats import lower_repeat
 from archspec.graph.lower.residuals import lower_residual
 from archspec.graph.lower.state import MAX_NODES, Context, Ref, ScopeState
 from archspec.ops.base import Shape
-from archspec.ops.registry import get_op, registered_ops
+from archspec.ops.registry import registered_ops
 from archspec.spec.expressions import ExpressionError, evaluate
-from archspec.spec.loader import Spec, entry_key, with_extends_notes
-from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
+from archspec.spec.loader import Spec, with_extends_notes
+from archspec.spec.located_yaml import describe
 from archspec.spec.model import InitScheme
+from archspec.spec.tree import (
+    BlockDefinition,
+    Body,
+    CallEntry,
+    Entry,
+    InvalidEntry,
+    OpEntry,
+    RepeatEntry,
+    ResidualEntry,
+    references_in,
+)
 
 
 class Lowering:
@@ -30,8 +39,8 @@ class Lowering:
 
     def __init__(self, spec: Spec):
         self.spec = spec
-        self.data = spec.data
-        self.blocks: dict[str, LocatedMapping] = dict(self.data.get("blocks") or {})
+        self.tree = spec.tree
+        self.blocks: dict[str, BlockDefinition] = dict(self.tree.blocks)
         self.ops = registered_ops()
         self.nodes: list[Node] = []
         self.shapes: dict[str, Shape] = {}
@@ -48,19 +57,19 @@ class Lowering:
 
     def _run(self) -> Graph:
         shape = tuple(self.spec.input_shape)
-        self.add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.data.value_locations["input"]))
-        layers: LocatedSequence = self.data["layers"]
+        self.add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.tree.input_location))
+        layers = self.tree.layers
         top = ScopeState("", INPUT, declared_names(layers))
         self.scope_names[""] = top.names
-        spec_defaults = self.data.get("defaults")
-        context = Context(dict(self.spec.variables), (spec_defaults,) if spec_defaults else ())
-        last = self.lower_body(layers, top, INPUT, context, self.data.value_locations["layers"])
-        output = last
-        if self.data.get("output") is not None:
-            output = resolve(self, self.data["output"], top, self.data.value_locations["output"], None)
+        context = Context(dict(self.spec.variables), (self.tree.defaults,) if self.tree.defaults else ())
+        output = self.lower_body(layers, top, INPUT, context)
+        if self.tree.output is not None:
+            output = resolve(self, self.tree.output.name, top, self.tree.output.location, None)
         self.errors.raise_if_any()
+        if self.tree.faulty and (len(self.nodes) == 1 or output is None):
+            raise SpecError([])  # what is missing was left out for the schema's errors, which say why
         if len(self.nodes) == 1:
-            raise SpecError.at("spec has no layers", self.data.value_locations["layers"])
+            raise SpecError.at("spec has no layers", layers.location)
         assert output is not None
         return Graph(
             name=self.spec.name,
@@ -70,8 +79,7 @@ class Lowering:
             scopes=tuple(self.scopes),
             description=self.spec.description,
             source=self.spec.path,
-            init={kind: InitScheme.model_validate(dict(scheme))
-                  for kind, scheme in (self.data.get("init") or {}).items() if scheme is not None},
+            init={kind: InitScheme.model_validate(dict(scheme)) for kind, scheme in self.tree.init.items()},
         )
 
     def add_node(self, node: Node) -> str:
@@ -82,43 +90,49 @@ class Lowering:
         self.shapes[node.name] = node.output_shape
         return node.name
 
-    def lower_body(self, body: Any, scope: ScopeState, current: str | None, context: Context,
-                   location: SourceLocation | None = None) -> str | None:
-        """Lower a list of entries, or a single entry (``body: relu``, located at ``location``)."""
-        entries = list(zip(body, body.item_locations, strict=True)) if isinstance(body, LocatedSequence) else [
-            (body, getattr(body, "location", location))]
-        for entry, entry_location in entries:
-            current = self._lower_entry(entry, entry_location, scope, current, context)
+    def lower_body(self, body: Body, scope: ScopeState, current: str | None, context: Context) -> str | None:
+        """Lower the entries of a body in sequence, each taking the previous one's output by default."""
+        for entry in body.entries:
+            current = self._lower_entry(entry, scope, current, context)
         return current
 
-    def _lower_entry(self, entry: Any, location: SourceLocation | None, scope: ScopeState,
-                     current: str | None, context: Context) -> str | None:
-        key = entry_key(entry)
-        if key is None:
-            if isinstance(entry, dict):
-                self.errors.error("layer entry has no layer kind", location,
-                                  "write the kind as the key, e.g. {conv2d: 64, name: conv1}")
-            else:
-                self.errors.error(f"a layer entry must be a layer kind or a mapping, got {describe(entry)}", location)
-            return None
-        if isinstance(entry, LocatedMapping):
-            location = entry.key_locations.get(key, location)
-        written_key = key
-        if key.startswith("$"):
-            key = self.block_reference(key, context, location)
-            if key is None:
-                return None
-        explicit_name = entry.get("name") if isinstance(entry, dict) else None
-        inputs = self._entry_inputs(entry, scope, current, explicit_name, key, written_key)
-        if key == "repeat":
-            return lower_repeat(self, entry, location, scope, inputs, context)
-        if key == "residual":
-            return lower_residual(self, entry, location, scope, inputs, context)
-        if key in self.ops:
-            return lower_op(self, entry, key, location, scope, inputs, context, written_key)
-        if key in self.blocks:
-            return lower_block_call(self, entry, key, location, scope, inputs, context, written_key=written_key)
-        self.errors.error(f"unknown layer kind '{key}'", location, did_you_mean(key, [*self.ops, *self.blocks]))
+    def _lower_entry(self, entry: Entry, scope: ScopeState, current: str | None, context: Context) -> str | None:
+        if isinstance(entry, InvalidEntry):
+            if entry.problem is not None and not entry.faulty:
+                self.errors.error(entry.problem, entry.location, entry.hint)
+            return self.stand_in(entry, scope)
+        if isinstance(entry, CallEntry):
+            return self._lower_call(entry, scope, current, context)
+        inputs = self._inputs(entry, scope, current)
+        if isinstance(entry, OpEntry):
+            return lower_op(self, entry, scope, inputs, context)
+        if isinstance(entry, RepeatEntry):
+            return lower_repeat(self, entry, scope, inputs, context)
+        assert isinstance(entry, ResidualEntry)
+        return lower_residual(self, entry, scope, inputs, context)
+
+    def _lower_call(self, entry: CallEntry, scope: ScopeState, current: str | None, context: Context) -> str | None:
+        """A block call, or a ``$name`` that names a block or an op."""
+        target: str | None = entry.target
+        if entry.target.startswith("$"):
+            target = self.block_reference(entry.target, context, entry.location)
+            if target is None:
+                return self.stand_in(entry, scope)
+        if target in self.ops:
+            op_entry = OpEntry(
+                kind=target, value=entry.arguments, value_location=entry.arguments_location,
+                location=entry.location, name=entry.name, name_location=entry.name_location, faulty=entry.faulty,
+                inputs=entry.inputs if entry.inputs is not None or self.ops[target].op.shorthand != "inputs"
+                else references_in(entry.arguments) or None)
+            return lower_op(self, op_entry, scope, self._inputs(op_entry, scope, current), context)
+        assert target is not None
+        return lower_block_call(self, entry, target, scope, self._inputs(entry, scope, current), context)
+
+    def stand_in(self, entry: Entry, scope: ScopeState) -> str | None:
+        """Nothing, for an entry that could not be lowered (and was reported); its name is defined all the same,
+        so that uses of it raise no second error."""
+        if entry.name is not None and entry.name not in scope.names:
+            scope.names[entry.name] = Ref(None, scope.qualify(entry.name), entry.location)
         return None
 
     def block_reference(self, key: str, context: Context, location: SourceLocation | None,
@@ -138,23 +152,8 @@ class Lowering:
             return None
         return name
 
-    def _entry_inputs(self, entry: Any, scope: ScopeState, current: str | None, name: str | None, kind: str,
-                      written_key: str) -> list[str | None]:
-        refs: Any = None
-        ref_locations: list[SourceLocation | None] = []
-        if isinstance(entry, LocatedMapping):
-            if entry.get("inputs") is not None:
-                refs = entry["inputs"]
-                where = entry.value_locations["inputs"]
-                if isinstance(refs, LocatedSequence):
-                    ref_locations = list(refs.item_locations)
-                else:
-                    refs, ref_locations = [refs], [where]
-            op = get_op(kind)
-            value = entry.get(written_key)
-            if refs is None and op is not None and op.shorthand == "inputs" and isinstance(value, LocatedSequence):
-                refs = value
-                ref_locations = list(value.item_locations)
-        if refs is None:
+    def _inputs(self, entry: Entry, scope: ScopeState, current: str | None) -> list[str | None]:
+        """The nodes an entry takes: its ``inputs`` resolved, else the previous layer's output."""
+        if entry.inputs is None:
             return [current]
-        return [resolve(self, ref, scope, loc, name) for ref, loc in zip(refs, ref_locations, strict=True)]
+        return [resolve(self, ref.name, scope, ref.location, entry.name) for ref in entry.inputs]

@@ -7,14 +7,12 @@ a named block or repeat; ``input`` is the scope's input.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archspec.errors import SourceLocation, did_you_mean
 from archspec.graph.ir import INPUT
 from archspec.graph.lower.state import DeclaredName, ScopeState
-from archspec.ops.registry import get_op
-from archspec.spec.loader import entry_key
-from archspec.spec.located_yaml import LocatedMapping
+from archspec.spec.tree import Body, RepeatEntry, ResidualEntry
 
 if TYPE_CHECKING:
     from archspec.graph.lower.lowering import Lowering
@@ -86,29 +84,21 @@ def _cycle(target: str, user: str, scope: ScopeState) -> list[str] | None:
     return None
 
 
-def declared_names(body: Any) -> dict[str, DeclaredName]:
+def declared_names(body: Body) -> dict[str, DeclaredName]:
     """Names given explicitly in a body, including spliced (unnamed repeat, residual) bodies."""
     declared: dict[str, DeclaredName] = {}
-    entries = body if isinstance(body, list) else [body]
-    for entry in entries:
-        if not isinstance(entry, LocatedMapping):
-            continue
-        name = entry.get("name")
-        key = entry_key(entry)
-        if isinstance(name, str):
-            refs = entry.get("inputs")
-            if refs is None and key and get_op(key) is not None and isinstance(entry.get(key), list):
-                refs = entry[key]
-            refs = [refs] if isinstance(refs, str) else list(refs or [])
-            declared.setdefault(name, DeclaredName(entry.value_locations.get("name"),
-                                                   tuple(r for r in refs if isinstance(r, str))))
-        if key in ("repeat", "residual") and (key == "residual" or name is None) and "body" in entry:
-            for inner_name, inner in declared_names(entry["body"]).items():
+    for entry in body.entries:
+        if entry.name is not None:
+            declared.setdefault(entry.name, DeclaredName(entry.name_location,
+                                                         tuple(ref.name for ref in entry.inputs or ())))
+        if isinstance(entry, ResidualEntry) or (isinstance(entry, RepeatEntry) and entry.name is None):
+            for inner_name, inner in declared_names(entry.body).items():
                 declared.setdefault(inner_name, inner)
     return declared
 
 
-def register_name(lowering: Lowering, scope: ScopeState, explicit: Any, prefix: str, location: SourceLocation | None,
+def register_name(lowering: Lowering, scope: ScopeState, explicit: str | None, prefix: str,
+                  location: SourceLocation | None,
                   name_location: SourceLocation | None = None) -> str:
     """Register a layer's local name in its scope (explicit, or the next free automatic one).
 
@@ -152,7 +142,3 @@ def free_scope_name(lowering: Lowering, scope: ScopeState, wanted: str) -> str:
     while f"{wanted}{number}" in taken:
         number += 1
     return f"{wanted}{number}"
-
-
-def name_location(entry: Any) -> SourceLocation | None:
-    return entry.value_locations.get("name") if isinstance(entry, LocatedMapping) else None

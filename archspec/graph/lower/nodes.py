@@ -13,11 +13,12 @@ from pydantic import BaseModel, ValidationError
 
 from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation
 from archspec.graph.ir import Node, NodeRole
-from archspec.graph.lower.names import name_location, register_name
+from archspec.graph.lower.names import register_name
 from archspec.graph.lower.state import Context, Ref, ScopeState
 from archspec.ops.base import Op, Shape, ShapeError, ShapeErrorReason, format_shape
 from archspec.spec.expressions import ExpressionError, contains_expression, substitute
 from archspec.spec.located_yaml import LocatedMapping
+from archspec.spec.tree import OpEntry
 from archspec.spec.validation import diagnostics_from_validation
 
 if TYPE_CHECKING:
@@ -31,21 +32,20 @@ SHAPE_HINTS: dict[ShapeErrorReason, str] = {
 """The hint for each structured reason a shape rule may give (see :class:`~archspec.ops.base.ShapeError`)."""
 
 
-def lower_op(lowering: Lowering, entry: Any, kind: str, location: SourceLocation | None, scope: ScopeState,
-             inputs: list[str | None], context: Context, written_key: str | None = None) -> str | None:
+def lower_op(lowering: Lowering, entry: OpEntry, scope: ScopeState, inputs: list[str | None],
+             context: Context) -> str | None:
     """An op entry (``conv2d: 64``, or ``$op: {...}`` naming an op): one node."""
-    op = lowering.ops[kind].op
-    explicit = entry.get("name") if isinstance(entry, LocatedMapping) else None
-    local = register_name(lowering, scope, explicit, op.prefix, location, name_location(entry))
+    op = lowering.ops[entry.kind].op
+    local = register_name(lowering, scope, entry.name, op.prefix, entry.location, entry.name_location)
     name = scope.qualify(local)
-    params = _op_params(lowering, op, entry, kind, location, context, written_key or kind)
-    scope.names[local] = Ref(None, None, location)
+    params = None if entry.faulty else _op_params(lowering, op, entry, context)
+    scope.names[local] = Ref(None, None, entry.location)
     if params is None or any(i is None for i in inputs):
         return None
-    node = make_node(lowering, op, name, params, [i for i in inputs if i is not None], location, scope.path)
+    node = make_node(lowering, op, name, params, [i for i in inputs if i is not None], entry.location, scope.path)
     if node is None:
         return None
-    scope.names[local] = Ref(node.name, None, location)
+    scope.names[local] = Ref(node.name, None, entry.location)
     return lowering.add_node(node)
 
 
@@ -66,11 +66,11 @@ def make_op_node(lowering: Lowering, kind: str, local: str, raw: dict[str, Any],
     return lowering.add_node(node)
 
 
-def _op_params(lowering: Lowering, op: Op, entry: Any, kind: str, location: SourceLocation | None,
-               context: Context, written_key: str) -> BaseModel | None:
+def _op_params(lowering: Lowering, op: Op, entry: OpEntry, context: Context) -> BaseModel | None:
     """The op's parameters: defaults, then the entry's own (under ``conv2d:`` or ``$op:``), evaluated."""
+    kind = entry.kind
     merged = LocatedMapping()
-    merged.location = location  # type: ignore[assignment]
+    merged.location = entry.location  # type: ignore[assignment]
     merged.key_locations, merged.value_locations = {}, {}
 
     def take(mapping: LocatedMapping) -> None:
@@ -80,22 +80,22 @@ def _op_params(lowering: Lowering, op: Op, entry: Any, kind: str, location: Sour
             merged.value_locations[key] = mapping.value_locations[key]
 
     for defaults in context.defaults:
-        op_defaults = defaults.get(kind)
-        if isinstance(op_defaults, LocatedMapping):
-            take(op_defaults)
-    if isinstance(entry, LocatedMapping):
-        value = entry.get(written_key)
-        if isinstance(value, LocatedMapping):
-            take(value)
-        elif value is not None and op.shorthand not in (None, "inputs"):
-            assert op.shorthand is not None
-            merged[op.shorthand] = value
-            merged.key_locations[op.shorthand] = entry.key_locations[written_key]
-            merged.value_locations[op.shorthand] = entry.value_locations[written_key]
-        elif value is not None and op.shorthand is None and not isinstance(value, LocatedMapping):
-            lowering.errors.error(f"{kind} takes no shorthand value; write its parameters as a mapping",
-                                  entry.value_locations[written_key])
-            return None
+        if defaults.is_broken(kind):
+            return None  # the schema reported the defaults; the layer cannot be checked without them
+        if kind in defaults.by_kind:
+            take(defaults.by_kind[kind])
+    value = entry.value
+    if isinstance(value, LocatedMapping):
+        take(value)
+    elif value is not None and op.shorthand not in (None, "inputs"):
+        assert op.shorthand is not None
+        merged[op.shorthand] = value
+        merged.key_locations[op.shorthand] = entry.location  # type: ignore[assignment]
+        merged.value_locations[op.shorthand] = entry.value_location  # type: ignore[assignment]
+    elif value is not None and op.shorthand is None:
+        lowering.errors.error(f"{kind} takes no shorthand value; write its parameters as a mapping",
+                              entry.value_location)
+        return None
     failed = False
     for key in list(merged):
         if contains_expression(merged[key]):

@@ -12,62 +12,68 @@ from typing import TYPE_CHECKING, Any
 from archspec.errors import SourceLocation
 from archspec.graph.ir import Scope
 from archspec.graph.lower.blocks import lower_block_call
-from archspec.graph.lower.names import declared_names, name_location, register_name
+from archspec.graph.lower.names import declared_names, register_name
 from archspec.graph.lower.state import MAX_REPEAT, Context, DeclaredName, Ref, ScopeState
 from archspec.spec.expressions import ExpressionError, substitute
-from archspec.spec.loader import entry_key
-from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
+from archspec.spec.located_yaml import describe
+from archspec.spec.tree import Body, CallEntry, RepeatEntry
 
 if TYPE_CHECKING:
     from archspec.graph.lower.lowering import Lowering
 
 
-def lower_repeat(lowering: Lowering, entry: LocatedMapping, location: SourceLocation | None, scope: ScopeState,
-                 inputs: list[str | None], context: Context) -> str | None:
+def lower_repeat(lowering: Lowering, entry: RepeatEntry, scope: ScopeState, inputs: list[str | None],
+                 context: Context) -> str | None:
     """The iterations in sequence, each taking the previous one's output."""
-    count = _evaluate_count(lowering, entry["repeat"], context, entry.value_locations.get("repeat"))
+    if entry.faulty:
+        return lowering.stand_in(entry, scope)
+    location = entry.location
+    count = _evaluate_count(lowering, entry.count, context, entry.count_location)
     if len(inputs) != 1:
         lowering.errors.error(f"repeat takes one input, got {len(inputs)}", location)
         return None
     if count is None:
         return None
     if count > MAX_REPEAT:
-        lowering.errors.error(f"repeat count {count:,} is more than {MAX_REPEAT:,}",
-                              entry.value_locations.get("repeat"))
+        lowering.errors.error(f"repeat count {count:,} is more than {MAX_REPEAT:,}", entry.count_location)
         return None
-    index_name = entry.get("index", "index")
-    body, body_location = entry["body"], entry.value_locations.get("body")
-    name = entry.get("name")
+    body = entry.body
     current = inputs[0]
-    if name is None:
+    if entry.name is None:
         for index in range(count):
-            current = lowering.lower_body(body, scope, current, context.with_variable(index_name, index),
-                                          body_location)
+            current = lowering.lower_body(body, scope, current, context.with_variable(entry.index, index))
         return current
-    local = register_name(lowering, scope, name, "repeat", location, name_location(entry))
+    local = register_name(lowering, scope, entry.name, "repeat", location, entry.name_location)
     path = scope.qualify(local)
     lowering.scopes.append(Scope(path, "repeat", None, count, None, location))
     repeat_scope = ScopeState(path, current, {str(i): DeclaredName(None, ()) for i in range(count)})
     lowering.scope_names[path] = repeat_scope.names
-    single = body[0] if isinstance(body, LocatedSequence) and len(body) == 1 else body
-    single_block = entry_key(single) if isinstance(single, (LocatedMapping, str)) else None
-    single_key = single_block
-    if single_block is not None and single_block.startswith("$"):
-        single_block = lowering.block_reference(single_block, context, location, quiet=True)
+    single, single_block = _single_block_call(lowering, body, context)
     for index in range(count):
-        iteration = context.with_variable(index_name, index)
+        iteration = context.with_variable(entry.index, index)
         item_path = f"{path}.{index}"
-        if single_block in lowering.blocks and not (isinstance(single, LocatedMapping) and "inputs" in single):
-            current = lower_block_call(lowering, single, single_block, location, repeat_scope, [current], iteration,
-                                       forced_path=item_path, index=index, written_key=single_key)
+        if single is not None and single_block is not None:
+            current = lower_block_call(lowering, single, single_block, repeat_scope, [current], iteration,
+                                       forced_path=item_path, index=index, location=location)
         else:
             lowering.scopes.append(Scope(item_path, "iteration", None, None, index, location))
             inner = ScopeState(item_path, current, declared_names(body))
             lowering.scope_names[item_path] = inner.names
-            current = lowering.lower_body(body, inner, current, iteration, body_location)
+            current = lowering.lower_body(body, inner, current, iteration)
         repeat_scope.names[str(index)] = Ref(current, item_path, location)
     scope.names[local] = Ref(current, path, location)
     return current
+
+
+def _single_block_call(lowering: Lowering, body: Body, context: Context) -> tuple[CallEntry | None, str | None]:
+    """A body that is one call of a block, taking the previous output: the call and the block."""
+    if len(body) != 1 or not isinstance(body.entries[0], CallEntry) or body.entries[0].inputs is not None:
+        return None, None
+    call = body.entries[0]
+    target: str | None = call.target
+    if target is not None and target.startswith("$"):
+        target = lowering.block_reference(target, context, None, quiet=True)
+    return (call, target) if target in lowering.blocks else (None, None)
 
 
 def _evaluate_count(lowering: Lowering, value: Any, context: Context, location: SourceLocation | None) -> int | None:

@@ -7,40 +7,51 @@ the shortcut's layers explicitly.  Shapes are known node by node, so the choice 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from archspec.errors import SourceLocation
 from archspec.graph.ir import Scope
-from archspec.graph.lower.names import declared_names, free_scope_name, name_location, register_name
+from archspec.graph.lower.names import declared_names, free_scope_name, register_name
 from archspec.graph.lower.nodes import make_node, make_op_node
 from archspec.graph.lower.state import Context, Ref, ScopeState
 from archspec.ops.base import Shape, format_shape
 from archspec.spec.expressions import ExpressionError, substitute
-from archspec.spec.located_yaml import LocatedMapping, LocatedSequence, describe
+from archspec.spec.located_yaml import describe
+from archspec.spec.tree import Body, ResidualEntry
 
 if TYPE_CHECKING:
     from archspec.graph.lower.lowering import Lowering
 
 
-def lower_residual(lowering: Lowering, entry: LocatedMapping, location: SourceLocation | None, scope: ScopeState,
-                   inputs: list[str | None], context: Context) -> str | None:
+def lower_residual(lowering: Lowering, entry: ResidualEntry, scope: ScopeState, inputs: list[str | None],
+                   context: Context) -> str | None:
     """The body, then the shortcut and the sum (named ``add<n>`` or by the entry's ``name``)."""
-    options = _residual_options(lowering, entry, context)
+    location = entry.location
+    options = None if entry.faulty else _residual_options(lowering, entry, context)
     if len(inputs) != 1:
         lowering.errors.error(f"residual takes one input, got {len(inputs)}", location)
         return None
     start = inputs[0]
-    body_output = lowering.lower_body(entry["body"], scope, start, context, entry.value_locations.get("body"))
+    body_output = lowering.lower_body(entry.body, scope, start, context)
     if options is None:
-        return None
-    mode, enabled, shortcut_name, shortcut_layers = options
-    if not enabled:
+        return lowering.stand_in(entry, scope)
+    if not options.enabled:
         return body_output
-    add_local = register_name(lowering, scope, entry.get("name"), "add", location, name_location(entry))
+    add_local = register_name(lowering, scope, entry.name, "add", location, entry.name_location)
+    output = _shortcut_sum(lowering, entry, scope, context, start, body_output, options, add_local)
+    if output is None:
+        scope.names.setdefault(add_local, Ref(None, None, location))  # reported: its uses need not be
+    return output
+
+
+def _shortcut_sum(lowering: Lowering, entry: ResidualEntry, scope: ScopeState, context: Context, start: str | None,
+                  body_output: str | None, options: _Options, add_local: str) -> str | None:
+    """The shortcut (identity, projection or its own layers) and the sum, or None (reported)."""
+    location, mode, shortcut_layers = entry.location, options.mode, options.layers
     if start is None or body_output is None:
         return None
     in_shape, out_shape = lowering.shapes[start], lowering.shapes[body_output]
-    shortcut_name = free_scope_name(lowering, scope, shortcut_name)
+    shortcut_name = free_scope_name(lowering, scope, options.scope_name)
     shortcut_path = scope.qualify(shortcut_name)
     if shortcut_layers is not None:
         lowering.scopes.append(Scope(shortcut_path, "shortcut", None, None, None, location))
@@ -77,45 +88,54 @@ def _mismatch(lowering: Lowering, mode: str, in_shape: Shape, out_shape: Shape, 
                               f"{format_shape(shortcut_shape)}; they must match to be added", location)
 
 
-def _residual_options(lowering: Lowering, entry: LocatedMapping,
-                      context: Context) -> tuple[str, bool, str, Any] | None:
+_MODES = ("auto", "identity", "projection")
+
+
+class _Options(NamedTuple):
+    mode: str
+    """auto, identity, projection, or layers (the shortcut's own)."""
+    enabled: bool
+    scope_name: str
+    layers: Body | None
+
+
+def _residual_options(lowering: Lowering, entry: ResidualEntry, context: Context) -> _Options | None:
+    """The residual's options with expressions evaluated; None if they are wrong (reported)."""
     errors = lowering.errors
-    raw = entry.get("residual")
-    where = entry.value_locations.get("residual")
-    try:
-        raw = substitute(raw, context.env) if not isinstance(raw, LocatedMapping) else raw
-    except ExpressionError as exc:
-        errors.error(str(exc), where, exc.hint)
-        return None
-    if raw is None or isinstance(raw, str):
-        mode = raw or "auto"
-        if mode not in ("auto", "identity", "projection"):
+    where = entry.setting_location
+    if entry.setting is not None:  # ``residual: <mode>``, ``residual: $expression``
+        try:
+            setting = substitute(entry.setting, context.env)
+        except ExpressionError as exc:
+            errors.error(str(exc), where, exc.hint)
+            return None
+        if isinstance(setting, bool):
+            return _Options("auto", setting, "shortcut", None)
+        if not isinstance(setting, str):
+            errors.error(f"residual must be auto, identity, projection, true or false, got {describe(setting)}",
+                         where)
+            return None
+        mode = setting or "auto"
+        if mode not in _MODES:
             errors.error(f"residual shortcut must be auto, identity or projection, got '{mode}'", where)
             return None
-        return mode, True, "shortcut", None
-    if isinstance(raw, bool):
-        return "auto", raw, "shortcut", None
-    assert isinstance(raw, LocatedMapping)
-    try:
-        enabled = substitute(raw.get("enabled", True), context.env)
-        shortcut = raw.get("shortcut", "auto")
-        if not isinstance(shortcut, LocatedSequence):
-            shortcut = substitute(shortcut, context.env)
+        return _Options(mode, True, "shortcut", None)
+    try:  # ``residual: {shortcut: ..., enabled: ..., name: ...}`` (or nothing: all defaults)
+        enabled = substitute(entry.enabled, context.env)
+        shortcut = entry.shortcut if isinstance(entry.shortcut, Body) else substitute(entry.shortcut, context.env)
     except ExpressionError as exc:
         errors.error(str(exc), where, exc.hint)
         return None
     if not isinstance(enabled, bool):
-        errors.error(f"residual 'enabled' must be true or false, got {describe(enabled)}",
-                     raw.value_locations.get("enabled", where))
+        errors.error(f"residual 'enabled' must be true or false, got {describe(enabled)}", entry.enabled_location)
         return None
-    name = str(raw.get("name", "shortcut"))
-    if isinstance(shortcut, LocatedSequence):
-        return "layers", enabled, name, shortcut
-    if shortcut not in ("auto", "identity", "projection"):
+    if isinstance(shortcut, Body):
+        return _Options("layers", enabled, entry.shortcut_name, shortcut)
+    if shortcut not in _MODES:
         errors.error(f"residual shortcut must be auto, identity, projection or a list of layers, "
-                     f"got {describe(shortcut)}", raw.value_locations.get("shortcut", where))
+                     f"got {describe(shortcut)}", entry.shortcut_location)
         return None
-    return str(shortcut), enabled, name, None
+    return _Options(str(shortcut), enabled, entry.shortcut_name, None)
 
 
 def _projection(lowering: Lowering, in_shape: Shape, out_shape: Shape, start: str, scope: ScopeState, path: str,

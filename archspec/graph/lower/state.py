@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archspec.errors import SourceLocation
-from archspec.spec.located_yaml import LocatedMapping
+from archspec.spec.tree import OpDefaults
 
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 32
@@ -52,7 +52,8 @@ class Context:
     """What a body sees: the variables in scope, the op defaults that apply, the blocks being called."""
 
     env: dict[str, Any]
-    defaults: tuple[LocatedMapping, ...]
+    defaults: tuple[OpDefaults, ...]
+    """The spec's op defaults, then each enclosing block's."""
     blocks_on_stack: tuple[str, ...] = ()
 
     def with_variable(self, name: str, value: Any) -> Context:
