@@ -30,6 +30,7 @@ _PUBLIC = {
     "unregister_op": "archspec.ops",
     "Spec": "archspec.spec.loader", "load": "archspec.spec.loader",
     "build": "archspec.backends.torch", "port_weights": "archspec.backends.torch",
+    "Figure": "archspec.integrations.figure", "render": "archspec.integrations.figure",
 }
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
     from archspec.graph.ir import Graph, Node, Scope
     from archspec.graph.lower import analyse
+    from archspec.integrations.figure import Figure, render
     from archspec.ops import (
         Op,
         OpParams,
@@ -51,9 +53,9 @@ if TYPE_CHECKING:
     from archspec.spec.loader import Spec, load
 
 __all__ = [
-    "ArchspecError", "Diagnostic", "Graph", "Node", "Op", "OpParams", "Scope", "ShapeError", "SourceLocation",
+    "ArchspecError", "Diagnostic", "Figure", "Graph", "Node", "Op", "OpParams", "Scope", "ShapeError", "SourceLocation",
     "Spec", "SpecError", "Summary", "TorchLayer", "UsageError", "__version__", "analyse", "build", "get_op",
-    "load", "port_weights", "register_op", "registered_ops", "summarize", "summary_json", "unregister_op",
+    "load", "port_weights", "register_op", "registered_ops", "render", "summarize", "summary_json", "unregister_op",
 ]
 
 
