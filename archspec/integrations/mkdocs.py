@@ -100,10 +100,13 @@ class ArchspecPlugin(BasePlugin):  # type: ignore[type-arg]  (no options)
             self._watch(rendered.files)
         return "\n".join(lines)
 
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Defined so that MkDocs keeps this plugin, and its figures, across the rebuilds of ``serve``."""
+
     def on_serve(self, server: Any, *, config: Any, builder: Any) -> Any:
         self._server = server
         for path in sorted(self._watched):
-            server.watch(str(path))
+            server.watch(str(path), recursive=False)
         return server
 
     def _render(self, fence: Fence, page_dir: Path, docs_dir: Path, shown: str) -> RenderedBlock:
@@ -140,12 +143,13 @@ class ArchspecPlugin(BasePlugin):  # type: ignore[type-arg]  (no options)
         return rendered
 
     def _watch(self, files: tuple[Path, ...]) -> None:
+        """Watch a drawing's spec files; a change rebuilds, and unchanged figures come from the cache."""
         for file in files:
             path = file.resolve()
             if path not in self._watched:
                 self._watched.add(path)
                 if self._server is not None:
-                    self._server.watch(str(path))
+                    self._server.watch(str(path), recursive=False)
 
 
 def _read(path: Path) -> bytes:

@@ -31,7 +31,10 @@ def _style(argument: str | None) -> str:
 
 
 def _rankdir(argument: str | None) -> str:
-    return str(directives.choice(argument, RANKDIRS))
+    value = (argument or "").strip().upper()
+    if value not in RANKDIRS:
+        raise ValueError(f"'{argument}' unknown; choose from {', '.join(RANKDIRS)}")
+    return value
 
 
 class ArchspecDirective(SphinxDirective):
