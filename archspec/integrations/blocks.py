@@ -132,7 +132,7 @@ def _draw(spec: Path, options: BlockOptions) -> RenderedBlock:
     figure = render(graph, options.style, rankdir=options.rankdir, expand=options.expand, depth=options.depth,
                     params=options.params)
     prefix = f"archspec{next(_counter)}-"
-    parts = ['<div class="archspec-figure" style="overflow-x:auto">',
+    parts = ['<div class="archspec-figure" data-search-exclude style="overflow-x:auto">',
              figure.inline_svg(prefix).replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1), "</div>"]
     if options.summary:
         parts.append(summary_html(graph, depth=1 if options.depth is None else options.depth))

@@ -78,6 +78,8 @@ class ArchspecPlugin(BasePlugin):  # type: ignore[type-arg]  (no options)
         self._cache: dict[tuple[str, str], tuple[dict[Path, bytes], RenderedBlock]] = {}
         self._watched: set[Path] = set()
         self._server: Any = None
+        self._figures: dict[str, list[str]] = {}
+        """Each page's drawings, by page, put in place of their markers once Markdown is done."""
 
     def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str:
         docs_dir = Path(config["docs_dir"])
@@ -94,11 +96,18 @@ class ArchspecPlugin(BasePlugin):  # type: ignore[type-arg]  (no options)
                 problems.append(f"archspec: cannot draw the block at {shown}:{fence.start + 1}:\n{exc}")
         if problems:
             raise PluginError("\n".join(problems))
+        figures = self._figures[page.file.src_uri] = []
         for fence, rendered in reversed(drawn):
-            html = [fence.indent + line if line else line for line in rendered.html.split("\n")]
-            lines[fence.start: fence.end + 1] = ["", *html, ""]
+            figures.insert(0, rendered.html)
+            lines[fence.start: fence.end + 1] = ["", fence.indent + _marker(len(drawn) - len(figures)), ""]
             self._watch(rendered.files)
         return "\n".join(lines)
+
+    def on_page_content(self, html: str, *, page: Any, config: Any, files: Any) -> str:
+        """Put the drawings in after Markdown: it never parses a large SVG, nor stops at a blank line in one."""
+        for index, figure in enumerate(self._figures.pop(page.file.src_uri, [])):
+            html = html.replace(_marker(index), figure, 1)
+        return html
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defined so that MkDocs keeps this plugin, and its figures, across the rebuilds of ``serve``."""
@@ -150,6 +159,10 @@ class ArchspecPlugin(BasePlugin):  # type: ignore[type-arg]  (no options)
                 self._watched.add(path)
                 if self._server is not None:
                     self._server.watch(str(path), recursive=False)
+
+
+def _marker(index: int) -> str:
+    return f'<div data-archspec-figure="{index}"></div>'
 
 
 def _read(path: Path) -> bytes:
