@@ -19,7 +19,7 @@ from typing import Any
 
 from archspec.errors import ArchspecError, Diagnostic, SpecError
 
-OPTIONS = ("style", "depth", "rankdir", "expand", "params", "summary")
+OPTIONS = ("style", "depth", "rankdir", "expand", "params", "summary", "set")
 RANKDIRS = ("TB", "LR", "BT", "RL")
 _counter = itertools.count(1)
 
@@ -38,6 +38,8 @@ class BlockOptions:
     expand: bool = False
     params: bool = False
     summary: bool = False
+    variables: tuple[tuple[str, Any], ...] = ()
+    """``set:``, the spec's variables overridden (as ``--set NAME=VALUE`` does)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,10 @@ def parse_options(values: Mapping[str, Any]) -> BlockOptions:
         if not isinstance(value, bool):
             raise BlockError(f"{name} must be true or false, got '{value}'")
         flags[name] = value
-    return BlockOptions(style, depth, rankdir, **flags)
+    overrides = values.get("set") or {}
+    if not isinstance(overrides, dict) or not all(isinstance(name, str) for name in overrides):
+        raise BlockError("set must be a mapping of variable names to values, e.g. {classes: 10}")
+    return BlockOptions(style, depth, rankdir, **flags, variables=tuple(overrides.items()))
 
 
 def resolve_reference(reference: str, search: Sequence[Path]) -> Path:
@@ -127,7 +132,7 @@ def _draw(spec: Path, options: BlockOptions) -> RenderedBlock:
     from archspec.integrations.figure import render
     from archspec.spec.loader import load
 
-    loaded = load(spec)
+    loaded = load(spec, variables=dict(options.variables) or None)
     graph = analyse(loaded)
     figure = render(graph, options.style, rankdir=options.rankdir, expand=options.expand, depth=options.depth,
                     params=options.params)

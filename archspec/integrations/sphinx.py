@@ -7,6 +7,7 @@
        :depth: 1
        :rankdir: LR
        :summary:
+       :set: {classes: 10}
 
 The spec (relative to the document, then the source folder, else a built-in name) is drawn at
 build time as inline SVG in HTML output; the document is rebuilt when the spec or a file it
@@ -37,6 +38,16 @@ def _rankdir(argument: str | None) -> str:
     return value
 
 
+def _variables(text: str) -> object:
+    """``:set: {n: 1, residual: false}``: a YAML mapping, as a block's ``set:`` in MkDocs."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise BlockError(f":set: expects a YAML mapping such as {{n: 1}}, got '{text}'") from None
+
+
 class ArchspecDirective(SphinxDirective):
     """``.. archspec:: NAME_OR_PATH``: a diagram of the spec, and its summary with ``:summary:``."""
 
@@ -49,6 +60,7 @@ class ArchspecDirective(SphinxDirective):
         "expand": directives.flag,
         "params": directives.flag,
         "summary": directives.flag,
+        "set": directives.unchanged,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -57,6 +69,8 @@ class ArchspecDirective(SphinxDirective):
                                   if key in ("style", "depth", "rankdir")}
         values.update({flag: True for flag in ("expand", "params", "summary") if flag in self.options})
         try:
+            if "set" in self.options:
+                values["set"] = _variables(self.options["set"])
             chosen = parse_options(values)
             path = resolve_reference(self.arguments[0], [document.parent, Path(self.env.srcdir)])
             rendered = render_block(path, chosen)

@@ -30,7 +30,7 @@ def build(root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_blocks_become_inline_svg_with_layer_labels(tmp_path):
-    page = ("# Page\n\n```archspec\nspec: lenet5\nsummary: true\n```\n\n"
+    page = ("# Page\n\n```archspec\nspec: lenet5\nsummary: true\nset: {classes: 7}\n```\n\n"
             "````markdown\n```archspec\nspec: not-drawn\n```\n````\n\n"
             f"```archspec\n{TINY}```\n\n```archspec\nspec: specs/net.yaml\nstyle: volumes\n```\n")
     site = make_site(tmp_path, {"index.md": page, "sub/page.md": "# Sub\n\n```archspec\nspec: ../specs/net.yaml\n"
@@ -39,7 +39,7 @@ def test_blocks_become_inline_svg_with_layer_labels(tmp_path):
     assert result.returncode == 0, result.stderr
     html = (site / "site" / "index.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 3
-    assert "conv1" in html and "archspec-summary" in html and "61,706 parameters" in html
+    assert "conv1" in html and "archspec-summary" in html and "61,451 parameters" in html
     assert "spec: not-drawn" in html, "a block shown inside another fence stays text"
     ids = re.findall(r'\bid="(archspec\d+-[^"]+)"', html)
     assert len(ids) == len(set(ids)), "figures on one page share no id"

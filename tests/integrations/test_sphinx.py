@@ -24,13 +24,13 @@ def build(source: Path, pages: dict[str, str]) -> subprocess.CompletedProcess[st
 
 def test_directive_draws_inline_svg_with_options(tmp_path):
     index = ("Title\n=====\n\n.. archspec:: specs/net.yaml\n   :style: volumes\n   :summary:\n\n"
-             ".. archspec:: resnet18\n   :depth: 1\n   :rankdir: lr\n")
+             ".. archspec:: resnet18\n   :depth: 1\n   :rankdir: lr\n   :set: {classes: 7}\n   :summary:\n")
     result = build(tmp_path / "src", {"index.rst": index, "specs/net.yaml": LENET})
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert len(re.findall(r"<svg\b", html)) == 2
     assert "archspec-summary" in html and "61,706 parameters" in html
-    assert "layer1" in html and "conv1" in html
+    assert "layer1" in html and "conv1" in html and "[7]" in html
 
 
 def test_a_bad_spec_is_an_error_at_the_document_line(tmp_path):
