@@ -26,8 +26,14 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
-from archspec.integrations.blocks import BlockError, RenderedBlock, parse_options, render_block, render_inline, \
-    resolve_reference
+from archspec.integrations.blocks import (
+    BlockError,
+    RenderedBlock,
+    parse_options,
+    render_block,
+    render_inline,
+    resolve_reference,
+)
 
 LANGUAGE = "archspec"
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
@@ -71,7 +77,7 @@ def find_fences(lines: list[str]) -> list[Fence]:
     return found
 
 
-class ArchspecPlugin(BasePlugin):  # type: ignore[type-arg]  (no options)
+class ArchspecPlugin(BasePlugin):  # no options of its own
     """Draws the ``archspec`` blocks of each page; see the module's docstring."""
 
     def __init__(self) -> None:
