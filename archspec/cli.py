@@ -387,12 +387,14 @@ def serve(
 
         if not resolve_spec_path(spec).is_file():
             raise SpecError.at(f"no such spec file: {spec}")
-        try:
-            from archspec.integrations.serve.app import serve as serve_preview
-            from archspec.integrations.serve.preview import DrawOptions
-        except ImportError as exc:
-            raise UsageError(f"archspec serve needs the Python package '{exc.name}': "
-                             "pip install 'archspec[serve]'") from None
+        from importlib.util import find_spec
+
+        missing = [name for name in ("starlette", "uvicorn", "watchfiles") if find_spec(name) is None]
+        if missing:
+            raise UsageError(f"archspec serve needs the Python package '{missing[0]}': pip install 'archspec[serve]'")
+        from archspec.integrations.serve.app import serve as serve_preview
+        from archspec.integrations.serve.preview import DrawOptions
+
         options = DrawOptions(spec, rankdir=rankdir.value, expand=expand, depth=depth,
                               variables=parse_assignments(set_), input_shape=parse_input_shape(input_shape))
         if host not in ("127.0.0.1", "localhost", "::1"):

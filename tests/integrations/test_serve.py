@@ -68,3 +68,14 @@ def test_a_missing_spec_is_an_error_not_a_server(tmp_path):
     result = subprocess.run([tool("archspec"), "serve", str(tmp_path / "missing.yaml"), "--port", "0"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "no such spec file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_spec_broken_from_the_start_is_served_with_its_errors(lenet_copy):
+    lenet_copy.write_text(lenet_copy.read_text().replace("kernel: 5", "kernal: 5", 1))
+    with serving(lenet_copy) as served:
+        first = served.state()
+        assert "unknown key 'kernal'" in first["errors"] and first["graph"] == ""
+        lenet_copy.write_text(lenet_copy.read_text().replace("kernal: 5", "kernel: 5"))
+        fixed = served.wait_for(lambda state: state["graph"])
+        assert fixed["graph"].startswith("<svg") and not fixed["errors"]
+        served.stop()
