@@ -10,7 +10,6 @@ spec file, or in the page itself for an inline spec.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,6 @@ from archspec.errors import ArchspecError, Diagnostic, SpecError
 
 OPTIONS = ("style", "depth", "rankdir", "expand", "params", "summary", "set")
 RANKDIRS = ("TB", "LR", "BT", "RL")
-_counter = itertools.count(1)
 
 
 class BlockError(ArchspecError):
@@ -136,7 +134,7 @@ def _draw(spec: Path, options: BlockOptions) -> RenderedBlock:
     graph = analyse(loaded)
     figure = render(graph, options.style, rankdir=options.rankdir, expand=options.expand, depth=options.depth,
                     params=options.params)
-    prefix = f"archspec{next(_counter)}-"
+    prefix = f"archspec-{hashlib.sha1(figure.svg.encode('utf-8')).hexdigest()[:10]}-"  # distinct figures, distinct ids
     parts = ['<div class="archspec-figure" data-search-exclude style="overflow-x:auto">',
              figure.inline_svg(prefix).replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1), "</div>"]
     if options.summary:

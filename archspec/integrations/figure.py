@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ STYLES = ("graph", "volumes")
 class Figure:
     """A drawn diagram of an analysed graph, and the options it was drawn with."""
 
-    graph: Graph
-    svg: str
+    graph: Graph = field(repr=False)
+    svg: str = field(repr=False)
     """The drawing as SVG text (a complete document)."""
     style: str = "graph"
     rankdir: str = "TB"

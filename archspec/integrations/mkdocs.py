@@ -129,10 +129,10 @@ class ArchspecPlugin(BasePlugin):  # no options of its own
 
         try:
             values = yaml.safe_load(fence.text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{shown}:{fence.start + 2 + mark.line}:{mark.column + 1}: " if mark else ""
-            raise BlockError(f"{where}error: the block is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        except yaml.YAMLError:  # archspec's reader says where, with the line and a caret
+            values = None
+        if values is None:
+            return render_inline(fence.text, parse_options({}), page=shown, first_line=fence.start + 2)
         if not isinstance(values, dict):
             raise BlockError("a block holds a mapping: 'spec: NAME_OR_PATH' with options, or a whole spec")
         if "spec" in values:

@@ -41,8 +41,8 @@ def test_blocks_become_inline_svg_with_layer_labels(tmp_path):
     assert html.count("<svg") == 3
     assert "conv1" in html and "archspec-summary" in html and "61,451 parameters" in html
     assert "spec: not-drawn" in html, "a block shown inside another fence stays text"
-    ids = re.findall(r'\bid="(archspec\d+-[^"]+)"', html)
-    assert len(ids) == len(set(ids)), "figures on one page share no id"
+    ids = re.findall(r'\bid="(archspec-[0-9a-f]{10}-[^"]+)"', html)
+    assert ids and len(ids) == len(set(ids)), "figures on one page share no id"
     assert (site / "site" / "sub" / "page" / "index.html").read_text(encoding="utf-8").count("<svg") == 1
 
 
@@ -116,3 +116,11 @@ def test_mkdocs_serve_redraws_when_a_referenced_spec_changes(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_an_inline_spec_with_a_yaml_error_gets_the_located_diagnostic(tmp_path):
+    page = "# Page\n\n```archspec\narchspec: 1\nname: [unclosed\n```\n"
+    result = build(make_site(tmp_path, {"index.md": page}))
+    assert result.returncode == 1
+    assert "cannot draw the block at docs/index.md:3" in result.stderr
+    assert re.search(r"docs/index\.md:\d+:\d+: error:", result.stderr) and "Traceback" not in result.stderr

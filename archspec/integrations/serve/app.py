@@ -61,11 +61,14 @@ async def watch_spec(state: PreviewState, stop: asyncio.Event) -> None:
         def ours(change: Any, path: str, watched: set[Path] = files) -> bool:
             return Path(path).resolve() in watched
 
-        async for _ in awatch(*folders, watch_filter=ours, stop_event=stop, step=30, debounce=400,
-                              rust_timeout=int(HEARTBEAT_SECONDS * 1000), yield_on_timeout=False):
-            await state.refresh()
-            if set(state.preview.files) != files:
-                break
+        try:
+            async for _ in awatch(*folders, watch_filter=ours, stop_event=stop, step=30, debounce=400,
+                                  rust_timeout=int(HEARTBEAT_SECONDS * 1000), yield_on_timeout=False):
+                await state.refresh()
+                if set(state.preview.files) != files:
+                    break
+        except OSError:  # a watched folder went away: look again shortly, the server keeps running
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
 def create_app(state: PreviewState, stopping: Callable[[], bool]) -> Any:
