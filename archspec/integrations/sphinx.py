@@ -83,7 +83,7 @@ class ArchspecDirective(SphinxDirective):
 
 def setup(app: Any) -> dict[str, Any]:
     """Register the ``archspec`` directive (Sphinx calls this for ``extensions = ["archspec.sphinx"]``)."""
-    from archspec import __version__
+    from archspec.version import __version__
 
     app.add_directive("archspec", ArchspecDirective)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

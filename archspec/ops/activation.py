@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchLayer
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class _ShapePreserving(Op[ParamsT]):
@@ -29,6 +29,7 @@ class _ShapePreserving(Op[ParamsT]):
 class ReLU(_ShapePreserving[OpParams]):
     kind = "relu"
     torch_class = "ReLU"
+    torch_inplace_layer = True
     description = "rectified linear unit, max(x, 0)"
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
