@@ -6,6 +6,9 @@ STAMP = $(VENV)/.installed
 
 .PHONY: setup demo test lint typecheck pytest docs gallery benchmarks examples clean
 
+# The dev extra brings the integrations' extras (serve, mkdocs, sphinx) and selenium; the browser tests
+# (tests/integrations/test_browser.py, marker `browser`) also need Debian's Chromium and its driver:
+# apt-get install -y chromium chromium-driver (they skip, saying so, without them).
 # Also installs torchvision (test-only, beside the CPU torch: see tests/zoo/reference.py) and the worked example of a plugin (examples/plugin, see docs/custom-ops.md): tests/plugins need it
 # installed, entry point and all.
 $(STAMP): pyproject.toml examples/plugin/pyproject.toml

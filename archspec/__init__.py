@@ -31,6 +31,8 @@ _PUBLIC = {
     "Summary": "archspec.analysis.summary",
     "build": "archspec.api", "compile": "archspec.api", "reset_parameters": "archspec.api",
     "port_weights": "archspec.backends.torch",
+    # diagrams in notebooks and scripts
+    "render": "archspec.integrations.figure", "Figure": "archspec.integrations.figure",
     # errors
     "ArchspecError": "archspec.errors", "Diagnostic": "archspec.errors", "SourceLocation": "archspec.errors",
     "SpecError": "archspec.errors", "UsageError": "archspec.errors",
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
     from archspec.graph.ir import Graph, Node, Scope
     from archspec.graph.lower import analyse
+    from archspec.integrations.figure import Figure, render
     from archspec.ops.base import Op, OpParams, Shape, ShapeError, TorchLayer, require_rank
     from archspec.ops.context import OnnxContext
     from archspec.ops.registry import get_op, register_op, registered_ops, unregister_op

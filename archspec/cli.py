@@ -383,6 +383,55 @@ def render(
 
 
 @app.command()
+def serve(
+    spec: SpecArgument,
+    port: Annotated[int, typer.Option(help="The port to listen on (0: any free port).", min=0, max=65535)] = 8765,
+    host: Annotated[str, typer.Option(help="The address to listen on; the default serves this machine only.")]
+    = "127.0.0.1",
+    style: Annotated[DiagramStyle, typer.Option(help="The figure shown first (the page switches between both).")]
+    = DiagramStyle.graph,
+    rankdir: Annotated[RankDir, typer.Option("--rankdir", help="Direction of the flow.")] = RankDir.TB,
+    expand: Annotated[bool, typer.Option("--expand", help="Draw every layer; fold no repeated block.")] = False,
+    depth: Annotated[int | None, typer.Option(help="Expand blocks down to this depth only.", min=0)] = None,
+    input_shape: InputShapeOption = None,
+    set_: SetOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Live preview: a page on localhost that redraws the spec each time it (or a file it extends) is saved.
+
+    The page shows both diagram styles, the summary, and the errors of a broken spec beside the last good
+    figure; it updates without a reload.  Only the spec's drawing is served.  Ctrl-C stops the server.
+    Needs the 'serve' extra: pip install 'archspec[serve]'.
+    """
+    with reported_errors():
+        load_plugins(plugin)
+        from archspec.spec.builtin import resolve_spec_path
+
+        if not resolve_spec_path(spec).is_file():
+            raise SpecError.at(f"no such spec file: {spec}")
+        from importlib.util import find_spec
+
+        missing = [name for name in ("starlette", "uvicorn", "watchfiles") if find_spec(name) is None]
+        if missing:
+            raise UsageError(f"archspec serve needs the Python package '{missing[0]}': pip install 'archspec[serve]'")
+        from archspec.integrations.serve.app import serve as serve_preview
+        from archspec.integrations.serve.preview import DrawOptions
+
+        options = DrawOptions(spec, rankdir=rankdir.value, expand=expand, depth=depth,
+                              variables=parse_assignments(set_), input_shape=parse_input_shape(input_shape))
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            sys.stderr.write(f"warning: serving on {host}: other machines can read this spec's drawing\n")
+        try:
+            serve_preview(options, host=host, port=port, style=style.value,
+                          announce=lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            pass
+        except OSError as exc:
+            raise ArchspecError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        print("stopped", flush=True)
+
+
+@app.command()
 def inspect(
     model: Annotated[Path, typer.Argument(help="An ONNX model file.")],
     plugin: PluginOption = None,

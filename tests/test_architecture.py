@@ -32,8 +32,9 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"archspec.backends.volumes"},
     {"archspec.backends.graphviz"},
     {"archspec.api"},
+    {"archspec.integrations"},
     {"archspec"},
-    {"archspec.cli"},
+    {"archspec.cli", "archspec.sphinx"},
     {"archspec.console", "archspec.__main__"},
 ))
 """From the bottom up: what a layer may import is in the layers below it.  ``graphviz`` is above

@@ -23,6 +23,9 @@ def test_the_wheel_carries_the_builtin_specs(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(installed)
     assert (installed / "archspec" / "builtin_specs" / "lib" / "resnet.yaml").is_file()
+    assert (installed / "archspec" / "integrations" / "serve" / "page.html").is_file(), "archspec serve's page"
+    entry_points = next(installed.glob("archspec-*.dist-info")).joinpath("entry_points.txt").read_text()
+    assert "[mkdocs.plugins]\narchspec = archspec.integrations.mkdocs:ArchspecPlugin" in entry_points
     # From an empty folder, with the unpacked wheel ahead of the checkout on the path.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

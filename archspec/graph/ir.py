@@ -149,3 +149,9 @@ class Graph:
 
     def child_scopes(self, scope_path: str) -> list[Scope]:
         return [scope for scope in self.scopes if scope.parent == scope_path and scope.path != scope_path]
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows an analysed graph as its summary table (blocks folded at depth 1)."""
+        from archspec.graph.html import summary_html  # same layer; imported late only to keep ir.py small
+
+        return summary_html(self)

@@ -1,0 +1,1 @@
+"""``archspec serve``: the live preview of a spec while it is edited (see :mod:`.app`)."""
