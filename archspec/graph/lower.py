@@ -586,7 +586,10 @@ class _Lowering:
     # -- repeats ------------------------------------------------------------------------------
     def _lower_repeat(self, entry: LocatedMapping, location: SourceLocation | None, scope: _ScopeState,
                       inputs: list[str | None], context: _Context) -> str | None:
-        count = self._evaluate_int(entry["repeat"], context, entry.value_locations.get("repeat"), "repeat count")
+        name = entry.get("name")
+        # an unnamed repeat may run 0 times: `repeat: "${1 if batch_norm else 0}"` makes its body optional
+        count = self._evaluate_int(entry["repeat"], context, entry.value_locations.get("repeat"), "repeat count",
+                                   minimum=0 if name is None else 1)
         if len(inputs) != 1:
             self.errors.error(f"repeat takes one input, got {len(inputs)}", location)
             return None
@@ -598,7 +601,6 @@ class _Lowering:
             return None
         index_name = entry.get("index", "index")
         body, body_location = entry["body"], entry.value_locations.get("body")
-        name = entry.get("name")
         current = inputs[0]
         if name is None:
             for index in range(count):
@@ -631,15 +633,17 @@ class _Lowering:
         scope.names[local] = _Ref(current, path, location)
         return current
 
-    def _evaluate_int(self, value: Any, context: _Context, location: SourceLocation | None, what: str) -> int | None:
+    def _evaluate_int(self, value: Any, context: _Context, location: SourceLocation | None, what: str,
+                      minimum: int = 1) -> int | None:
         try:
             value = substitute(value, context.env)
         except ExpressionError as exc:
             self.errors.error(str(exc), location, exc.hint)
             return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             hint = "use '//' for whole-number division" if isinstance(value, float) else None
-            self.errors.error(f"{what} must be a positive integer, got {describe(value)}", location, hint)
+            kind = "positive" if minimum == 1 else "non-negative"
+            self.errors.error(f"{what} must be a {kind} integer, got {describe(value)}", location, hint)
             return None
         return value
 

@@ -1,4 +1,10 @@
-"""Joins of several inputs: ``add`` (residual connections) and ``concat`` (along channels)."""
+"""Joins of several inputs: ``add`` (residual connections), ``multiply`` (gates) and ``concat`` (along channels).
+
+Broadcasting: ``add`` never broadcasts (its inputs have identical shapes, so a mistaken shortcut is an
+error, not a silent stretch).  ``multiply`` broadcasts as NumPy and torch do, over inputs of the same
+rank: on each axis the sizes are equal, or one of them is 1 and stretches (``[C, 1, 1] * [C, H, W]``,
+a squeeze-and-excitation gate).  The batch axis is never part of a shape and is never broadcast.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,47 @@ class Add(Op[OpParams]):
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Add" if len(context.inputs) == 2 else "Sum", context.inputs, output=context.output)
+
+
+def broadcast_shapes(op: str, inputs: Sequence[Shape]) -> Shape:
+    """The shape of inputs of one rank broadcast together: per axis, equal sizes or a 1 that stretches."""
+    if len({len(shape) for shape in inputs}) != 1:
+        raise ShapeError(f"{op} needs inputs of the same rank, got {_shapes(inputs)}")
+    result = []
+    for sizes in zip(*inputs, strict=True):
+        stretched = {size for size in sizes if size != 1}
+        if len(stretched) > 1:
+            raise ShapeError(f"{op} broadcasts only sizes that are equal or 1 on each axis, got {_shapes(inputs)}")
+        result.append(stretched.pop() if stretched else 1)
+    return tuple(result)
+
+
+class Multiply(Op[OpParams]):
+    kind = "multiply"
+    shorthand = "inputs"
+    min_inputs = 2
+    max_inputs = None
+    family = "join"
+    name_prefix = "mul"
+    description = "element-wise product with broadcasting (size-1 axes stretch): squeeze-and-excitation gates"
+
+    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
+        return broadcast_shapes("multiply", inputs)
+
+    def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return "×"
+
+    def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> None:
+        return None
+
+    def torch_expression(self, params: OpParams, arguments: Sequence[str]) -> str:
+        return " * ".join(arguments)
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        product = context.inputs[0]
+        for position, value in enumerate(context.inputs[1:], start=2):
+            last = position == len(context.inputs)
+            product = context.add_node("Mul", [product, value], output=context.output if last else None)
 
 
 class Concat(Op[OpParams]):

@@ -4,7 +4,9 @@ A string value that starts with ``$`` is an expression over the variables in sco
 ``variables``, a block's parameters, a repeat's index).  ``${...}`` braces are optional.  The text
 is parsed with Python's :mod:`ast` for its grammar only and evaluated by the small interpreter
 below, which knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/
-``not``, ``a if cond else b``, indexing and ``min``/``max``/``abs``/``len``.  Nothing else is
+``not``, ``a if cond else b``, indexing and the functions in ``_FUNCTIONS``: ``min``, ``max``, ``abs``,
+``len``, ``sum``, ``round``, ``ceil``, ``floor``, ``int`` and ``make_divisible`` (the channel rounding of
+MobileNet, EfficientNet and MNASNet).  Nothing else is
 allowed: a spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -130,7 +133,58 @@ _SYNTAX_NAMES = {
     "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
 }
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "len": len}
+def _number(value: Any, function: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExpressionError(f"{function}() takes a number, got {type(value).__name__}")
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        raise ExpressionError(f"{function}() of an infinite number")
+    return value
+
+
+def _round(value: Any, digits: Any = None) -> Any:
+    """Python's round: halves go to the even neighbour (``round(2.5) == 2``), as numpy's does."""
+    if digits is None:
+        return round(_number(value, "round"))
+    if not isinstance(digits, int) or isinstance(digits, bool) or not -20 <= digits <= 20:
+        raise ExpressionError("round(): digits must be an integer from -20 to 20")
+    return round(_number(value, "round"), digits)
+
+
+def _ceil(value: Any) -> int:
+    return math.ceil(_number(value, "ceil"))
+
+
+def _floor(value: Any) -> int:
+    return math.floor(_number(value, "floor"))
+
+
+def _int(value: Any) -> int:
+    """Truncates toward zero, as Python's int() of a number (strings are not parsed)."""
+    return int(_number(value, "int"))
+
+
+def _sum(values: Any) -> Any:
+    if not isinstance(values, (list, tuple)):
+        raise ExpressionError("sum() takes a list")
+    return sum(_number(value, "sum") for value in values)
+
+
+def make_divisible(value: Any, divisor: Any) -> int:
+    """The nearest multiple of ``divisor`` to ``value``, at least ``divisor``, never below 90% of ``value``.
+
+    The channel rounding of MobileNetV2/V3, EfficientNet and MNASNet (their ``_make_divisible``).
+    """
+    value = _number(value, "make_divisible")
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 1:
+        raise ExpressionError("make_divisible(): the divisor must be a positive integer")
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "round": _round, "ceil": _ceil,
+    "floor": _floor, "int": _int, "make_divisible": make_divisible,
+}
 _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
