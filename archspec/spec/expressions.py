@@ -118,7 +118,7 @@ def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
 
 _ALLOWED_NODES = (
     ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
-    ast.Compare, ast.IfExp, ast.Subscript, ast.List, ast.Tuple, ast.Call,
+    ast.Compare, ast.IfExp, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Call,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
     ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
@@ -128,7 +128,7 @@ _SYNTAX_NAMES = {
     "Attribute": "attribute access ('.')", "Lambda": "lambda", "Dict": "a dict", "Set": "a set",
     "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
     "GeneratorExp": "a comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='", "Starred": "'*'",
-    "Slice": "a slice", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
+    "Await": "await", "Yield": "yield", "YieldFrom": "yield",
     "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
     "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
 }
@@ -273,6 +273,15 @@ class _Evaluator:
         return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
 
     def visit_Subscript(self, node: ast.Subscript) -> Any:
+        if isinstance(node.slice, ast.Slice):  # depths[:2]: a part of a list, never longer than the list
+            container = self.visit(node.value)
+            if not isinstance(container, (list, tuple)):
+                raise ExpressionError("only a list can be sliced")
+            bounds = [None if part is None else self.visit(part)
+                      for part in (node.slice.lower, node.slice.upper, node.slice.step)]
+            if any(b is not None and (not isinstance(b, int) or isinstance(b, bool)) for b in bounds) or bounds[2] == 0:
+                raise ExpressionError("a slice takes whole numbers (and a step other than 0)")
+            return list(container[slice(*bounds)])
         container, index = self.visit(node.value), self.visit(node.slice)
         if not isinstance(container, (list, tuple)) or not isinstance(index, int) or isinstance(index, bool):
             raise ExpressionError("only a list can be indexed, with an integer")

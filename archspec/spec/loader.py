@@ -19,7 +19,7 @@ from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation, Spe
 from archspec.ops.base import MAX_SIZE
 from archspec.ops.registry import registered_ops
 from archspec.spec.builtin import SPEC_SUFFIXES, builtin_spec_names, exists, is_file, resolve_spec_path
-from archspec.spec.expressions import ExpressionError, evaluate, is_expression
+from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, is_expression, substitute
 from archspec.spec.located_yaml import (
     MAX_FILE_BYTES,
     LocatedMapping,
@@ -107,6 +107,7 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
     merged_variables = dict(declared) if isinstance(declared, dict) else {}
     if variables:
         _apply_variable_overrides(data, merged_variables, variables, str(path))
+    _evaluate_derived_variables(data, merged_variables)
     shape = _input_shape(data, merged_variables, input_shape, str(path))
     return Spec(
         name=data["name"],
@@ -118,6 +119,22 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
         data=data,
         files=files,
     )
+
+
+def _evaluate_derived_variables(data: LocatedMapping, variables: dict[str, Any]) -> None:
+    """A variable written as an expression is computed once, in order, from the variables before it.
+
+    ``variables: {depth_mult: 1.1, depths: "${[ceil(1 * depth_mult), ceil(2 * depth_mult)]}"}``: a spec that
+    extends this one, or ``--set depth_mult=2``, changes ``depth_mult`` and the derived ``depths`` follows.
+    """
+    declared = data.get("variables")
+    locations = declared.value_locations if isinstance(declared, LocatedMapping) else {}
+    for name, value in list(variables.items()):
+        if contains_expression(value):
+            try:
+                variables[name] = substitute(value, variables)
+            except ExpressionError as exc:
+                raise SpecError.at(f"variable '{name}': {exc}", locations.get(name), exc.hint) from None
 
 
 def _list_or_empty(value: Any) -> list[Any]:

@@ -18,6 +18,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "resnet": ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
     "resnext": ("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d"),
     "wide_resnet": ("wide_resnet50_2", "wide_resnet101_2"),
+    "mobilenet_v2": ("mobilenet_v2",),
+    "mobilenet_v3": ("mobilenet_v3_small", "mobilenet_v3_large"),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 
