@@ -6,7 +6,8 @@ is parsed with Python's :mod:`ast` for its grammar only and evaluated by the sma
 below, which knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/
 ``not``, ``a if cond else b``, indexing and the functions in ``_FUNCTIONS``: ``min``, ``max``, ``abs``,
 ``len``, ``sum``, ``round``, ``ceil``, ``floor``, ``int`` and ``make_divisible`` (the channel rounding of
-MobileNet, EfficientNet and MNASNet).  Nothing else is
+MobileNet, EfficientNet and MNASNet); slices ``depths[:2]`` and one-loop list comprehensions
+``[ceil(n * depth) for n in blocks if n > 0]``, which are never longer than the list they loop over.  Nothing else is
 allowed: a spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
 """
 
@@ -76,6 +77,9 @@ def parse_expression(text: str) -> ast.expr:
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
             allowed = ", ".join(sorted(_FUNCTIONS))
             raise ExpressionError(f"only these functions can be called: {allowed}")
+        if isinstance(node, ast.ListComp) and (len(node.generators) != 1 or node.generators[0].is_async
+                                               or not isinstance(node.generators[0].target, ast.Name)):
+            raise ExpressionError("a list comprehension takes one 'for NAME in LIST' (and optional 'if's)")
         if isinstance(node, ast.Call) and node.keywords:
             raise ExpressionError("keyword arguments are not allowed in an expression")
     return tree
@@ -92,9 +96,13 @@ def _depth(tree: ast.AST) -> int:
 
 def names_in(text: str) -> set[str]:
     """The variable names an expression reads."""
+    tree = parse_expression(text)
+    bound = {node.target.id for node in ast.walk(tree) if isinstance(node, ast.comprehension)
+             and isinstance(node.target, ast.Name)}
     return {
-        node.id for node in ast.walk(parse_expression(text))
+        node.id for node in ast.walk(tree)
         if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in _CONSTANTS
+        and node.id not in bound
     }
 
 
@@ -118,7 +126,8 @@ def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
 
 _ALLOWED_NODES = (
     ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
-    ast.Compare, ast.IfExp, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Call,
+    ast.Compare, ast.IfExp, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Call, ast.ListComp,
+    ast.comprehension, ast.Store,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
     ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
@@ -126,7 +135,7 @@ _ALLOWED_NODES = (
 
 _SYNTAX_NAMES = {
     "Attribute": "attribute access ('.')", "Lambda": "lambda", "Dict": "a dict", "Set": "a set",
-    "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
+    "SetComp": "a comprehension", "DictComp": "a comprehension",
     "GeneratorExp": "a comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='", "Starred": "'*'",
     "Await": "await", "Yield": "yield", "YieldFrom": "yield",
     "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
@@ -294,6 +303,20 @@ class _Evaluator:
         return [self.visit(element) for element in node.elts]
 
     visit_Tuple = visit_List
+
+    def visit_ListComp(self, node: ast.ListComp) -> Any:
+        """``[ceil(n * depth) for n in blocks]``: one loop over an existing list, so never longer than it."""
+        (generator,) = node.generators
+        assert isinstance(generator.target, ast.Name)
+        items = self.visit(generator.iter)
+        if not isinstance(items, (list, tuple)):
+            raise ExpressionError("a list comprehension loops over a list")
+        result = []
+        for item in items:
+            inner = _Evaluator({**self.variables, generator.target.id: item})
+            if all(inner.visit(condition) for condition in generator.ifs):
+                result.append(inner.visit(node.elt))
+        return result
 
     def visit_Call(self, node: ast.Call) -> Any:
         assert isinstance(node.func, ast.Name)

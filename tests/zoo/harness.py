@@ -20,6 +20,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "wide_resnet": ("wide_resnet50_2", "wide_resnet101_2"),
     "mobilenet_v2": ("mobilenet_v2",),
     "mobilenet_v3": ("mobilenet_v3_small", "mobilenet_v3_large"),
+    "efficientnet": tuple(f"efficientnet_b{n}" for n in range(8)),
+    "efficientnet_v2": ("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 
