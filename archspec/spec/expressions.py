@@ -5,7 +5,8 @@ A string value that starts with ``$`` is an expression over the variables in sco
 is parsed with Python's :mod:`ast` for its grammar only and evaluated by the small interpreter
 below, which knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/
 ``not``, ``a if cond else b``, indexing and the functions in ``_FUNCTIONS``: ``min``, ``max``, ``abs``,
-``len``, ``sum``, ``round``, ``ceil``, ``floor``, ``int`` and ``make_divisible`` (the channel rounding of
+``len``, ``sum``, ``round``, ``ceil``, ``floor``, ``int``, ``log``, ``range`` (at most 10,000 numbers) and
+``make_divisible`` (the channel rounding of
 MobileNet, EfficientNet and MNASNet); slices ``depths[:2]`` and one-loop list comprehensions
 ``[ceil(n * depth) for n in blocks if n > 0]``, which are never longer than the list they loop over.  Nothing else is
 allowed: a spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
@@ -178,6 +179,28 @@ def _sum(values: Any) -> Any:
     return sum(_number(value, "sum") for value in values)
 
 
+MAX_RANGE = 10_000
+"""The longest list range() makes, so that no expression can build an unbounded list."""
+
+
+def _range(*bounds: Any) -> list[int]:
+    if not 1 <= len(bounds) <= 3 or any(not isinstance(b, int) or isinstance(b, bool) for b in bounds):
+        raise ExpressionError("range() takes one to three whole numbers")
+    if len(bounds) == 3 and bounds[2] == 0:
+        raise ExpressionError("range() step must not be 0")
+    numbers = range(*bounds)
+    if len(numbers) > MAX_RANGE:
+        raise ExpressionError(f"range() of more than {MAX_RANGE:,} numbers")
+    return list(numbers)
+
+
+def _log(value: Any, base: Any = None) -> float:
+    number = _number(value, "log")
+    if number <= 0 or (base is not None and (_number(base, "log") <= 0 or base == 1)):
+        raise ExpressionError("log() takes positive numbers (and a base other than 1)")
+    return math.log(number) if base is None else math.log(number, base)
+
+
 def make_divisible(value: Any, divisor: Any) -> int:
     """The nearest multiple of ``divisor`` to ``value``, at least ``divisor``, never below 90% of ``value``.
 
@@ -192,7 +215,7 @@ def make_divisible(value: Any, divisor: Any) -> int:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "round": _round, "ceil": _ceil,
-    "floor": _floor, "int": _int, "make_divisible": make_divisible,
+    "floor": _floor, "int": _int, "make_divisible": make_divisible, "range": _range, "log": _log,
 }
 _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 

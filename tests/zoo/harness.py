@@ -22,6 +22,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "mobilenet_v3": ("mobilenet_v3_small", "mobilenet_v3_large"),
     "efficientnet": tuple(f"efficientnet_b{n}" for n in range(8)),
     "efficientnet_v2": ("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"),
+    "regnet_x": tuple(f"regnet_x_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+    "regnet_y": tuple(f"regnet_y_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf",
+                                                      "128gf")),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 
