@@ -131,7 +131,7 @@ _ALLOWED_NODES = (
     ast.comprehension, ast.Store,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
     ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
-    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
 )
 
 _SYNTAX_NAMES = {
@@ -140,7 +140,7 @@ _SYNTAX_NAMES = {
     "GeneratorExp": "a comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='", "Starred": "'*'",
     "Await": "await", "Yield": "yield", "YieldFrom": "yield",
     "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
-    "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
+    "MatMult": "'@'", "Is": "'is'", "IsNot": "'is not'",
 }
 
 def _number(value: Any, function: str) -> float:
@@ -226,7 +226,14 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.In: lambda item, container: _contains(container, item), ast.NotIn: lambda item, container: not _contains(container, item),
 }
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if not isinstance(container, (list, tuple)):
+        raise ExpressionError(f"'in' looks in a list, not in {type(container).__name__}")
+    return item in container
 
 
 class _Evaluator:

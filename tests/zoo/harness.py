@@ -25,6 +25,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "regnet_x": tuple(f"regnet_x_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
     "regnet_y": tuple(f"regnet_y_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf",
                                                       "128gf")),
+    "squeezenet": ("squeezenet1_0", "squeezenet1_1"),
+    "mnasnet": ("mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"),
+    "shufflenet_v2": tuple(f"shufflenet_v2_{size}" for size in ("x0_5", "x1_0", "x1_5", "x2_0")),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 
