@@ -28,6 +28,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "squeezenet": ("squeezenet1_0", "squeezenet1_1"),
     "mnasnet": ("mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"),
     "shufflenet_v2": tuple(f"shufflenet_v2_{size}" for size in ("x0_5", "x1_0", "x1_5", "x2_0")),
+    "densenet": ("densenet121", "densenet161", "densenet169", "densenet201"),
+    "googlenet": ("googlenet",),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 
