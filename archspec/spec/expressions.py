@@ -226,7 +226,8 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda item, container: _contains(container, item), ast.NotIn: lambda item, container: not _contains(container, item),
+    ast.In: lambda item, container: _contains(container, item),
+    ast.NotIn: lambda item, container: not _contains(container, item),
 }
 
 
