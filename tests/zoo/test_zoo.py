@@ -58,7 +58,8 @@ def test_onnx_equals_torch(name: str, tmp_path: Path) -> None:
 @pytest.mark.zoo
 @pytest.mark.parametrize("name", [name for name in MODELS if name not in HEADS])
 def test_every_model_ported(name: str) -> None:
-    assert ported_difference(name) <= RELATIVE_TOLERANCE
+    """At most 224x224 here: the weights line up or not whatever the size, and B7 at 600 needs gigabytes."""
+    assert ported_difference(name, min(224, published(name).resolution)) <= RELATIVE_TOLERANCE
 
 
 @pytest.mark.zoo
