@@ -21,8 +21,10 @@ OWNED_OUTPUT_OPS = frozenset({
 })
 """Ops whose output is a fresh tensor that their backward pass does not need: safe to overwrite."""
 
-INPLACE_LAYER_OPS = frozenset({"relu"})
-"""Ops whose layer takes ``inplace=True`` (as torchvision writes ReLU)."""
+INPLACE_LAYER_FACTORIES = {"relu": "torch.nn.ReLU", "relu6": "torch.nn.ReLU6", "silu": "torch.nn.SiLU",
+                           "hardswish": "torch.nn.Hardswish"}
+"""Ops whose layer takes ``inplace=True`` (as torchvision writes its activations), with that layer."""
+INPLACE_LAYER_OPS = frozenset(INPLACE_LAYER_FACTORIES)
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def _inplace_nodes(context: _Context) -> set[str]:
         if node.name not in context.live or not node.inputs:
             continue
         if node.op in INPLACE_LAYER_OPS:
-            if context.layers.get(node.name, TorchLayer("")).factory != "torch.nn.ReLU":
+            if context.layers.get(node.name, TorchLayer("")).factory != INPLACE_LAYER_FACTORIES[node.op]:
                 continue
         elif node.op != "add" or len(node.inputs) != 2:
             continue
