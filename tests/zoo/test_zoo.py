@@ -66,3 +66,17 @@ def test_every_model_ported(name: str) -> None:
 @pytest.mark.parametrize("name", [name for name in MODELS if name not in HEADS])
 def test_every_model_exports(name: str, tmp_path: Path) -> None:
     assert onnx_difference(name, tmp_path) <= RELATIVE_TOLERANCE
+
+
+def test_a_zoo_model_by_name_from_the_command_line_at_another_resolution():
+    import json
+
+    from tests.test_cli import run
+
+    result = run("summary", "efficientnet_b3", "--format", "json", "--input-shape", "3,320,320")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["input_shape"] == [3, 320, 320]
+    assert summary["params"] == published("efficientnet_b3").params  # a convolutional net's weights keep
+    listed = run("list")
+    assert "regnet_y_400mf" in listed.stdout and "shufflenet_v2_x1_0" in listed.stdout
