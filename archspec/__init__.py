@@ -9,6 +9,10 @@
 Names are imported when first used, so ``import archspec`` is instant and the command line can
 answer Ctrl-C cleanly from its first moment; the torch-dependent functions (build, port_weights)
 import torch only when called.
+
+The public API is declared once, in ``_PUBLIC`` (each name and the module it lives in);
+``__all__`` follows from it, and the ``TYPE_CHECKING`` imports below repeat it only for type
+checkers and editors (``tests/test_public_api.py`` keeps the two equal).
 """
 
 from __future__ import annotations
@@ -16,21 +20,28 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from archspec.version import __version__
 
 _PUBLIC = {
-    "Summary": "archspec.analysis.summary", "summarize": "archspec.analysis.summary",
-    "summary_json": "archspec.analysis.summary",
+    # the pipeline: load a spec, analyse it, summarize it, build it
+    "load": "archspec.spec.loader", "Spec": "archspec.spec.loader",
+    "analyse": "archspec.graph.lower", "Graph": "archspec.graph.ir", "Node": "archspec.graph.ir",
+    "Scope": "archspec.graph.ir",
+    "summarize": "archspec.analysis.summary", "summary_json": "archspec.analysis.summary",
+    "Summary": "archspec.analysis.summary",
+    "build": "archspec.backends.torch", "port_weights": "archspec.backends.torch",
+    # errors
     "ArchspecError": "archspec.errors", "Diagnostic": "archspec.errors", "SourceLocation": "archspec.errors",
     "SpecError": "archspec.errors", "UsageError": "archspec.errors",
-    "Graph": "archspec.graph.ir", "Node": "archspec.graph.ir", "Scope": "archspec.graph.ir",
-    "analyse": "archspec.graph.lower",
-    "Op": "archspec.ops", "OpParams": "archspec.ops", "ShapeError": "archspec.ops", "TorchLayer": "archspec.ops",
-    "get_op": "archspec.ops", "register_op": "archspec.ops", "registered_ops": "archspec.ops",
-    "unregister_op": "archspec.ops",
-    "Spec": "archspec.spec.loader", "load": "archspec.spec.loader",
-    "build": "archspec.backends.torch", "port_weights": "archspec.backends.torch",
+    # writing an op
+    "Op": "archspec.ops.base", "OpParams": "archspec.ops.base", "Shape": "archspec.ops.base",
+    "ShapeError": "archspec.ops.base", "TorchLayer": "archspec.ops.base", "require_rank": "archspec.ops.base",
+    "OnnxContext": "archspec.ops.context",
+    "get_op": "archspec.ops.registry", "register_op": "archspec.ops.registry",
+    "registered_ops": "archspec.ops.registry", "unregister_op": "archspec.ops.registry",
 }
+
+__all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:
     from archspec.analysis.summary import Summary, summarize, summary_json
@@ -38,23 +49,10 @@ if TYPE_CHECKING:
     from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
     from archspec.graph.ir import Graph, Node, Scope
     from archspec.graph.lower import analyse
-    from archspec.ops import (
-        Op,
-        OpParams,
-        ShapeError,
-        TorchLayer,
-        get_op,
-        register_op,
-        registered_ops,
-        unregister_op,
-    )
+    from archspec.ops.base import Op, OpParams, Shape, ShapeError, TorchLayer, require_rank
+    from archspec.ops.context import OnnxContext
+    from archspec.ops.registry import get_op, register_op, registered_ops, unregister_op
     from archspec.spec.loader import Spec, load
-
-__all__ = [
-    "ArchspecError", "Diagnostic", "Graph", "Node", "Op", "OpParams", "Scope", "ShapeError", "SourceLocation",
-    "Spec", "SpecError", "Summary", "TorchLayer", "UsageError", "__version__", "analyse", "build", "get_op",
-    "load", "port_weights", "register_op", "registered_ops", "summarize", "summary_json", "unregister_op",
-]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import entry_points
 
 from archspec.errors import UsageError
+from archspec.ops.registry import registered_ops, registering_for
 
 ENTRY_POINT_GROUP = "archspec.ops"
 DISABLE_AUTOLOAD = "ARCHSPEC_DISABLE_PLUGIN_AUTOLOAD"
 
 _loaded_entry_points = False
 _loaded_plugins: set[str] = set()
-_loading: list[str] = []
 
 
 def plugin_name(module: str) -> str:
@@ -36,27 +34,11 @@ def plugin_name(module: str) -> str:
     return module.split(".", 1)[0]
 
 
-def current_plugin() -> str | None:
-    """The plugin being imported right now, if any (ops registered meanwhile belong to it)."""
-    return _loading[-1] if _loading else None
-
-
 def loaded_plugins() -> set[str]:
     """Plugins imported by archspec, plus the packages of every op registered from Python."""
-    from archspec.ops.registry import registered_ops
-
     defining = {plugin_name(type(entry.op).__module__) for entry in registered_ops().values()
                 if entry.source != "built-in"}
     return _loaded_plugins | defining
-
-
-@contextmanager
-def _importing(name: str) -> Iterator[None]:
-    _loading.append(name)
-    try:
-        yield
-    finally:
-        _loading.pop()
 
 
 def load_entry_point_plugins() -> None:
@@ -69,7 +51,7 @@ def load_entry_point_plugins() -> None:
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         name = plugin_name(entry.module)
         try:
-            with _importing(name):
+            with registering_for(name):
                 loaded = entry.load()
                 if callable(loaded) and not isinstance(loaded, type):
                     loaded()
@@ -86,7 +68,7 @@ def load_plugin_modules(modules: list[str]) -> None:
     for module in modules:
         name = plugin_name(module)
         try:
-            with _importing(name):
+            with registering_for(name):
                 importlib.import_module(module)
         except ImportError as exc:
             raise UsageError(f"--plugin {module}: cannot import it ({exc})") from None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchLayer
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class _ShapePreserving(Op[ParamsT]):
@@ -29,6 +29,7 @@ class _ShapePreserving(Op[ParamsT]):
 class ReLU(_ShapePreserving[OpParams]):
     kind = "relu"
     torch_class = "ReLU"
+    torch_inplace_layer = True
     description = "rectified linear unit, max(x, 0)"
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
@@ -145,6 +146,7 @@ class Identity(_ShapePreserving[OpParams]):
 class ReLU6(_ShapePreserving[OpParams]):
     kind = "relu6"
     torch_class = "ReLU6"
+    torch_inplace_layer = True
     name_prefix = "relu"
     description = "rectified linear unit capped at 6, min(max(x, 0), 6) (MobileNetV2)"
 
@@ -168,6 +170,7 @@ class HardSigmoid(_ShapePreserving[OpParams]):
 class HardSwish(_ShapePreserving[OpParams]):
     kind = "hardswish"
     torch_class = "Hardswish"
+    torch_inplace_layer = True
     description = "x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)"
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
@@ -177,6 +180,7 @@ class HardSwish(_ShapePreserving[OpParams]):
 class SiLU(_ShapePreserving[OpParams]):
     kind = "silu"
     torch_class = "SiLU"
+    torch_inplace_layer = True
     description = "sigmoid-weighted linear unit x * sigmoid(x), also called swish (nn.SiLU; EfficientNet, RegNetY)"
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Ty
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 Shape = tuple[int, ...]
 
@@ -26,11 +26,21 @@ MAX_SIZE = 1 << 24
 """The largest channel count, kernel, stride or feature size a spec may ask for."""
 
 
+ShapeErrorReason = Literal["input_too_small", "other"]
+"""Why a shape rule refused its inputs, for archspec's hints: ``input_too_small`` when a window
+(kernel, pooling) does not fit the padded input."""
+
+
 class ShapeError(Exception):
     """Raised by a shape rule when its inputs do not fit; the message is for a person.
 
-    archspec adds the layer's name, its location in the spec and the input shapes.
+    archspec adds the layer's name, its location in the spec and the input shapes, and a hint
+    chosen by ``reason`` (never by the message's text).
     """
+
+    def __init__(self, message: str, reason: ShapeErrorReason = "other"):
+        super().__init__(message)
+        self.reason: ShapeErrorReason = reason
 
 
 class OpParams(BaseModel):
@@ -60,6 +70,12 @@ Flag = StrictBool
 def pair(value: int | tuple[int, int]) -> tuple[int, int]:
     """``3`` -> ``(3, 3)``; ``(3, 5)`` stays."""
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def pair_text(name: str, value: int | tuple[int, int]) -> str:
+    """``s=2`` for a square pair, ``s=2×1`` otherwise: how volume figures write a hyperparameter."""
+    first, second = pair(value)
+    return f"{name}={first}" if first == second else f"{name}={first}×{second}"
 
 
 def format_shape(shape: Sequence[int]) -> str:
@@ -101,6 +117,15 @@ class Op(Generic[ParamsT]):
         family: the colour group in diagrams (conv, pool, linear, norm, activation, join, ...).
         name_prefix: the stem of automatic layer names (``conv`` gives ``conv1``, ``conv2``).
         description: one line for ``archspec list --ops`` and the docs.
+        owns_output: the output is a fresh tensor that the op's backward pass does not keep
+            (convolutions, linear layers, batch norm, pools, joins), so the op after it may
+            overwrite it in place.  Leave it False when unsure: that is always correct.
+        torch_inplace_layer: the op's PyTorch layer takes ``inplace=True`` and then overwrites its
+            input (``nn.ReLU``); archspec passes it where the input is an ``owns_output`` tensor
+            of the same module that nothing else reads, as torchvision writes ReLU.
+        torch_inplace_operator: for an op written as an expression (a join, no layer) of two
+            inputs: the augmented assignment that accumulates the second input into the first
+            under the same conditions (``"+="`` for ``add``, which writes ``out += shortcut``).
     """
 
     kind: ClassVar[str]
@@ -111,6 +136,9 @@ class Op(Generic[ParamsT]):
     family: ClassVar[str] = "other"
     name_prefix: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    owns_output: ClassVar[bool] = False
+    torch_inplace_layer: ClassVar[bool] = False
+    torch_inplace_operator: ClassVar[str | None] = None
 
     # -- static analysis ------------------------------------------------------------------
     def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:
@@ -128,6 +156,13 @@ class Op(Generic[ParamsT]):
     def label(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> str:
         """A short description for diagrams, such as ``conv 3×3/2, 128``."""
         return self.kind
+
+    def volume_label(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
+        """How a volume figure writes this op on the arrow into its output: a title (above the arrow)
+        and detail lines (below it), in the case-study figures' words: ``("conv 5×5", "s=1")``,
+        ``("max pool", "f=3, s=2")``, ``("FC",)``.  The output channels are on the volume itself.
+        By default the diagram :meth:`label` alone."""
+        return (self.label(params, inputs, output),)
 
     # -- backends -------------------------------------------------------------------------
     def torch_layer(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> TorchLayer | None:

@@ -15,7 +15,7 @@ from pydantic import model_validator
 from archspec.ops.base import Count, Op, OpParams, Shape, ShapeError, Size, require_rank
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class ChunkParams(OpParams):

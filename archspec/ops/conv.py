@@ -22,11 +22,12 @@ from archspec.ops.base import (
     SizePair,
     TorchLayer,
     pair,
+    pair_text,
     require_rank,
 )
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class Conv2dParams(OpParams):
@@ -70,7 +71,8 @@ def sliding_window_output(extent: int, before: int, after: int, kernel: int, str
     if padded < span:
         raise ShapeError(
             f"{what} {span} is larger than the padded input {axis} {padded} "
-            f"(input {extent}, padding {before}+{after})"
+            f"(input {extent}, padding {before}+{after})",
+            reason="input_too_small",
         )
     return (padded - span) // stride + 1
 
@@ -81,6 +83,7 @@ class Conv2d(Op[Conv2dParams]):
     shorthand = "channels"
     family = "conv"
     name_prefix = "conv"
+    owns_output = True
     description = "2-D convolution (PyTorch nn.Conv2d); padding int, [h, w], same or valid"
 
     def padding(self, params: Conv2dParams, shape: Shape) -> tuple[int, int, int, int]:
@@ -121,6 +124,21 @@ class Conv2d(Op[Conv2dParams]):
         if pair(params.dilation) != (1, 1):
             text += f", dilation {params.dilation}"
         return text
+
+    def volume_label(self, params: Conv2dParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
+        kernel_h, kernel_w = pair(params.kernel)
+        stride = pair(params.stride)
+        details = [pair_text("s", stride)]
+        if params.padding not in (0, (0, 0), "valid"):
+            _, height, width = inputs[0]
+            keeps_size = output[1:] == (-(-height // stride[0]), -(-width // stride[1]))
+            padding = params.padding
+            details.append("same" if keeps_size else padding if isinstance(padding, str) else pair_text("p", padding))
+        if pair(params.dilation) != (1, 1):
+            details.append(pair_text("d", params.dilation))
+        if params.groups > 1:
+            details.append(f"{params.groups} groups")
+        return (f"conv {kernel_h}×{kernel_w}", ", ".join(details))
 
     def torch_layer(self, params: Conv2dParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         top, bottom, left, right = self.padding(params, inputs[0])

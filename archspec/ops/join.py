@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from archspec.ops.base import Op, OpParams, Shape, ShapeError, format_shape
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 def _shapes(inputs: Sequence[Shape]) -> str:
@@ -27,6 +27,8 @@ class Add(Op[OpParams]):
     min_inputs = 2
     max_inputs = None
     family = "join"
+    owns_output = True
+    torch_inplace_operator = "+="
     description = "element-wise sum of inputs of identical shape (residual connections); no broadcasting"
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
@@ -67,6 +69,7 @@ class Multiply(Op[OpParams]):
     max_inputs = None
     family = "join"
     name_prefix = "mul"
+    owns_output = True
     description = "element-wise product with broadcasting (size-1 axes stretch): squeeze-and-excitation gates"
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
@@ -94,6 +97,7 @@ class Concat(Op[OpParams]):
     min_inputs = 2
     max_inputs = None
     family = "join"
+    owns_output = True
     description = "concatenation along channels; heights and widths must match"
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:

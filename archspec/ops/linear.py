@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class LinearParams(OpParams):
@@ -24,6 +24,7 @@ class Linear(Op[LinearParams]):
     shorthand = "features"
     family = "linear"
     name_prefix = "fc"
+    owns_output = True
     description = "fully connected layer (nn.Linear) on a flat input; put flatten before it"
 
     def output_shape(self, params: LinearParams, inputs: Sequence[Shape]) -> Shape:
@@ -43,6 +44,9 @@ class Linear(Op[LinearParams]):
 
     def label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"FC {params.features}"
+
+    def volume_label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
+        return ("FC",)
 
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Linear", (inputs[0][0], params.features), {"bias": params.bias})

@@ -10,7 +10,7 @@ from pydantic import Field
 from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchLayer, require_rank
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class BatchNormParams(OpParams):
@@ -27,6 +27,7 @@ class BatchNorm2d(Op[BatchNormParams]):
     Params = BatchNormParams
     family = "norm"
     name_prefix = "bn"
+    owns_output = True
     description = "batch normalization over channels (nn.BatchNorm2d)"
 
     def output_shape(self, params: BatchNormParams, inputs: Sequence[Shape]) -> Shape:

@@ -7,7 +7,7 @@ that would start inside the right padding is dropped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import model_validator
 
@@ -21,13 +21,14 @@ from archspec.ops.base import (
     SizePair,
     TorchLayer,
     pair,
+    pair_text,
     require_rank,
 )
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class PoolParams(OpParams):
@@ -59,7 +60,8 @@ class AvgPoolParams(PoolParams):
 def pooled_extent(extent: int, kernel: int, stride: int, padding: int, ceil_mode: bool, axis: str) -> int:
     padded = extent + 2 * padding
     if padded < kernel:
-        raise ShapeError(f"pooling window {kernel} is larger than the padded input {axis} {padded}")
+        raise ShapeError(f"pooling window {kernel} is larger than the padded input {axis} {padded}",
+                         reason="input_too_small")
     span = padded - kernel
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= extent + padding:
@@ -67,26 +69,38 @@ def pooled_extent(extent: int, kernel: int, stride: int, padding: int, ceil_mode
     return out
 
 
-class _Pool2d(Op[PoolParams]):
+PoolParamsT = TypeVar("PoolParamsT", bound=PoolParams)
+
+
+class _Pool2d(Op[PoolParamsT]):
+    """What max and average pooling share: the window, its shape rule, labels and torch arguments."""
+
     shorthand = "kernel"
     family = "pool"
+    owns_output = True
     label_name = "pool"
 
-    def output_shape(self, params: PoolParams, inputs: Sequence[Shape]) -> Shape:
+    def output_shape(self, params: PoolParamsT, inputs: Sequence[Shape]) -> Shape:
         channels, height, width = require_rank(self.kind, inputs, 3, "an image")
         (kh, kw), (sh, sw), (ph, pw) = pair(params.kernel), params.strides(), pair(params.padding)
         out_h = pooled_extent(height, kh, sh, ph, params.ceil_mode, "height")
         out_w = pooled_extent(width, kw, sw, pw, params.ceil_mode, "width")
         return (channels, out_h, out_w)
 
-    def label(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> str:
+    def label(self, params: PoolParamsT, inputs: Sequence[Shape], output: Shape) -> str:
         (kh, kw), (sh, sw) = pair(params.kernel), params.strides()
         text = f"{self.label_name} {kh}×{kw}"
         if (sh, sw) != (kh, kw):
             text += f"/{sh}" if sh == sw else f"/{sh}×{sw}"
         return text
 
-    def torch_kwargs(self, params: PoolParams) -> dict[str, object]:
+    def volume_label(self, params: PoolParamsT, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
+        details = [pair_text("f", params.kernel), pair_text("s", params.strides())]
+        if pair(params.padding) != (0, 0):
+            details.append(pair_text("p", params.padding))
+        return (self.label_name, ", ".join(details))
+
+    def torch_kwargs(self, params: PoolParamsT) -> dict[str, object]:
         stride = params.strides()
         return {
             "kernel_size": params.kernel,
@@ -96,7 +110,7 @@ class _Pool2d(Op[PoolParams]):
         }
 
 
-class MaxPool2d(_Pool2d):
+class MaxPool2d(_Pool2d[PoolParams]):
     kind = "maxpool2d"
     Params = PoolParams
     name_prefix = "maxpool"
@@ -111,20 +125,18 @@ class MaxPool2d(_Pool2d):
         context.add_node("MaxPool", context.inputs, attributes, output=context.output)
 
 
-class AvgPool2d(_Pool2d):
+class AvgPool2d(_Pool2d[AvgPoolParams]):
     kind = "avgpool2d"
     Params = AvgPoolParams
     name_prefix = "avgpool"
     label_name = "avg pool"
     description = "2-D average pooling (nn.AvgPool2d); stride defaults to the kernel"
 
-    def torch_layer(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
-        assert isinstance(params, AvgPoolParams)
+    def torch_layer(self, params: AvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs = self.torch_kwargs(params) | {"count_include_pad": params.count_include_pad}
         return TorchLayer("torch.nn.AvgPool2d", kwargs=kwargs)
 
-    def to_onnx(self, params: PoolParams, context: OnnxContext) -> None:
-        assert isinstance(params, AvgPoolParams)
+    def to_onnx(self, params: AvgPoolParams, context: OnnxContext) -> None:
         attributes = _onnx_pool_attributes(params, context.input_shapes[0], context.output_shape)
         pads = attributes["pads"]
         correction = _average_divisor_correction(params, context.input_shapes[0], context.output_shape)
@@ -149,6 +161,7 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
     shorthand = "size"
     family = "pool"
     name_prefix = "avgpool"
+    owns_output = True
     description = "adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d)"
 
     def output_shape(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape]) -> Shape:
@@ -157,6 +170,9 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
 
     def label(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"adaptive avg pool {output[1]}×{output[2]}"
+
+    def volume_label(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
+        return ("adaptive avg pool", f"to {output[1]}×{output[2]}")
 
     def torch_layer(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         size = pair(params.size)
@@ -184,6 +200,7 @@ class GlobalAvgPool(Op[OpParams]):
     kind = "global_avgpool"
     family = "pool"
     name_prefix = "avgpool"
+    owns_output = True
     description = "global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1))"
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:

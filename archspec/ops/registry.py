@@ -1,10 +1,15 @@
 """The op registry: every layer kind archspec knows, built-in or added by a user.
 
 Lookups go through here and nowhere else, so a user's op is as first-class as ``conv2d``.
+The registry knows nothing of the layers above it: the plugin loader says which plugin is being
+imported (:func:`registering_for`), and the spec language rebuilds its models when
+:func:`registry_generation` changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from archspec.errors import UsageError
@@ -19,6 +24,8 @@ class RegisteredOp:
 
 
 _REGISTRY: dict[str, RegisteredOp] = {}
+_generation = 0
+_plugins_importing: list[str] = []
 
 RESERVED_KINDS = frozenset({"repeat", "residual", "name", "inputs", "body"})
 
@@ -33,8 +40,6 @@ def register_op(op: Op | type[Op], *, source: str | None = None, replace: bool =
     if source != "built-in":
         _ensure_builtins()  # built-ins first, and a user's op cannot take a built-in's kind
     if source is None:
-        from archspec.plugins import current_plugin
-
         plugin = current_plugin()
         source = f"plugin {plugin}" if plugin else "python"
     instance = op() if isinstance(op, type) else op
@@ -52,9 +57,7 @@ def register_op(op: Op | type[Op], *, source: str | None = None, replace: bool =
         raise UsageError(f"'{kind}' is a built-in op and cannot be replaced")
     _check_definition(instance)
     _REGISTRY[kind] = RegisteredOp(instance, source)
-    from archspec.spec import model
-
-    model.invalidate_schema_cache()
+    _changed()
     return instance
 
 
@@ -63,9 +66,7 @@ def unregister_op(kind: str) -> None:
     registered = _REGISTRY.get(kind)
     if registered is not None and registered.source != "built-in":
         del _REGISTRY[kind]
-        from archspec.spec import model
-
-        model.invalidate_schema_cache()
+        _changed()
 
 
 def get_op(kind: str) -> Op | None:
@@ -78,6 +79,33 @@ def registered_ops() -> dict[str, RegisteredOp]:
     """Every op, built-in ones first, in registration order."""
     _ensure_builtins()
     return dict(_REGISTRY)
+
+
+def registry_generation() -> int:
+    """A number that changes whenever an op is registered or removed: what depends on the set of ops
+    (the spec language's models, its JSON Schema) caches against it."""
+    _ensure_builtins()
+    return _generation
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
+@contextmanager
+def registering_for(plugin: str) -> Iterator[None]:
+    """Ops registered inside this block, without a ``source``, come from ``plugin`` (being imported)."""
+    _plugins_importing.append(plugin)
+    try:
+        yield
+    finally:
+        _plugins_importing.pop()
+
+
+def current_plugin() -> str | None:
+    """The plugin being imported right now, if any (ops registered meanwhile belong to it)."""
+    return _plugins_importing[-1] if _plugins_importing else None
 
 
 def _check_definition(op: Op) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from archspec.ops.base import Op, OpParams, Probability, Shape, TorchLayer
 
 if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+    from archspec.ops.context import OnnxContext
 
 
 class StochasticDepthParams(OpParams):

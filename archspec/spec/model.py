@@ -10,7 +10,7 @@ A layer entry is one of (a discriminated union, chosen by the entry's key):
 
 Any value may be an expression (``$channels * 2``) over the variables in scope.  The op models
 here are *templates* of each op's ``Params``: a literal value is checked at once, an expression
-is checked after it is evaluated (see :mod:`archspec.graph.lower`).  The models are built from
+is checked after it is evaluated (see :mod:`archspec.graph.lower.nodes`).  The models are built from
 the op registry, so a user's op is part of the language, its JSON Schema and its errors.
 """
 
@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from archspec.ops.base import MAX_SIZE, Op
-from archspec.ops.registry import registered_ops
+from archspec.ops.registry import registered_ops, registry_generation
 
 FORMAT_VERSION = 1
 
@@ -192,14 +192,14 @@ def _op_entry_model(op: Op, template: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def language() -> Language:
-    """The models of the language for the ops registered now (rebuilt when ops change)."""
+    """The models of the language for the ops registered now (rebuilt when they change)."""
+    return _language(registry_generation())
+
+
+@functools.lru_cache(maxsize=1)
+def _language(generation: int) -> Language:
     return Language(registered_ops())
-
-
-def invalidate_schema_cache() -> None:
-    language.cache_clear()
 
 
 class Language:

@@ -39,9 +39,9 @@ import onnx
 import torch
 from typer.testing import CliRunner
 
+from archspec.backends.diagram.folding import fold
+from archspec.backends.diagram.view import diagram_view
 from archspec.backends.graphviz import diagram_dot
-from archspec.backends.graphviz.folding import fold
-from archspec.backends.graphviz.view import diagram_view
 from archspec.backends.onnx import write_onnx
 from archspec.backends.onnx.describe import describe
 from archspec.backends.torch import build_module

@@ -40,7 +40,8 @@ def test_static_figures_equal_torchvision(name: str) -> None:
     assert graph.input_shape == (3, reference.resolution, reference.resolution)
     assert graph.output_shape == (1000,)
     assert graph.parameters == reference.params
-    assert graph.macs / 1e9 == pytest.approx(reference.gmacs, rel=0.01)
+    # torchvision publishes GFLOPS to 3 decimals: shufflenet_v2_x0_5's 0.040 is 0.0405 rounded
+    assert graph.macs / 1e9 == pytest.approx(reference.gmacs, rel=0.01, abs=0.0005)
 
 
 @pytest.mark.slow

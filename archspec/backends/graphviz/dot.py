@@ -1,7 +1,7 @@
 """Writing a :class:`DiagramView` as Graphviz DOT source, with the ``graphviz`` package.
 
 Everything here is presentation: labels, colours, cluster frames and edge styles.  What is drawn
-was decided in :mod:`archspec.backends.graphviz.view`.  The output depends only on the graph and
+was decided in :mod:`archspec.backends.diagram.view`.  The output depends only on the graph and
 the options, so the same spec always gives byte-identical DOT.
 """
 
@@ -10,23 +10,22 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from archspec.backends.graphviz import theme
-from archspec.backends.graphviz.view import (
+from archspec.backends.diagram import theme
+from archspec.backends.diagram.view import (
     Box,
     Cluster,
     DiagramView,
+    check_options,
     cluster_note,
     collapsed_description,
     diagram_view,
     drawn_as_symbol,
 )
-from archspec.errors import UsageError
 from archspec.graph.ir import INPUT, Graph
 
 if TYPE_CHECKING:
     import graphviz
 
-RANKDIRS = ("TB", "LR", "BT", "RL")
 CIRCLED = {"+": "⊕", "-": "⊖", "×": "⊗", "*": "⊛"}
 
 
@@ -41,13 +40,6 @@ def diagram_dot(graph: Graph, *, rankdir: str = "TB", expand: bool = False, dept
     check_options(rankdir, depth)
     view = diagram_view(graph, expand=expand, depth=depth)
     return view_dot(view, rankdir=rankdir, show_params=show_params).source
-
-
-def check_options(rankdir: str, depth: int | None) -> None:
-    if rankdir not in RANKDIRS:
-        raise UsageError(f"rankdir must be one of {', '.join(RANKDIRS)}, got '{rankdir}'")
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise UsageError(f"depth must be a non-negative integer, got {depth!r}")
 
 
 def view_dot(view: DiagramView, *, rankdir: str = "TB", show_params: bool = False) -> graphviz.Digraph:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archspec.backends.diagram.program import GraphvizError, render_dot
 from archspec.backends.graphviz.dot import diagram_dot
-from archspec.errors import ArchspecError, UsageError
+from archspec.errors import UsageError
 from archspec.graph.ir import Graph
 from archspec.io import atomic_write_bytes
 
 FORMATS = ("svg", "png", "pdf", "dot")
 STYLES = ("graph", "volumes")
-INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
-                "others: https://graphviz.org/download/), or write Graphviz source with a .dot file")
 
-
-class GraphvizError(ArchspecError):
-    """Graphviz's ``dot`` program is missing or failed."""
+__all__ = ["FORMATS", "STYLES", "GraphvizError", "diagram_format", "render_dot", "write_diagram"]
 
 
 def diagram_format(path: Path | str) -> str:
@@ -47,17 +44,3 @@ def write_diagram(graph: Graph, path: Path | str, *, style: str = "graph", rankd
     data = source.encode("utf-8") if output_format == "dot" else render_dot(source, output_format)
     return atomic_write_bytes(target, data)
 
-
-def render_dot(source: str, output_format: str) -> bytes:
-    """Run ``dot`` on DOT source; the drawing as bytes."""
-    import graphviz
-
-    try:
-        return graphviz.pipe("dot", output_format, source.encode("utf-8"), quiet=True)
-    except graphviz.ExecutableNotFound:
-        raise GraphvizError(f"cannot draw a .{output_format} diagram: Graphviz's 'dot' program was not found; "
-                            + INSTALL_HINT) from None
-    except graphviz.CalledProcessError as exc:
-        detail = (exc.stderr or b"").decode("utf-8", "replace").strip() if isinstance(exc.stderr, bytes) else ""
-        raise GraphvizError(f"Graphviz's 'dot' failed to draw the diagram ({detail or f'exit {exc.returncode}'})") \
-            from None

@@ -23,7 +23,7 @@ Emitting ONNX directly from the IR:
   into ``Conv``'s pads, and what ONNX cannot express (an LRN of even size, whose channel window
   differs between torch and ONNX) is a located error instead of a silently different model.
 
-Each op says how it lowers in its own ``to_onnx`` through :class:`.lowering.OnnxContext`, the
+Each op says how it lowers in its own ``to_onnx`` through :class:`archspec.ops.OnnxContext`, the
 same API a user's op uses.  The graph is built from plain ``onnx`` protobufs: onnx-ir would add a
 layer without adding what is needed here, because the writer (:mod:`.writer`) streams the weights
 from the module's tensors into the file itself, without copies, inline below protobuf's 2 GiB

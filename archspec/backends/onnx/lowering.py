@@ -1,9 +1,9 @@
 """Lowering the graph IR to an ONNX graph, one layer at a time, through each op's ``to_onnx``.
 
-:class:`OnnxContext` is everything an op's ``to_onnx(params, context)`` sees: the layer (its
-name, input and output value names, static shapes, the opset), and three ways to add to the
-model: :meth:`~OnnxContext.weight` (a tensor of the module, by parameter name),
-:meth:`~OnnxContext.constant` (a value the lowering computes) and :meth:`~OnnxContext.add_node`.
+:class:`LayerContext` implements :class:`archspec.ops.OnnxContext`, everything an op's
+``to_onnx(params, context)`` sees: the layer (its name, input and output value names, static
+shapes, the opset), and three ways to add to the model: ``weight`` (a tensor of the module, by
+parameter name), ``constant`` (a value the lowering computes) and ``add_node``.
 Built-in ops and a user's own ops lower themselves through exactly this API, so a plugin op
 exports like ``conv2d`` does::
 
@@ -37,6 +37,7 @@ from onnx import TensorProto, helper
 from archspec.errors import Diagnostic, DiagnosticCollector, SpecError, UsageError
 from archspec.graph.ir import INPUT, Graph, Node
 from archspec.ops.base import Shape
+from archspec.ops.context import OnnxContext as OnnxContext  # the protocol; plugins once imported it from here
 
 DEFAULT_OPSET = 18
 """The opset archspec writes unless asked otherwise: every built-in op in one node each but GELU,
@@ -50,7 +51,7 @@ BATCH = "batch"
 """The symbolic name of the batch dimension."""
 
 AttributeValue = int | float | str | Sequence[int] | Sequence[float] | TensorProto
-"""What an ONNX attribute may be given as in :meth:`OnnxContext.add_node`."""
+"""What an ONNX attribute may be given as in :meth:`LayerContext.add_node`."""
 
 
 def newest_opset() -> int:
@@ -108,8 +109,8 @@ class _ModelBuilder:
         self.domains: set[str] = set()
 
 
-class OnnxContext:
-    """One layer being lowered: what ``Op.to_onnx`` reads, and how it adds nodes to the model.
+class LayerContext:
+    """One layer being lowered: the :class:`~archspec.ops.OnnxContext` that ``Op.to_onnx`` is given.
 
     Value names are plain strings.  The lowering must produce :attr:`output` with exactly one of
     its nodes (``add_node(..., output=context.output)``).
@@ -156,8 +157,11 @@ class OnnxContext:
         return key
 
     def constant(self, label: str, value: Any) -> str:
-        """A ``Constant`` node holding ``value`` (a number or an array, stored as float32 unless it is an
-        integer array); returns its value name, ``{layer}/{label}``.  Constants are not parameters."""
+        """A ``Constant`` node holding ``value``; its value name, ``{layer}/{label}``.
+
+        Integers keep an integer type, everything else is float32: the rule documented on
+        :meth:`archspec.ops.OnnxContext.constant`.
+        """
         array = np.asarray(value)
         if not np.issubdtype(array.dtype, np.integer):
             array = array.astype(np.float32)
@@ -235,8 +239,8 @@ def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int |
     for node in graph.layers:
         output = OUTPUT if node.name == graph.output else builder.value_names.claim(node.name)
         values[node.name] = output
-        context = OnnxContext(node, [values[name] for name in node.inputs],
-                              [graph.node(name).output_shape for name in node.inputs], output, builder)
+        context = LayerContext(node, [values[name] for name in node.inputs],
+                               [graph.node(name).output_shape for name in node.inputs], output, builder)
         try:
             _lower_node(node, context)
         except SpecError as exc:
@@ -250,7 +254,7 @@ def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int |
     return LoweredModel(model, builder.initializers)
 
 
-def _lower_node(node: Node, context: OnnxContext) -> None:
+def _lower_node(node: Node, context: LayerContext) -> None:
     op = node.definition
     if not op.supports_onnx:
         raise context.error(f"op '{node.op}' has no ONNX lowering",
@@ -275,7 +279,7 @@ def _assemble(graph: Graph, builder: _ModelBuilder, value_infos: list[onnx.Value
     onnx_graph.doc_string = graph.description
     opsets = [helper.make_opsetid("", builder.opset)] + [helper.make_opsetid(domain, 1)
                                                            for domain in sorted(builder.domains)]
-    from archspec import __version__
+    from archspec.version import __version__
 
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="archspec",
                               producer_version=__version__, doc_string=graph.description,

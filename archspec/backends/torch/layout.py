@@ -15,17 +15,6 @@ from dataclasses import dataclass, field, replace
 from archspec.graph.ir import INPUT, Graph, Node, Scope
 from archspec.ops.base import TorchLayer
 
-OWNED_OUTPUT_OPS = frozenset({
-    "conv2d", "linear", "batchnorm2d", "add", "concat", "maxpool2d", "avgpool2d", "adaptive_avgpool2d",
-    "global_avgpool",
-})
-"""Ops whose output is a fresh tensor that their backward pass does not need: safe to overwrite."""
-
-INPLACE_LAYER_FACTORIES = {"relu": "torch.nn.ReLU", "relu6": "torch.nn.ReLU6", "silu": "torch.nn.SiLU",
-                           "hardswish": "torch.nn.Hardswish"}
-"""Ops whose layer takes ``inplace=True`` (as torchvision writes its activations), with that layer."""
-INPLACE_LAYER_OPS = frozenset(INPLACE_LAYER_FACTORIES)
-
 
 @dataclass(frozen=True)
 class LayerMember:
@@ -177,19 +166,22 @@ def _scope_spans(graph: Graph, index: dict[str, int]) -> dict[str, tuple[int, in
 
 def _inplace_nodes(context: _Context) -> set[str]:
     """Nodes that may overwrite their first input: it is a fresh tensor of their own module that
-    nothing else reads and whose producer does not keep it for the backward pass."""
+    nothing else reads and whose producer does not keep it for the backward pass (each op says
+    which it is: ``owns_output``, ``torch_inplace_layer``, ``torch_inplace_operator``)."""
     chosen: set[str] = set()
     graph = context.graph
     for node in graph.layers:
         if node.name not in context.live or not node.inputs:
             continue
-        if node.op in INPLACE_LAYER_OPS:
-            if context.layers.get(node.name, TorchLayer("")).factory != INPLACE_LAYER_FACTORIES[node.op]:
+        op = node.definition
+        if op.torch_inplace_layer:
+            if node.name not in context.layers:
                 continue
-        elif node.op != "add" or len(node.inputs) != 2:
+        elif op.torch_inplace_operator is None or node.name in context.layers or len(node.inputs) != 2:
             continue
         target = graph.node(node.inputs[0])
-        if (target.op in OWNED_OUTPUT_OPS and target.scope == node.scope and target.name != graph.output
+        owned = target.op != INPUT and target.definition.owns_output
+        if (owned and target.scope == node.scope and target.name != graph.output
                 and context.readers[target.name] == (node.name,) and node.inputs.count(target.name) == 1):
             chosen.add(node.name)
     return chosen
@@ -230,7 +222,7 @@ def _plan_node(context: _Context, node: Node, members: list[Member], steps: list
     if not live:
         return
     inputs = node.inputs
-    if node.op == "add" and node.role == "residual" and len(inputs) == 2 and not _from_shortcut(context, node):
+    if node.role == "residual" and len(inputs) == 2 and not _from_shortcut(context, node):
         identity = f"{node.name}#shortcut"
         members.append(ShortcutMember("shortcut", None))
         steps.append(Step((inputs[1],), (identity,), len(members) - 1))

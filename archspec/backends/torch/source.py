@@ -582,7 +582,7 @@ class _Forward:
                 target = self.variable[step.inputs[0]]
                 self._release(dying)
                 self._hold(target, step.outputs[0])
-                return [f"{target} += {arguments[1]}"]
+                return [f"{target} {step.node.definition.torch_inplace_operator} {arguments[1]}"]
             node = step.node
             expression = str(node.definition.torch_expression(node.params, arguments))
         else:

@@ -39,6 +39,8 @@ class PortReport:
     ported: tuple[PortedTensor, ...]
     skipped: tuple[str, ...] = ()
     """Entries of the module left as they were (batch-norm counters the source does not have)."""
+    by: str = "order"
+    """How tensors were paired: ``"order"`` (by position) or ``"name"``."""
 
     @property
     def values(self) -> int:
@@ -51,7 +53,7 @@ class PortReport:
         return total
 
     def __str__(self) -> str:
-        text = f"ported {len(self.ported)} tensors ({self.values:,} values) by order"
+        text = f"ported {len(self.ported)} tensors ({self.values:,} values) by {self.by}"
         if self.skipped:
             text += f"; kept {len(self.skipped)} entries the source lacks ({', '.join(self.skipped[:3])}"
             text += ", ...)" if len(self.skipped) > 3 else ")"

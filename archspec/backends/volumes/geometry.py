@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archspec.backends.graphviz.theme import volume_text
+from archspec.backends.diagram.theme import volume_text
 from archspec.backends.volumes.metrics import text_width
 from archspec.backends.volumes.plan import Element
 from archspec.backends.volumes.scale import (

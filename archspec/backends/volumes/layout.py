@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from archspec.backends.graphviz.view import Cluster
+from archspec.backends.diagram.view import Cluster
 from archspec.backends.volumes.geometry import LABEL_GAP, LABEL_SIZE, Geometry, element_geometry
 from archspec.backends.volumes.metrics import text_width
 from archspec.backends.volumes.plan import Arrow, Element, VolumePlan
@@ -316,7 +316,7 @@ BEND = 26.0
 def _place_branches(branches: list[Segment], plan: VolumePlan, geometries: dict[str, Geometry],
                     frames: dict[str, tuple[str, ...]]) -> None:
     """Lay out every branch segment with one run of ``dot``."""
-    from archspec.backends.graphviz.render import render_dot
+    from archspec.backends.diagram.program import render_dot
 
     source = "\n".join(_branch_dot(index, segment, geometries, frames) for index, segment in enumerate(branches))
     plain = render_dot(source, "plain").decode("utf-8")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
-from archspec.backends.graphviz.theme import count_text
-from archspec.backends.graphviz.view import FUSED_FAMILIES, Box, DiagramView, collapsed_description
+from archspec.backends.diagram.theme import count_text
+from archspec.backends.diagram.view import FUSED_FAMILIES, Box, DiagramView, collapsed_description
 from archspec.backends.volumes.labels import OpText, op_text
 from archspec.graph.ir import INPUT
 from archspec.ops.base import Shape

@@ -33,8 +33,7 @@ def volume_svg(graph: Graph, *, rankdir: str = "TB", expand: bool = False, depth
     Folding, ``expand`` and ``depth`` are those of the Graphviz style; ``rankdir`` ``TB`` wraps the
     figure into rows, ``LR`` keeps it on one row; ``show_params`` writes parameter counts under the ops.
     """
-    from archspec.backends.graphviz.dot import check_options
-    from archspec.backends.graphviz.view import diagram_view
+    from archspec.backends.diagram.view import check_options, diagram_view
     from archspec.backends.volumes.layout import layout
     from archspec.backends.volumes.plan import plan_volumes
     from archspec.backends.volumes.svg import figure_svg

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from archspec.backends.graphviz import theme
-from archspec.backends.graphviz.view import cluster_note
+from archspec.backends.diagram import theme
+from archspec.backends.diagram.view import cluster_note
 from archspec.backends.volumes.geometry import JOIN_RADIUS, LABEL_SIZE
 from archspec.backends.volumes.layout import (
     DETAIL_SIZE,

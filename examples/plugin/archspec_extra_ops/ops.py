@@ -10,13 +10,10 @@ imports torch) and the ONNX lowering.  ``shuffle_channels`` deliberately has no 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from archspec import Op, OpParams, ShapeError, TorchLayer
-from archspec.ops.base import Shape, Size, require_rank
-
-if TYPE_CHECKING:
-    from archspec.backends.onnx.lowering import OnnxContext
+from archspec import OnnxContext, Op, OpParams, Shape, ShapeError, TorchLayer, require_rank
+from archspec.ops.base import Size
 
 LAYERS = "archspec_extra_ops.layers"
 """The module holding the PyTorch classes (the generated source imports from it)."""

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from archspec.backends.diagram.theme import volume_text
+from archspec.backends.diagram.view import diagram_view
 from archspec.backends.graphviz import GraphvizError, diagram_dot, write_diagram
-from archspec.backends.graphviz.theme import volume_text
-from archspec.backends.graphviz.view import diagram_view
 from archspec.errors import UsageError
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from archspec.backends.diagram.view import diagram_view
 from archspec.backends.graphviz import GraphvizError
-from archspec.backends.graphviz.view import diagram_view
 from archspec.backends.volumes.layout import (
     FRAME_TITLE_BAND,
     FRAME_TITLE_SIZE,

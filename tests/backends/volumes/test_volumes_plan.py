@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from archspec.backends.graphviz.theme import volume_text
-from archspec.backends.graphviz.view import diagram_view
+from archspec.backends.diagram.theme import volume_text
+from archspec.backends.diagram.view import diagram_view
 from archspec.backends.volumes.plan import VolumePlan, plan_volumes
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse

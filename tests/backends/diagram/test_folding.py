@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archspec.backends.graphviz.folding import fold, scope_members, structural_signature
+from archspec.backends.diagram.folding import fold, scope_members, structural_signature
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse
 

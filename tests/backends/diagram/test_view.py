@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archspec.backends.graphviz.view import DiagramView, diagram_view
+from archspec.backends.diagram.view import DiagramView, diagram_view
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse
 from archspec.spec.loader import load

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from archspec.backends.graphviz.folding import Folding, Run, fold
+from archspec.backends.diagram.folding import Folding, Run, fold
+from archspec.errors import UsageError
 from archspec.graph.ir import INPUT, Graph, Node, Scope
 from archspec.ops.base import Shape
 
@@ -121,6 +122,17 @@ class DiagramView:
         for members in items.values():
             members.sort(key=position)
         return items
+
+
+RANKDIRS = ("TB", "LR", "BT", "RL")
+
+
+def check_options(rankdir: str, depth: int | None) -> None:
+    """Reject a ``rankdir`` or ``depth`` no diagram style can draw."""
+    if rankdir not in RANKDIRS:
+        raise UsageError(f"rankdir must be one of {', '.join(RANKDIRS)}, got '{rankdir}'")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise UsageError(f"depth must be a non-negative integer, got {depth!r}")
 
 
 def diagram_view(graph: Graph, *, expand: bool = False, depth: int | None = None) -> DiagramView:

@@ -1,0 +1,158 @@
+"""Names in scopes: registering a layer's name, resolving ``inputs:`` references, finding cycles.
+
+Unnamed layers get ``<prefix><n>`` names, numbered per scope (``conv1``, ``conv2``, ``bn1``),
+skipping the names written explicitly anywhere in the scope.  ``a.b`` reaches into the scope of
+a named block or repeat; ``input`` is the scope's input.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from archspec.errors import SourceLocation, did_you_mean
+from archspec.graph.ir import INPUT
+from archspec.graph.lower.state import DeclaredName, ScopeState
+from archspec.ops.registry import get_op
+from archspec.spec.loader import entry_key
+from archspec.spec.located_yaml import LocatedMapping
+
+if TYPE_CHECKING:
+    from archspec.graph.lower.lowering import Lowering
+
+
+def resolve(lowering: Lowering, ref: str, scope: ScopeState, location: SourceLocation | None,
+            user: str | None) -> str | None:
+    """The node a reference names, or None (reported, unless the scope it reaches into failed)."""
+    if ref == INPUT:
+        return scope.input
+    head, _, rest = ref.partition(".")
+    found = scope.names.get(head)
+    if found is None:
+        _unknown_reference(lowering, ref, head, scope, location, user)
+        return None
+    node, inner_scope = found.node, found.scope
+    walked = head
+    while rest:
+        part, _, rest = rest.partition(".")
+        if inner_scope is not None and inner_scope not in lowering.scope_names:
+            return None  # the block or repeat failed, and was reported
+        names = lowering.scope_names.get(inner_scope or "", {}) if inner_scope else {}
+        if part not in names:
+            known = sorted(names)
+            lowering.errors.error(f"'{walked}' has no layer named '{part}'", location,
+                                  did_you_mean(part, known) or (f"it contains: {', '.join(known)}" if known else None))
+            return None
+        node, inner_scope = names[part].node, names[part].scope
+        walked += "." + part
+    return node
+
+
+def _unknown_reference(lowering: Lowering, ref: str, head: str, scope: ScopeState, location: SourceLocation | None,
+                       user: str | None) -> None:
+    declared = scope.declared.get(head)
+    if declared is not None:
+        cycle = _cycle(head, user, scope) if user else None
+        if cycle:
+            lowering.errors.error(f"cycle between layers: {' -> '.join(cycle)}", location,
+                                  "a layer's inputs must come before it; the graph must be acyclic")
+        else:
+            line = f" (line {declared.location.line})" if declared.location else ""
+            lowering.errors.error(f"'{head}' is used before it is defined{line}", location,
+                                  "inputs must refer to layers declared earlier in the same body")
+        return
+    known = [*scope.names, INPUT]
+    hint = did_you_mean(head, known)
+    if hint is None:
+        shown = known if len(known) <= 10 else [*known[:4], "...", *known[-5:]]
+        hint = f"layers defined so far in this scope: {', '.join(shown)}"
+    lowering.errors.error(f"no layer named '{ref}' in this scope", location, hint)
+
+
+def _cycle(target: str, user: str, scope: ScopeState) -> list[str] | None:
+    """The path user -> target -> ... -> user through declared inputs, if there is one."""
+    stack: list[tuple[str, list[str]]] = [(target, [user, target])]
+    seen: set[str] = set()
+    while stack:
+        name, path = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        declared = scope.declared.get(name)
+        for ref in declared.inputs if declared else ():
+            head = ref.split(".", 1)[0]
+            if head == user:
+                return [*path, user]
+            stack.append((head, [*path, head]))
+    return None
+
+
+def declared_names(body: Any) -> dict[str, DeclaredName]:
+    """Names given explicitly in a body, including spliced (unnamed repeat, residual) bodies."""
+    declared: dict[str, DeclaredName] = {}
+    entries = body if isinstance(body, list) else [body]
+    for entry in entries:
+        if not isinstance(entry, LocatedMapping):
+            continue
+        name = entry.get("name")
+        key = entry_key(entry)
+        if isinstance(name, str):
+            refs = entry.get("inputs")
+            if refs is None and key and get_op(key) is not None and isinstance(entry.get(key), list):
+                refs = entry[key]
+            refs = [refs] if isinstance(refs, str) else list(refs or [])
+            declared.setdefault(name, DeclaredName(entry.value_locations.get("name"),
+                                                   tuple(r for r in refs if isinstance(r, str))))
+        if key in ("repeat", "residual") and (key == "residual" or name is None) and "body" in entry:
+            for inner_name, inner in declared_names(entry["body"]).items():
+                declared.setdefault(inner_name, inner)
+    return declared
+
+
+def register_name(lowering: Lowering, scope: ScopeState, explicit: Any, prefix: str, location: SourceLocation | None,
+                  name_location: SourceLocation | None = None) -> str:
+    """Register a layer's local name in its scope (explicit, or the next free automatic one).
+
+    A name that cannot be used is reported, and the layer goes on under an automatic name,
+    so that later layers are not checked against a clobbered one.
+    """
+    where = name_location or location
+    if isinstance(explicit, str):
+        if explicit == INPUT:
+            lowering.errors.error("'input' is reserved for the scope's input and cannot name a layer", where)
+        elif explicit in scope.names:
+            first = scope.names[explicit].location
+            if first is not None and location is not None and (first.line, first.column) == (
+                    location.line, location.column):
+                lowering.errors.error(f"duplicate layer name '{explicit}': this repeat's body runs more than once "
+                                      "in the same scope", where,
+                                      "name the repeat, so that each iteration gets its own scope "
+                                      "(stage.0, stage.1, ...)")
+            else:
+                line = f" (first used on line {first.line})" if first else ""
+                lowering.errors.error(f"duplicate layer name '{explicit}' in this scope{line}", where,
+                                      "names must be unique within a block or the top level")
+        else:
+            return explicit
+    number = scope.counters.get(prefix, 0)
+    while True:
+        number += 1
+        candidate = f"{prefix}{number}"
+        if candidate not in scope.names and candidate not in scope.declared:
+            break
+    scope.counters[prefix] = number
+    return candidate
+
+
+def free_scope_name(lowering: Lowering, scope: ScopeState, wanted: str) -> str:
+    """``shortcut`` for a scope's first residual, then ``shortcut2``, ``shortcut3``..."""
+    taken = set(scope.names) | set(scope.declared) | {s.local_name for s in lowering.scopes if s.parent == scope.path}
+    if wanted not in taken:
+        return wanted
+    number = 2
+    while f"{wanted}{number}" in taken:
+        number += 1
+    return f"{wanted}{number}"
+
+
+def name_location(entry: Any) -> SourceLocation | None:
+    return entry.value_locations.get("name") if isinstance(entry, LocatedMapping) else None

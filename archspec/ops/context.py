@@ -1,0 +1,85 @@
+"""What an op's ``to_onnx`` sees: the :class:`OnnxContext` protocol.
+
+It lives beside :class:`~archspec.ops.base.TorchLayer` because it is part of what an op is: the
+ONNX backend (:mod:`archspec.backends.onnx.lowering`) implements it, and ops, built-in or a
+plugin's, type against it without importing the backend (or onnx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from archspec.errors import SpecError
+from archspec.ops.base import Shape
+
+
+class OnnxContext(Protocol):
+    """One layer being lowered to ONNX: what ``Op.to_onnx(params, context)`` reads and how it adds nodes.
+
+    Value names are plain strings.  The lowering must produce :attr:`output` with exactly one of
+    its nodes (``add_node(..., output=context.output)``).
+    """
+
+    @property
+    def name(self) -> str:
+        """The layer's name, e.g. ``layer1.0.conv1``."""
+        ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The names of the values this layer reads, in the order of the layer's inputs."""
+        ...
+
+    @property
+    def input_shapes(self) -> tuple[Shape, ...]:
+        """Their static shapes, without the batch dimension."""
+        ...
+
+    @property
+    def output(self) -> str:
+        """The name of the value this layer must produce."""
+        ...
+
+    @property
+    def output_shape(self) -> Shape:
+        """The static shape of :attr:`output`, without the batch dimension."""
+        ...
+
+    @property
+    def opset(self) -> int:
+        """The ONNX opset being written (default domain)."""
+        ...
+
+    def weight(self, parameter: str) -> str:
+        """The value name of the module's tensor ``{layer}.{parameter}`` (``weight``, ``reduce.weight``),
+        added to the model as an initializer."""
+        ...
+
+    def constant(self, label: str, value: Any) -> str:
+        """A ``Constant`` node holding ``value``; returns its value name, ``{layer}/{label}``.
+
+        The dtype rule: integers keep an integer type (a Python int or a list of them becomes
+        int64, a numpy integer array keeps its dtype), as ``Reshape``'s shape or ``Slice``'s
+        starts need; everything else (floats, booleans) is stored as float32, the model's type.
+        Constants are not parameters.
+        """
+        ...
+
+    def add_node(self, op_type: str, inputs: Sequence[str | None], attributes: Mapping[str, Any] | None = None,
+                 *, output: str | None = None, domain: str = "", label: str | None = None) -> str:
+        """Add one ONNX node reading ``inputs`` (``None`` or ``""`` for an omitted optional input).
+
+        ``attributes`` are ONNX attribute values: ints, floats, strings, lists of them, or tensors.
+        Returns the name of its output: ``output`` if given (pass :attr:`output` for the node that
+        produces the layer's result), otherwise a fresh ``{layer}/{label or op_type}``.
+        """
+        ...
+
+    def require_opset(self, version: int, feature: str) -> None:
+        """Fail with a located error unless the opset being written is at least ``version``."""
+        ...
+
+    def error(self, message: str, hint: str | None = None) -> SpecError:
+        """A located error about this layer, for a lowering to raise: ``raise context.error(...)``."""
+        ...
