@@ -7,8 +7,8 @@
     >>> model = archspec.build("resnet50", seed=0)  # a torch.nn.Module
 
 Names are imported when first used, so ``import archspec`` is instant and the command line can
-answer Ctrl-C cleanly from its first moment; the torch-dependent functions (build, port_weights)
-import torch only when called.
+answer Ctrl-C cleanly from its first moment; the torch-dependent functions (build, compile,
+reset_parameters, port_weights) import torch only when called.
 
 The public API is declared once, in ``_PUBLIC`` (each name and the module it lives in);
 ``__all__`` follows from it, and the ``TYPE_CHECKING`` imports below repeat it only for type
@@ -29,7 +29,8 @@ _PUBLIC = {
     "Scope": "archspec.graph.ir",
     "summarize": "archspec.analysis.summary", "summary_json": "archspec.analysis.summary",
     "Summary": "archspec.analysis.summary",
-    "build": "archspec.backends.torch", "port_weights": "archspec.backends.torch",
+    "build": "archspec.api", "compile": "archspec.api", "reset_parameters": "archspec.api",
+    "port_weights": "archspec.backends.torch",
     # errors
     "ArchspecError": "archspec.errors", "Diagnostic": "archspec.errors", "SourceLocation": "archspec.errors",
     "SpecError": "archspec.errors", "UsageError": "archspec.errors",
@@ -45,7 +46,8 @@ __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:
     from archspec.analysis.summary import Summary, summarize, summary_json
-    from archspec.backends.torch import build, port_weights
+    from archspec.api import build, compile, reset_parameters
+    from archspec.backends.torch import port_weights
     from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
     from archspec.graph.ir import Graph, Node, Scope
     from archspec.graph.lower import analyse

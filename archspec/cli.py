@@ -46,6 +46,12 @@ PluginOption = Annotated[
 ]
 
 
+class WeightsMapping(str, Enum):
+    auto = "auto"
+    name = "name"
+    order = "order"
+
+
 class SummaryFormat(str, Enum):
     table = "table"
     json = "json"
@@ -243,6 +249,7 @@ def list_(
 
 
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+OUTPUTS = ("onnx", "pt", "py", *DIAGRAM_FORMATS)
 
 
 @app.command("compile")
@@ -262,7 +269,14 @@ def compile_(
     memory_limit: Annotated[str | None, typer.Option(
         "--memory-limit", help="Refuse specs whose parameters need more memory (e.g. 8GB; default: half of RAM).",
     )] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
+    weights: Annotated[Path | None, typer.Option(
+        "--weights", help="Use these weights instead of an initialization: a state_dict file (.pt, .pth, "
+                          ".safetensors), mapped by name when its keys are the spec's, else by order.",
+    )] = None,
+    weights_map: Annotated[WeightsMapping, typer.Option(
+        "--weights-map", help="Map --weights by name or by order (default: by name when the keys match).",
+    )] = WeightsMapping.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary and no progress.")] = False,
     input_shape: InputShapeOption = None,
     set_: SetOption = None,
     plugin: PluginOption = None,
@@ -273,6 +287,7 @@ def compile_(
     place, so a compile that fails or is interrupted leaves the previous file, or none, never a partial
     one; a temporary left by a killed compile is removed by the next successful one.  ONNX and weights
     are refused, before anything is allocated, for a spec whose parameters need more than --memory-limit.
+    (From Python: archspec.compile.)
     """
     with reported_errors():
         load_plugins(plugin)
@@ -284,38 +299,14 @@ def compile_(
 
             print_summary(graph, depth=1)
             print()
-        written: list[Path] = []
-        stem = out_dir / graph.name
-        if onnx or pt:
-            from archspec.resources import check_parameter_memory
-            from archspec.resources import memory_limit as limit_of
+        from archspec.api import compile as compile_outputs
 
-            limit = limit_of(memory_limit)
-            check_parameter_memory(graph, limit)
-            if onnx:
-                from archspec.backends.onnx.lowering import resolve_opset
+        chosen = [name for name, wanted in zip(OUTPUTS, (onnx, pt, py, svg, png, pdf, dot), strict=True) if wanted]
+        from archspec.progress import terminal_progress
 
-                resolve_opset(opset)  # a bad --opset fails before the module is built
-            from archspec.backends.torch import build_module
-
-            module = build_module(graph, seed=seed, memory_limit=limit)
-            if onnx:  # first, so that a spec ONNX cannot express leaves no file at all
-                from archspec.backends.onnx import write_onnx
-
-                written.extend(write_onnx(graph, module, stem.with_suffix(".onnx"), opset=opset))
-            if pt:
-                from archspec.backends.torch import write_state_dict
-
-                written.append(write_state_dict(module, stem.with_suffix(".pt")))
-        if py:
-            from archspec.backends.torch import write_python_source
-
-            written.append(write_python_source(graph, stem.with_suffix(".py")))
-        for chosen, suffix in zip((svg, png, pdf, dot), DIAGRAM_FORMATS, strict=True):
-            if chosen:
-                from archspec.backends.graphviz import write_diagram
-
-                written.append(write_diagram(graph, stem.with_suffix("." + suffix)))
+        written = compile_outputs(graph, outputs=chosen, out_dir=out_dir, opset=opset, seed=seed,
+                                  memory_limit=memory_limit, weights=weights, weights_map=weights_map.value,
+                                  progress=terminal_progress(quiet), log=print)
         for path in written:
             print(f"wrote {path}")
 
@@ -354,9 +345,11 @@ def render(
             raise UsageError(f"cannot tell the format of '{output}': use .svg, .png, .pdf or .dot")
         graph = analysed_graph(spec, input_shape, set_)
         from archspec.backends.graphviz import write_diagram
+        from archspec.progress import terminal_progress
 
-        path = write_diagram(graph, output, style=style.value, rankdir=rankdir.value, expand=expand, depth=depth,
-                             show_params=params)
+        with terminal_progress().step(f"drawing {output} ({len(graph.layers):,} layers)"):
+            path = write_diagram(graph, output, style=style.value, rankdir=rankdir.value, expand=expand,
+                                 depth=depth, show_params=params)
         print(f"wrote {path}")
 
 

@@ -31,13 +31,15 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"archspec.backends.diagram", "archspec.backends.onnx", "archspec.backends.torch"},
     {"archspec.backends.volumes"},
     {"archspec.backends.graphviz"},
+    {"archspec.api"},
     {"archspec"},
     {"archspec.cli"},
     {"archspec.console", "archspec.__main__"},
 ))
 """From the bottom up: what a layer may import is in the layers below it.  ``graphviz`` is above
-``volumes`` because ``write_diagram(style="volumes")`` hands over to it; ``archspec`` itself is the
-public API, which names the stages below it and which the command line uses."""
+``volumes`` because ``write_diagram(style="volumes")`` hands over to it; ``archspec.api`` resolves
+names and paths and puts the backends together (build, compile, reset_parameters); ``archspec``
+itself is the public API, which names the stages below it and which the command line uses."""
 
 
 def module_name(path: Path) -> str:

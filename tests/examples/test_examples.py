@@ -1,8 +1,9 @@
-"""The worked examples run (LeNet-5 at its real settings; plain vs residual on small ones)."""
+"""The worked examples run (LeNet-5 at its real settings; plain vs residual and the distributed one on small ones)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -33,3 +34,27 @@ def test_plain_vs_residual_small_run(tmp_path):
     assert all(len(runs) == 1 and len(runs[0]) == 2 and all(value > 0 for value in runs[0])
                for runs in losses.values())
     assert (tmp_path / "training_loss.png").stat().st_size > 10_000
+
+
+def run_distributed_example(mode: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "examples/distributed/train.py", "--mode", mode, "resnet18", "--input-shape", "3,32,32",
+               "--steps", "2", "--batch", "4"]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_distributed_example_fsdp_shards_the_parameters():
+    result = run_distributed_example("fsdp")
+    assert result.returncode == 0, result.stderr[-4000:]
+    ranks = re.findall(r"rank (\d)/2 fsdp: resnet18 parameters ([\d.]+) MB here of ([\d.]+) MB", result.stdout)
+    assert sorted(rank for rank, _, _ in ranks) == ["0", "1"]
+    assert all(float(here) == pytest.approx(float(full) / 2, rel=0.01) for _, here, full in ranks)
+    assert len(re.findall(r"step \d: loss [\d.]+", result.stdout)) == 2
+
+
+def test_sharded_init_benchmark_measures_two_ranks_and_the_refusal(benchmark):
+    bench = benchmark("bench_sharded_init")
+    ratios = bench.main(quick=True, spec="lenet5")
+    assert set(ratios) == {"rank peak lenet5", "rank added lenet5", "refused lenet5"}
+    assert all(value > 0 for value in ratios.values())

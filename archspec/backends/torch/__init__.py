@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archspec.backends.torch.builder import build, build_module, network_class
+from archspec.backends.torch.builder import build_module, network_class
 from archspec.backends.torch.weights import PortedTensor, PortReport, WeightPortError, port_weights, write_state_dict
 from archspec.graph.ir import Graph
 from archspec.io import atomic_output
@@ -35,6 +35,6 @@ def write_python_source(graph: Graph, path: Path | str) -> Path:
 
 
 __all__ = [
-    "PortReport", "PortedTensor", "WeightPortError", "build", "build_module", "network_class", "port_weights",
+    "PortReport", "PortedTensor", "WeightPortError", "build_module", "network_class", "port_weights",
     "python_source", "write_python_source", "write_state_dict",
 ]

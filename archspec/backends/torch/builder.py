@@ -13,43 +13,27 @@ import linecache
 import re
 import sys
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from archspec.backends.torch.initialize import initialize
+from archspec.backends.torch.initialize import own_tensors, reset_parameters
 from archspec.backends.torch.source import GeneratedSource, generate
 from archspec.errors import ArchspecError, UsageError
 from archspec.graph.ir import Graph
-from archspec.graph.lower import analyse
-from archspec.spec.loader import Spec
 
 if TYPE_CHECKING:
     import torch
 
 
-def build(
-    spec: Spec | str,
-    *,
-    input_shape: Sequence[int] | None = None,
-    seed: int | None = None,
-    variables: Mapping[str, Any] | None = None,
-    device: str | torch.device | None = None,
-    memory_limit: str | int | None = None,
-) -> torch.nn.Module:
-    """Compile a spec (a path, a built-in name or a loaded Spec) into a ``torch.nn.Module``.
-
-    ``seed`` makes the initialization reproducible; ``device="meta"`` builds the structure only
-    (no memory, no initialization).  Raises SpecError for a bad spec, and for one whose parameters
-    need more than ``memory_limit`` (bytes or e.g. ``"8GB"``; default $ARCHSPEC_MEMORY_LIMIT, else
-    half the machine's memory) before anything is allocated.
-    """
-    return build_module(analyse(spec, input_shape=input_shape, variables=variables), seed=seed, device=device,
-                        memory_limit=memory_limit)
-
-
 def build_module(graph: Graph, *, seed: int | None = None, device: str | torch.device | None = None,
                  memory_limit: str | int | None = None) -> torch.nn.Module:
-    """The module of an analysed graph, initialized as its spec says (see :func:`build`)."""
+    """The module of an analysed graph, initialized as its spec says.
+
+    ``seed`` makes the initialization reproducible; ``device="meta"`` builds the structure only
+    (no memory, no initialization).  Raises SpecError for a graph whose parameters need more than
+    ``memory_limit`` (bytes or e.g. ``"8GB"``; default $ARCHSPEC_MEMORY_LIMIT, else half the
+    machine's memory) before anything is allocated.
+    """
     import torch
 
     try:
@@ -82,21 +66,16 @@ def construct(network: type[torch.nn.Module], graph: Graph, device: torch.device
     models do the same).  Here the structure is built on the meta device, memory allocated
     once, and each layer initialized once: by the spec's scheme where it sets all of the
     layer's tensors (drawn on every core, see :mod:`.initialize`), else by the layer's own
-    ``reset_parameters`` (PyTorch's default).  Layers not from ``torch.nn`` are constructed normally.
+    ``reset_parameters`` (PyTorch's default): :func:`.initialize.reset_parameters`, what a user runs
+    after ``to_empty``.  A network with layers not from ``torch.nn`` is constructed normally.
     """
-    import torch
 
     model = structure(network)
     if device.type == "meta":
         return model
     if all(_resettable(module, network) for module in model.modules()):
         allocate(model, device)
-        covered = set(_set_by_schemes(graph, model))
-        with torch.no_grad():
-            for name, module in model.named_modules():
-                if name not in covered and _tensors(module):
-                    module.reset_parameters()
-        initialize(graph, model)  # what init_weights() does, on every core
+        reset_parameters(graph, model)  # the caller seeded torch's generator
         return model
     with device:
         return network()
@@ -132,35 +111,26 @@ def structure(network: type[torch.nn.Module]) -> torch.nn.Module:
     return model
 
 
-def _tensors(module: torch.nn.Module) -> list[torch.Tensor]:
-    return [*module.parameters(recurse=False), *module.buffers(recurse=False)]
-
-
 def _resettable(module: torch.nn.Module, network: type[torch.nn.Module]) -> bool:
     """A generated module, or a torch.nn layer whose reset_parameters redoes its initialization."""
     origin = type(module).__module__
     if origin == network.__module__:
-        return not _tensors(module)
-    return origin.startswith("torch.nn.") and (not _tensors(module) or hasattr(module, "reset_parameters"))
-
-
-def _set_by_schemes(graph: Graph, model: torch.nn.Module) -> Iterator[str]:
-    """Layers whose every tensor ``init_weights`` sets: a weight scheme, and a bias scheme or no bias."""
-    for node in graph.layers:
-        scheme = graph.init.get(node.op)
-        if scheme is None or scheme.weight == "default" or node.parameters == 0:
-            continue
-        module = model.get_submodule(node.name)
-        own = {name for name, _ in module.named_parameters(recurse=False)}
-        if next(module.buffers(recurse=False), None) is None and own <= (
-                {"weight", "bias"} if scheme.bias != "default" else {"weight"}) and "weight" in own:
-            yield node.name
+        return not own_tensors(module)
+    return origin.startswith("torch.nn.") and (not own_tensors(module) or hasattr(module, "reset_parameters"))
 
 
 def network_class(graph: Graph) -> type[torch.nn.Module]:
     """The generated class of a graph's network (generated sources are executed once per process)."""
     generated = generate(graph)
-    return load_generated(generated, graph.name)[generated.class_name]
+    network: type[torch.nn.Module] = load_generated(generated, graph.name)[generated.class_name]
+    network.__archspec_graph__ = graph  # type: ignore[attr-defined]  # what reset_parameters reads
+    return network
+
+
+def graph_of(model: torch.nn.Module) -> Graph | None:
+    """The graph a module archspec built was generated from (None for any other module)."""
+    graph = getattr(type(model), "__archspec_graph__", None)
+    return graph if isinstance(graph, Graph) else None
 
 
 def load_generated(generated: GeneratedSource, name: str) -> dict[str, Any]:

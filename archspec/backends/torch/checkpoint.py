@@ -21,7 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from archspec.backends.torch.weights import BATCH_COUNTER, PortedTensor, PortReport, WeightPortError, port_weights
+from archspec.backends.torch.weights import (
+    BATCH_COUNTER,
+    PortedTensor,
+    PortReport,
+    WeightPortError,
+    load_mapped,
+    port_weights,
+)
 from archspec.errors import ArchspecError, UsageError
 from archspec.resources import format_size, memory_limit
 
@@ -211,10 +218,7 @@ def _load_by_name(module: torch.nn.Module, state: Mapping[str, Any]) -> PortRepo
             raise WeightPortError(f"the module's '{name}' has shape {list(target[name].shape)} but the weights' "
                                   f"'{name}' has shape {list(value.shape)}")
     skipped = tuple(name for name in target if name not in state)
-    meta = any(tensor.is_meta for tensor in target.values())
-    mapped = {**{name: target[name] for name in skipped}, **state}
-    with torch.no_grad():
-        module.load_state_dict(mapped, strict=True, assign=meta)
+    load_mapped(module, state, target)
     ported = tuple(PortedTensor(name, name, tuple(state[name].shape)) for name in target if name in state)
     return PortReport(ported, skipped, by="name")
 

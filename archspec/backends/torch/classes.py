@@ -11,6 +11,9 @@ channels (``in_channels``), or, failing those, the layer and argument it sets
 Scopes that are not blocks and are plain chains of layers (a projection shortcut, the iteration
 of an inline repeat) get no class: they are written as an ``nn.Sequential`` in their parent.
 Pure: no torch import (the names of a layer's constructor arguments are asked for).
+
+Over 400 lines on purpose: grouping instances into classes and naming their parameters is one
+algorithm (signatures, then slots, then matching values to block arguments), read top to bottom.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.backends.torch.layout import (
+from archspec.backends.torch.module_plan import (
     LayerMember,
     Member,
     ModulePlan,
@@ -470,3 +473,8 @@ def literal(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return f'float("{value}")'
     return repr(value)
+
+
+def shortcut_attribute(module_class: ModuleClass, index: int, member: ShortcutMember) -> str:
+    profile = module_class.profile.get(index)
+    return str(profile[0]) if profile else member.attribute

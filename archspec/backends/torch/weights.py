@@ -100,13 +100,31 @@ def port_weights(module: torch.nn.Module, source_state_dict: Mapping[str, Any] |
         raise WeightPortError(
             f"the module has {len(targets)} tensors and the source {len(sources)}: every tensor matched up to "
             f"{extra}, which has no counterpart" + _context(targets, sources, position))
-    meta = any(tensor.is_meta for _, tensor in targets)
     mapped = {name: value for (name, _), (_, value) in zip(targets, sources, strict=True)}
-    if skipped:
-        mapped.update({name: target[name] for name in skipped})
-    with torch.no_grad():
-        module.load_state_dict(mapped, strict=True, assign=meta)
+    load_mapped(module, mapped, target)
     return PortReport(tuple(ported), skipped)
+
+
+def load_mapped(module: torch.nn.Module, mapped: Mapping[str, torch.Tensor],
+                target: Mapping[str, torch.Tensor]) -> None:
+    """Load shape-checked tensors into ``module``; entries of ``target`` missing from ``mapped`` keep their value.
+
+    A module on the meta device receives the tensors themselves (converted to its dtypes), and the
+    entries the source lacks (batch-norm counters) start at zero, so no tensor is left without storage.
+    """
+    import torch
+
+    meta = any(tensor.is_meta for tensor in target.values())
+    complete: dict[str, torch.Tensor] = {}
+    for name, tensor in target.items():
+        value = mapped.get(name)
+        if value is None:
+            value = torch.zeros_like(tensor, device="cpu") if tensor.is_meta else tensor
+        elif meta and value.dtype != tensor.dtype:
+            value = value.to(tensor.dtype)
+        complete[name] = value
+    with torch.no_grad():
+        module.load_state_dict(complete, strict=True, assign=meta)
 
 
 def _context(targets: list[tuple[str, Any]], sources: list[tuple[str, Any]], position: int) -> str:

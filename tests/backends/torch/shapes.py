@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from archspec.backends.torch.layout import ModulePlan, RepeatMember, ScopeMember, ShortcutMember, plan_modules
+from archspec.backends.torch.module_plan import ModulePlan, RepeatMember, ScopeMember, ShortcutMember, plan_modules
 from archspec.backends.torch.source import torch_layers
 from archspec.graph.ir import Graph
 

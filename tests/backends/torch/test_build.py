@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import archspec
-from archspec.backends.torch import build, build_module, network_class
+from archspec.api import build
+from archspec.backends.torch import build_module, network_class
 from archspec.errors import ArchspecError, SpecError, UsageError
 from archspec.spec.builtin import builtin_spec_names
 

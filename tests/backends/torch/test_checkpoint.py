@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from archspec.backends.torch import WeightPortError, build
+from archspec.api import build
+from archspec.backends.torch import WeightPortError
 from archspec.backends.torch.checkpoint import CheckpointError, load_state_dict, load_weights
 from tests.backends.torch import reference
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import archspec
-from archspec.backends.torch import WeightPortError, build, port_weights, write_state_dict
+from archspec.api import build
+from archspec.backends.torch import WeightPortError, port_weights, write_state_dict
 from tests.backends.torch import reference
 
 
