@@ -243,7 +243,7 @@ def list_(
     ops: Annotated[bool, typer.Option("--ops", help="List the layer kinds (ops) instead of the specs.")] = False,
     plugin: PluginOption = None,
 ) -> None:
-    """List the built-in specs (or, with --ops, every op and where it comes from)."""
+    """List the built-in specs and the torchvision zoo (or, with --ops, every op and where it comes from)."""
     with reported_errors():
         load_plugins(plugin)
         from rich.console import Console
@@ -262,13 +262,13 @@ def list_(
                 table.add_row(kind, registered.source, Text(registered.op.description))
             console.print(table)
             return
-        from archspec.spec.builtin import builtin_spec_names, resolve_spec_path
+        from archspec.spec.builtin import builtin_spec_names, resolve_spec_path, zoo_spec_names
         from archspec.spec.loader import load
 
         table = Table(box=None, show_header=True, header_style="bold")
         for column in ("spec", "input", "description"):
             table.add_column(column)
-        for name in builtin_spec_names():
+        for name in builtin_spec_names() + zoo_spec_names():
             loaded = load(resolve_spec_path(name))
             headline = loaded.description.split(": ")[0].rstrip(".")
             table.add_row(name, "×".join(str(d) for d in loaded.input_shape), Text(headline))

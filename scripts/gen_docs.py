@@ -4,9 +4,10 @@
     python scripts/gen_docs.py --check   # exit 1 if a checked-in page is stale (run by the tests)
 
 Generated: docs/reference/spec.md (from the pydantic models and the op registry),
-docs/reference/cli.md (from the typer app), docs/schema/archspec.schema.json, the gallery
-(docs/gallery/: one page per built-in spec with its source, diagrams and summary), and the front
-page's figure and spec (docs/img/front-page.svg, and a marked region of README.md and docs/index.md).
+docs/reference/cli.md (from the typer app), docs/schema/archspec.schema.json, docs/zoo.md (the
+torchvision zoo's table, from specs/zoo and tests/zoo), the gallery (docs/gallery/: one page per
+built-in spec with its source, diagrams and summary), and the front page's figure and spec
+(docs/img/front-page.svg, and a marked region of README.md and docs/index.md).
 """
 
 from __future__ import annotations
@@ -235,10 +236,12 @@ def generated_pages() -> dict[str, str]:
     """Every generated file's path (relative to docs/) and content."""
     from front_page import front_page_files
     from one_by_one import one_by_one_page
+    from zoo_page import zoo_page
 
     pages = {path: make() for path, make in PAGES.items()}
     pages["examples/one-by-one.md"] = one_by_one_page()
     pages.update(front_page_files(DOCS))
+    pages["zoo.md"] = zoo_page()
     try:
         from gallery import gallery_pages  # type: ignore[import-not-found]
     except ImportError:

@@ -1,5 +1,5 @@
-"""Element-wise activations and regularization: relu, leaky_relu, gelu, tanh, sigmoid, softmax,
-dropout, identity.  None of them changes the shape or has parameters."""
+"""Element-wise activations and regularization: relu, relu6, leaky_relu, gelu, silu, hardswish,
+hardsigmoid, mish, tanh, sigmoid, softmax, dropout, identity.  None of them changes the shape or has parameters."""
 
 from __future__ import annotations
 
@@ -143,3 +143,59 @@ class Identity(_ShapePreserving[OpParams]):
         context.add_node("Identity", context.inputs, output=context.output)
 
 
+class ReLU6(_ShapePreserving[OpParams]):
+    kind = "relu6"
+    torch_class = "ReLU6"
+    torch_inplace_layer = True
+    name_prefix = "relu"
+    description = "rectified linear unit capped at 6, min(max(x, 0), 6) (MobileNetV2)"
+
+    def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return "ReLU6"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        low, high = context.constant("min", 0.0), context.constant("max", 6.0)
+        context.add_node("Clip", [context.inputs[0], low, high], output=context.output)
+
+
+class HardSigmoid(_ShapePreserving[OpParams]):
+    kind = "hardsigmoid"
+    torch_class = "Hardsigmoid"
+    description = "piecewise-linear sigmoid, relu6(x + 3) / 6 (nn.Hardsigmoid; MobileNetV3's gates)"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("HardSigmoid", context.inputs, {"alpha": 1 / 6, "beta": 0.5}, output=context.output)
+
+
+class HardSwish(_ShapePreserving[OpParams]):
+    kind = "hardswish"
+    torch_class = "Hardswish"
+    torch_inplace_layer = True
+    description = "x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.add_node("HardSwish", context.inputs, output=context.output)
+
+
+class SiLU(_ShapePreserving[OpParams]):
+    kind = "silu"
+    torch_class = "SiLU"
+    torch_inplace_layer = True
+    description = "sigmoid-weighted linear unit x * sigmoid(x), also called swish (nn.SiLU; EfficientNet, RegNetY)"
+
+    def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return "SiLU"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        gate = context.add_node("Sigmoid", context.inputs)
+        context.add_node("Mul", [context.inputs[0], gate], output=context.output)
+
+
+class Mish(_ShapePreserving[OpParams]):
+    kind = "mish"
+    torch_class = "Mish"
+    description = "x * tanh(softplus(x)) (nn.Mish)"
+
+    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
+        context.require_opset(18, "mish")
+        context.add_node("Mish", context.inputs, output=context.output)

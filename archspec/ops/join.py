@@ -69,6 +69,7 @@ class Multiply(Op[OpParams]):
     max_inputs = None
     family = "join"
     name_prefix = "mul"
+    owns_output = True
     description = "element-wise product with broadcasting (size-1 axes stretch): squeeze-and-excitation gates"
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:

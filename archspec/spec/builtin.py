@@ -18,9 +18,21 @@ def builtin_specs_dir() -> Path:
     return package.parent / "specs"
 
 
+ZOO_DIRECTORY = "zoo"
+"""``specs/zoo/``: torchvision's classification models by torchvision's names, tested against torchvision."""
+
+
 def builtin_spec_names() -> list[str]:
-    """Names of the complete built-in networks (``specs/lib/`` holds shared pieces, not networks)."""
-    directory = builtin_specs_dir()
+    """Names of the seed networks in ``specs/`` (``specs/lib/`` holds shared pieces, ``specs/zoo/`` the zoo)."""
+    return _names_in(builtin_specs_dir())
+
+
+def zoo_spec_names() -> list[str]:
+    """Names of the zoo's networks (``specs/zoo/``), reachable by name like the seed networks."""
+    return _names_in(builtin_specs_dir() / ZOO_DIRECTORY)
+
+
+def _names_in(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     return sorted(p.stem for p in directory.iterdir() if p.suffix in SPEC_SUFFIXES)
@@ -40,11 +52,12 @@ def resolve_spec_path(ref: str, relative_to: Path | None = None) -> Path:
     if exists(candidate) or candidate.suffix in SPEC_SUFFIXES or "/" in ref or "\\" in ref:
         return candidate
     directory = builtin_specs_dir()
-    for suffix in SPEC_SUFFIXES:
-        builtin = directory / f"{ref}{suffix}"
-        if is_file(builtin):
-            return builtin
-    names = builtin_spec_names()
+    for folder in (directory, directory / ZOO_DIRECTORY):
+        for suffix in SPEC_SUFFIXES:
+            builtin = folder / f"{ref}{suffix}"
+            if is_file(builtin):
+                return builtin
+    names = builtin_spec_names() + zoo_spec_names()
     hint = did_you_mean(ref, names) or (f"built-in specs: {', '.join(names)}" if names else None)
     raise SpecError.at(f"no spec file '{ref}' and no built-in spec of that name", hint=hint)
 

@@ -5,14 +5,19 @@ A string value that starts with ``$`` is an expression over the variables in sco
 is the ``$`` on the other names in it (``$a * $b`` is ``$a * b``).  The text is parsed with
 Python's :mod:`ast` for its grammar only and evaluated by the small interpreter below, which
 knows numbers, booleans, strings, lists, arithmetic, comparisons, ``and``/``or``/``not``,
-``a if cond else b``, indexing and ``min``/``max``/``abs``/``len``.  Nothing else is allowed: a
-spec can never run code.  ``$$`` at the start escapes a literal dollar sign.
+``a if cond else b``, indexing and the functions in ``_FUNCTIONS``: ``min``, ``max``, ``abs``,
+``len``, ``sum``, ``round``, ``ceil``, ``floor``, ``int``, ``log``, ``range`` (at most 10,000 numbers) and
+``make_divisible`` (the channel rounding of MobileNet, EfficientNet and MNASNet); slices
+``depths[:2]`` and one-loop list comprehensions ``[ceil(n * depth) for n in blocks if n > 0]``,
+which are never longer than the list they loop over.  Nothing else is allowed: a spec can never
+run code.  ``$$`` at the start escapes a literal dollar sign.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -106,6 +111,9 @@ def parse_expression(text: str) -> ast.expr:
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
             allowed = ", ".join(sorted(_FUNCTIONS))
             raise ExpressionError(f"only these functions can be called: {allowed}")
+        if isinstance(node, ast.ListComp) and (len(node.generators) != 1 or node.generators[0].is_async
+                                               or not isinstance(node.generators[0].target, ast.Name)):
+            raise ExpressionError("a list comprehension takes one 'for NAME in LIST' (and optional 'if's)")
         if isinstance(node, ast.Call) and node.keywords:
             raise ExpressionError("keyword arguments are not allowed in an expression")
     return tree
@@ -122,9 +130,13 @@ def _depth(tree: ast.AST) -> int:
 
 def names_in(text: str) -> set[str]:
     """The variable names an expression reads."""
+    tree = parse_expression(text)
+    bound = {node.target.id for node in ast.walk(tree) if isinstance(node, ast.comprehension)
+             and isinstance(node.target, ast.Name)}
     return {
-        node.id for node in ast.walk(parse_expression(text))
+        node.id for node in ast.walk(tree)
         if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in _CONSTANTS
+        and node.id not in bound
     }
 
 
@@ -148,22 +160,96 @@ def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
 
 _ALLOWED_NODES = (
     ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
-    ast.Compare, ast.IfExp, ast.Subscript, ast.List, ast.Tuple, ast.Call,
+    ast.Compare, ast.IfExp, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Call, ast.ListComp,
+    ast.comprehension, ast.Store,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
     ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
-    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
 )
 
 _SYNTAX_NAMES = {
     "Attribute": "attribute access ('.')", "Lambda": "lambda", "Dict": "a dict", "Set": "a set",
-    "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
+    "SetComp": "a comprehension", "DictComp": "a comprehension",
     "GeneratorExp": "a comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='", "Starred": "'*'",
-    "Slice": "a slice", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
+    "Await": "await", "Yield": "yield", "YieldFrom": "yield",
     "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
-    "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
+    "MatMult": "'@'", "Is": "'is'", "IsNot": "'is not'",
 }
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "len": len}
+def _number(value: Any, function: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExpressionError(f"{function}() takes a number, got {type(value).__name__}")
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        raise ExpressionError(f"{function}() of an infinite number")
+    return value
+
+
+def _round(value: Any, digits: Any = None) -> Any:
+    """Python's round: halves go to the even neighbour (``round(2.5) == 2``), as numpy's does."""
+    if digits is None:
+        return round(_number(value, "round"))
+    if not isinstance(digits, int) or isinstance(digits, bool) or not -20 <= digits <= 20:
+        raise ExpressionError("round(): digits must be an integer from -20 to 20")
+    return round(_number(value, "round"), digits)
+
+
+def _ceil(value: Any) -> int:
+    return math.ceil(_number(value, "ceil"))
+
+
+def _floor(value: Any) -> int:
+    return math.floor(_number(value, "floor"))
+
+
+def _int(value: Any) -> int:
+    """Truncates toward zero, as Python's int() of a number (strings are not parsed)."""
+    return int(_number(value, "int"))
+
+
+def _sum(values: Any) -> Any:
+    if not isinstance(values, (list, tuple)):
+        raise ExpressionError("sum() takes a list")
+    return sum(_number(value, "sum") for value in values)
+
+
+MAX_RANGE = 10_000
+"""The longest list range() makes, so that no expression can build an unbounded list."""
+
+
+def _range(*bounds: Any) -> list[int]:
+    if not 1 <= len(bounds) <= 3 or any(not isinstance(b, int) or isinstance(b, bool) for b in bounds):
+        raise ExpressionError("range() takes one to three whole numbers")
+    if len(bounds) == 3 and bounds[2] == 0:
+        raise ExpressionError("range() step must not be 0")
+    numbers = range(*bounds)
+    if len(numbers) > MAX_RANGE:
+        raise ExpressionError(f"range() of more than {MAX_RANGE:,} numbers")
+    return list(numbers)
+
+
+def _log(value: Any, base: Any = None) -> float:
+    number = _number(value, "log")
+    if number <= 0 or (base is not None and (_number(base, "log") <= 0 or base == 1)):
+        raise ExpressionError("log() takes positive numbers (and a base other than 1)")
+    return math.log(number) if base is None else math.log(number, base)
+
+
+def make_divisible(value: Any, divisor: Any) -> int:
+    """The nearest multiple of ``divisor`` to ``value``, at least ``divisor``, never below 90% of ``value``.
+
+    The channel rounding of MobileNetV2/V3, EfficientNet and MNASNet (their ``_make_divisible``).
+    """
+    value = _number(value, "make_divisible")
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 1:
+        raise ExpressionError("make_divisible(): the divisor must be a positive integer")
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "round": _round, "ceil": _ceil,
+    "floor": _floor, "int": _int, "make_divisible": make_divisible, "range": _range, "log": _log,
+}
 _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -173,7 +259,15 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.In: lambda item, container: _contains(container, item),
+    ast.NotIn: lambda item, container: not _contains(container, item),
 }
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if not isinstance(container, (list, tuple)):
+        raise ExpressionError(f"'in' looks in a list, not in {type(container).__name__}")
+    return item in container
 
 
 class _Evaluator:
@@ -252,6 +346,15 @@ class _Evaluator:
         return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
 
     def visit_Subscript(self, node: ast.Subscript) -> Any:
+        if isinstance(node.slice, ast.Slice):  # depths[:2]: a part of a list, never longer than the list
+            container = self.visit(node.value)
+            if not isinstance(container, (list, tuple)):
+                raise ExpressionError("only a list can be sliced")
+            bounds = [None if part is None else self.visit(part)
+                      for part in (node.slice.lower, node.slice.upper, node.slice.step)]
+            if any(b is not None and (not isinstance(b, int) or isinstance(b, bool)) for b in bounds) or bounds[2] == 0:
+                raise ExpressionError("a slice takes whole numbers (and a step other than 0)")
+            return list(container[slice(*bounds)])
         container, index = self.visit(node.value), self.visit(node.slice)
         if not isinstance(container, (list, tuple)) or not isinstance(index, int) or isinstance(index, bool):
             raise ExpressionError("only a list can be indexed, with an integer")
@@ -264,6 +367,20 @@ class _Evaluator:
         return [self.visit(element) for element in node.elts]
 
     visit_Tuple = visit_List
+
+    def visit_ListComp(self, node: ast.ListComp) -> Any:
+        """``[ceil(n * depth) for n in blocks]``: one loop over an existing list, so never longer than it."""
+        (generator,) = node.generators
+        assert isinstance(generator.target, ast.Name)
+        items = self.visit(generator.iter)
+        if not isinstance(items, (list, tuple)):
+            raise ExpressionError("a list comprehension loops over a list")
+        result = []
+        for item in items:
+            inner = _Evaluator({**self.variables, generator.target.id: item})
+            if all(inner.visit(condition) for condition in generator.ifs):
+                result.append(inner.visit(node.elt))
+        return result
 
     def visit_Call(self, node: ast.Call) -> Any:
         assert isinstance(node.func, ast.Name)

@@ -26,7 +26,7 @@ from archspec.spec.builtin import (
     is_file,
     resolve_spec_path,
 )
-from archspec.spec.expressions import ExpressionError, evaluate, is_expression
+from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, is_expression, substitute
 from archspec.spec.located_yaml import (
     MAX_FILE_BYTES,
     LocatedMapping,
@@ -128,6 +128,7 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
     merged_variables = dict(declared) if isinstance(declared, dict) else {}
     if variables:
         _apply_variable_overrides(data, merged_variables, variables, str(path))
+    _evaluate_derived_variables(data, merged_variables)
     shape = _input_shape(data, merged_variables, input_shape, str(path))
     return Spec(
         name=data["name"],
@@ -141,6 +142,22 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
         allow_dirs=tuple(str(root) for root in roots[2:]),
         tree=build_tree(data, {kind: registered.op for kind, registered in registered_ops().items()}, faults),
     )
+
+
+def _evaluate_derived_variables(data: LocatedMapping, variables: dict[str, Any]) -> None:
+    """A variable written as an expression is computed once, in order, from the variables before it.
+
+    ``variables: {depth_mult: 1.1, depths: "${[ceil(1 * depth_mult), ceil(2 * depth_mult)]}"}``: a spec that
+    extends this one, or ``--set depth_mult=2``, changes ``depth_mult`` and the derived ``depths`` follows.
+    """
+    declared = data.get("variables")
+    locations = declared.value_locations if isinstance(declared, LocatedMapping) else {}
+    for name, value in list(variables.items()):
+        if contains_expression(value):
+            try:
+                variables[name] = substitute(value, variables)
+            except ExpressionError as exc:
+                raise SpecError.at(f"variable '{name}': {exc}", locations.get(name), exc.hint) from None
 
 
 def _list_or_empty(value: Any) -> list[Any]:

@@ -44,6 +44,10 @@ EVERY_OP: Document = {
         {"avgpool2d": {"kernel": 2, "stride": 1, "ceil_mode": True, "count_include_pad": False}, "name": "left"},
         {"adaptive_avgpool2d": [3, 2], "inputs": "fork", "name": "right"},
         {"concat": ["left", "right"]},
+        "relu6", "hardswish", "hardsigmoid", "silu", "mish", {"channel_shuffle": 3},
+        {"chunk": {"parts": 2, "index": 1}, "name": "second"},
+        {"adaptive_avgpool2d": 1, "name": "gate"},
+        {"multiply": ["second", "gate"]},
         {"repeat": 2, "name": "stage", "body": {"pair": {"channels": "$width", "stride": "${1 + index}"}}},
         {"residual": "auto", "body": [{"conv2d": {"channels": 5, "kernel": 3, "padding": 1}}, "leaky_relu"]},
         "gelu", "softmax",
@@ -81,7 +85,9 @@ REGRESSIONS = {"folded_output": OUTPUT_IN_A_FOLDED_RUN}
 
 def test_every_op_spec_uses_every_builtin_op(tmp_path: Path) -> None:
     report = run_pipeline(EVERY_OP, tmp_path, svg=True)
-    assert report.ops == {op.kind for op in BUILTIN_OPS}
+    # stochastic_depth's layer draws the training mask, so no hook sees its value (it is skipped at inference):
+    # tests/backends/torch/test_zoo_ops_torch.py checks it instead
+    assert report.ops | {"stochastic_depth"} == {op.kind for op in BUILTIN_OPS}
 
 
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))

@@ -53,12 +53,12 @@ def test_hardswish_and_channel_shuffle_compute_what_torch_does() -> None:
 
 
 @pytest.mark.parametrize(("layers", "input_shape", "message"), [
-    (["hardswish", {"squeeze_excite": 8}], (4, 5, 5),
+    (["h_swish", {"squeeze_excite": 8}], (4, 5, 5),
      "layer 'se1' (squeeze_excite): reduction 8 leaves no hidden channels for 4 input channels "
      "(use a reduction of at most 4)"),
-    ([{"channel_shuffle": 3}], (4, 5, 5),
-     "layer 'shuffle1' (channel_shuffle): 4 channels cannot be split into 3 equal groups"),
-    (["hardswish", "squeeze_excite"], (12,),
+    ([{"shuffle_channels": 3}], (4, 5, 5),
+     "layer 'shuffle1' (shuffle_channels): 4 channels cannot be split into 3 equal groups"),
+    (["h_swish", "squeeze_excite"], (12,),
      "layer 'se1' (squeeze_excite): squeeze_excite expects an image tensor [C, H, W], got a flat tensor of 12 "
      "features"),
 ])
@@ -77,7 +77,7 @@ def test_shape_errors_are_located_on_the_layer(tmp_path: Path, layers: list[Any]
      ["Conv", "GlobalAveragePool", "Conv", "Relu", "Conv", "Sigmoid", "Mul"]),
     ([{"squeeze_excite": {"reduction": 3, "gate": "hard_sigmoid"}}],
      ["GlobalAveragePool", "Conv", "Relu", "Conv", "HardSigmoid", "Mul"]),
-    (["hardswish", {"conv2d": {"channels": 3, "kernel": 1}}, "hardswish"], ["HardSwish", "Conv", "HardSwish"]),
+    (["h_swish", {"conv2d": {"channels": 3, "kernel": 1}}, "h_swish"], ["HardSwish", "Conv", "HardSwish"]),
 ])
 def test_lowerings_export_what_torch_computes(tmp_path: Path, layers: list[Any], onnx_ops: list[str]) -> None:
     graph = spec_graph(tmp_path, layers, (6, 7, 5))
@@ -94,26 +94,26 @@ def test_squeeze_excite_weights_keep_their_state_dict_names(tmp_path: Path) -> N
 
 
 def test_hardswish_asks_for_opset_14(tmp_path: Path) -> None:
-    graph = spec_graph(tmp_path, ["relu", "hardswish"], (2, 4, 4))
+    graph = spec_graph(tmp_path, ["relu", "h_swish"], (2, 4, 4))
     with pytest.raises(SpecError) as raised:
         write_onnx(graph, build(graph), tmp_path / "out" / "net.onnx", opset=13)
     (diagnostic,) = raised.value.diagnostics
-    assert diagnostic.message == ("cannot export layer 'hswish1' (hardswish) to ONNX: HardSwish needs ONNX opset 14 "
+    assert diagnostic.message == ("cannot export layer 'hswish1' (h_swish) to ONNX: HardSwish needs ONNX opset 14 "
                                   "or newer, but opset 13 was asked for")
     assert diagnostic.hint == "export with --opset 18"
     assert not (tmp_path / "out").exists()
 
 
 def test_channel_shuffle_has_no_onnx_lowering_and_says_how_to_add_one(tmp_path: Path) -> None:
-    graph = spec_graph(tmp_path, [{"conv2d": {"channels": 4, "kernel": 1}}, {"channel_shuffle": 2}, "hardswish"],
+    graph = spec_graph(tmp_path, [{"conv2d": {"channels": 4, "kernel": 1}}, {"shuffle_channels": 2}, "h_swish"],
                        (2, 4, 4))
     with pytest.raises(SpecError) as raised:
         write_onnx(graph, build(graph), tmp_path / "out" / "net.onnx")
     (diagnostic,) = raised.value.diagnostics
-    assert diagnostic.message == ("cannot export layer 'shuffle1' (channel_shuffle) to ONNX: op 'channel_shuffle' "
+    assert diagnostic.message == ("cannot export layer 'shuffle1' (shuffle_channels) to ONNX: op 'shuffle_channels' "
                                   "has no ONNX lowering")
     assert diagnostic.hint == "define ChannelShuffle.to_onnx(params, context) to add one"
-    assert diagnostic.location is not None and diagnostic.location.line_text.strip() == "- channel_shuffle: 2"
+    assert diagnostic.location is not None and diagnostic.location.line_text.strip() == "- shuffle_channels: 2"
     assert not (tmp_path / "out").exists()
 
 

@@ -121,7 +121,7 @@ def test_the_check_leaves_the_model_as_built() -> None:
 def test_only_plugin_layers_are_checked() -> None:
     graph = archspec.analyse(str(SE_RESNET))
     checked = {node.op for node in plugin_layers(graph)}
-    assert checked == {"squeeze_excite", "hardswish"}
+    assert checked == {"squeeze_excite", "h_swish"}
     lenet = archspec.analyse("lenet5")
     assert plugin_layers(lenet) == []
     assert build_module(lenet, seed=0) is not None

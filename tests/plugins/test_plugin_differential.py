@@ -31,12 +31,12 @@ def squeeze_excite(draw: st.DrawFn, shape: Shape) -> tuple[str, dict[str, Any]]:
                               "gate": draw(st.sampled_from(["sigmoid", "hard_sigmoid"]))}
 
 
-def hardswish(draw: st.DrawFn, shape: Shape) -> tuple[str, None]:
-    return "hardswish", None
+def h_swish(draw: st.DrawFn, shape: Shape) -> tuple[str, None]:
+    return "h_swish", None
 
 
-def channel_shuffle(draw: st.DrawFn, shape: Shape) -> tuple[str, dict[str, Any]]:
-    return "channel_shuffle", {"groups": draw(st.sampled_from([g for g in range(1, 7) if shape[0] % g == 0]))}
+def shuffle_channels(draw: st.DrawFn, shape: Shape) -> tuple[str, dict[str, Any]]:
+    return "shuffle_channels", {"groups": draw(st.sampled_from([g for g in range(1, 7) if shape[0] % g == 0]))}
 
 
 def onnxruntime_shapes(path: Path, input_shape: Shape) -> dict[str, Shape]:
@@ -63,24 +63,24 @@ def check_everywhere(graph: Graph) -> None:
     compared = {name: shape for name, shape in at_runtime.items() if name in static}
     assert compared == {name: static[name] for name in compared}
     assert at_runtime["output"] == graph.output_shape
-    plugin_layers = {node.name for node in graph.layers if node.op in ("squeeze_excite", "hardswish")}
+    plugin_layers = {node.name for node in graph.layers if node.op in ("squeeze_excite", "h_swish")}
     assert plugin_layers - {graph.output} <= set(compared), "every plugin layer's value was compared"
 
 
 @PROPERTY
-@given(document=specs(extra=[squeeze_excite, hardswish], exportable=True))
+@given(document=specs(extra=[squeeze_excite, h_swish], exportable=True))
 def test_static_torch_and_onnxruntime_agree_on_random_specs_with_plugin_ops(document: dict[str, Any]) -> None:
     check_everywhere(analyse_document(document))
 
 
 @PROPERTY
-@given(document=specs(max_units=4, extra=[channel_shuffle, squeeze_excite], exportable=True))
+@given(document=specs(max_units=4, extra=[shuffle_channels, squeeze_excite], exportable=True))
 def test_an_op_without_onnx_lowering_is_static_equal_torch_and_fails_export_cleanly(document: dict[str, Any]) -> None:
     graph = analyse_document(document)
     model = build(graph)
     with torch.no_grad():
         check_shapes(model, graph)
-    shuffles = [node.name for node in graph.layers if node.op == "channel_shuffle"]
+    shuffles = [node.name for node in graph.layers if node.op == "shuffle_channels"]
     if not shuffles:
         return
     with tempfile.TemporaryDirectory() as folder:

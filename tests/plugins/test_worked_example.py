@@ -27,7 +27,7 @@ def test_the_plugins_ops_are_listed_with_their_source() -> None:
     listed = run("list", "--ops")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
-    for kind in ("squeeze_excite", "hardswish", "channel_shuffle"):
+    for kind in ("squeeze_excite", "h_swish", "shuffle_channels"):
         assert f"plugin {PLUGIN}" in rows[kind]
     assert "built-in" in rows["conv2d"]
     assert list(rows).index("squeeze_excite") > list(rows).index("concat"), "built-in ops come first"
@@ -112,7 +112,7 @@ def test_an_op_without_onnx_lowering_fails_export_on_its_line_and_writes_nothing
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     first = failed.stderr.splitlines()[0]
     assert first == (f"{SHUFFLENET.relative_to(REPO)}:23:13: error: cannot export layer 'stage1.0.shuffle1' "
-                     "(channel_shuffle) to ONNX: op 'channel_shuffle' has no ONNX lowering")
+                     "(shuffle_channels) to ONNX: op 'shuffle_channels' has no ONNX lowering")
     assert "hint: define ChannelShuffle.to_onnx(params, context) to add one" in failed.stderr
     assert not out.exists()
     other_outputs = run("compile", str(SHUFFLENET), "--py", "--pt", "-q", "-o", str(out))
@@ -162,11 +162,11 @@ def test_typos_and_bad_parameters_of_custom_ops_are_located(tmp_path: Path) -> N
         input: [16, 8, 8]
         layers:
           - squeeze_excit: 4
-          - hardswsh
+          - h_swsh
           - rellu
           - squeeze_excite: {{reduction: 0}}
           - squeeze_excite: {{gate: hard}}
-          - channel_shuffle
+          - shuffle_channels
           - squeeze_excite: 32
     """))
     result = run("validate", str(spec), cwd=tmp_path)
@@ -174,16 +174,16 @@ def test_typos_and_bad_parameters_of_custom_ops_are_located(tmp_path: Path) -> N
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert errors == [
         "typos.yaml:6:5: error: unknown layer kind 'squeeze_excit'",
-        "typos.yaml:7:5: error: unknown layer kind 'hardswsh'",
+        "typos.yaml:7:5: error: unknown layer kind 'h_swsh'",
         "typos.yaml:8:5: error: unknown layer kind 'rellu'",
         "typos.yaml:9:33: error: 'reduction': must be at least 1, got 0",
         "typos.yaml:10:28: error: 'gate': expected 'sigmoid' or 'hard_sigmoid', got the string 'hard'",
-        "typos.yaml:11:5: error: missing required key 'groups' for channel_shuffle",
+        "typos.yaml:11:5: error: missing required key 'groups' for shuffle_channels",
     ]
     hints = [line.strip() for line in result.stderr.splitlines() if "hint:" in line]
-    assert hints[:3] == ["hint: did you mean 'squeeze_excite'?", "hint: did you mean 'hardswish'?",
+    assert hints[:3] == ["hint: did you mean 'squeeze_excite'?", "hint: did you mean 'h_swish'?",
                          "hint: did you mean 'relu'?"]
-    spec.write_text(spec.read_text().replace("  - squeeze_excit: 4\n", "").split("  - hardswsh")[0]
+    spec.write_text(spec.read_text().replace("  - squeeze_excit: 4\n", "").split("  - h_swsh")[0]
                     + "  - squeeze_excite: 32\n")
     shape = run("validate", str(spec), cwd=tmp_path)
     assert shape.stderr.splitlines()[0] == ("typos.yaml:6:5: error: layer 'se1' (squeeze_excite): reduction 32 "

@@ -37,7 +37,13 @@ def test_evaluate(text, expected):
     [
         ("$__import__('os')", "only these functions can be called"),
         ("$channels.real", "attribute access"),
-        ("$[x for x in depths]", "a comprehension is not allowed"),
+        ("$[x for x in depths for y in depths]", "a list comprehension takes one 'for NAME in LIST'"),
+        ("${{x for x in depths}}", "a comprehension is not allowed"),
+        ("$range(10 ** 6)", "of more than 10,000 numbers"),
+        ("$round('a')", "takes a number, got str"),
+        ("$log(0)", "takes positive numbers"),
+        ("$1 in channels", "'in' looks in a list"),
+        ("$make_divisible(10, 0)", "the divisor must be a positive integer"),
         ("$lambda: 1", "lambda is not allowed"),
         ("$chanels", "unknown variable 'chanels'"),
         ("$1 +", "invalid expression"),
@@ -53,6 +59,30 @@ def test_evaluate(text, expected):
 def test_rejected(text, message):
     with pytest.raises(ExpressionError, match=message.replace("(", r"\(").replace("[", r"\[")):
         evaluate(text, {"channels": 64, "depths": [3, 4]})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$make_divisible(32 * 1.1, 8)", 32),  # EfficientNet-B2's stem: 35.2 rounds down to 32
+        ("$make_divisible(16 * 0.5, 8)", 8),
+        ("$make_divisible(100, 8)", 104),  # 96 is under 90% of 100
+        ("$[ceil(n * 1.1) for n in depths]", [4, 5]),
+        ("$[n for n in depths if n > 3]", [4]),
+        ("$sum(depths[:1])", 3),
+        ("$depths[::-1]", [4, 3]),
+        ("$round(2.5) + floor(-0.5) + int(3.9)", 2 - 1 + 3),
+        ("$3 in depths and 5 not in depths", True),
+        ("$range(3)", [0, 1, 2]),
+        ("$round(log(8, 2))", 3),
+    ],
+)
+def test_scaling_functions(text, expected):
+    assert evaluate(text, {"depths": [3, 4]}) == expected
+
+
+def test_comprehension_variable_is_not_a_free_name():
+    assert names_in("$[n * width for n in depths]") == {"width", "depths"}
 
 
 def test_unknown_variable_hint():

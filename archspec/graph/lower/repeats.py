@@ -28,7 +28,9 @@ def lower_repeat(lowering: Lowering, entry: RepeatEntry, scope: ScopeState, inpu
     if entry.faulty:
         return lowering.stand_in(entry, scope)
     location = entry.location
-    count = _evaluate_count(lowering, entry.count, context, entry.count_location)
+    # an unnamed repeat may run 0 times: `repeat: "${1 if batch_norm else 0}"` makes its body optional
+    count = _evaluate_count(lowering, entry.count, context, entry.count_location,
+                            minimum=0 if entry.name is None else 1)
     if len(inputs) != 1:
         lowering.errors.error(f"repeat takes one input, got {len(inputs)}", location)
         return None
@@ -76,14 +78,16 @@ def _single_block_call(lowering: Lowering, body: Body, context: Context) -> tupl
     return (call, target) if target in lowering.blocks else (None, None)
 
 
-def _evaluate_count(lowering: Lowering, value: Any, context: Context, location: SourceLocation | None) -> int | None:
+def _evaluate_count(lowering: Lowering, value: Any, context: Context, location: SourceLocation | None,
+                    minimum: int = 1) -> int | None:
     try:
         value = substitute(value, context.env)
     except ExpressionError as exc:
         lowering.errors.error(str(exc), location, exc.hint)
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         hint = "use '//' for whole-number division" if isinstance(value, float) else None
-        lowering.errors.error(f"repeat count must be a positive integer, got {describe(value)}", location, hint)
+        kind = "positive" if minimum == 1 else "non-negative"
+        lowering.errors.error(f"repeat count must be a {kind} integer, got {describe(value)}", location, hint)
         return None
     return value

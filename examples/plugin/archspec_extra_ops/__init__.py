@@ -1,8 +1,8 @@
 """archspec_extra_ops: three layer kinds the built-in spec language cannot express.
 
     squeeze_excite    squeeze-and-excitation (SENet, MobileNetV3)
-    hardswish         hard-swish activation (MobileNetV3)
-    channel_shuffle   channel shuffle (ShuffleNet); deliberately without an ONNX lowering
+    h_swish         hard-swish activation (MobileNetV3)
+    shuffle_channels   channel shuffle (ShuffleNet); deliberately without an ONNX lowering
 
 Importing the package registers them, which is how archspec finds them three ways: through the
 ``archspec.ops`` entry point this package declares (archspec imports it before it reads a spec), with

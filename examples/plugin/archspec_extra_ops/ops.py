@@ -3,7 +3,7 @@
 Each class says, in one place: the parameters a spec may give (a pydantic model), the shape
 rule, the parameter and multiply-accumulate counts, the diagram label, the PyTorch layer (a
 class in :mod:`archspec_extra_ops.layers`, named by its dotted path, so this module never
-imports torch) and the ONNX lowering.  ``channel_shuffle`` deliberately has no ONNX lowering:
+imports torch) and the ONNX lowering.  ``shuffle_channels`` deliberately has no ONNX lowering:
 ``archspec compile --onnx`` then fails with a located error that says how to add one.
 """
 
@@ -80,11 +80,11 @@ class SqueezeExcite(Op[SqueezeExciteParams]):
 # --8<-- [end:squeeze_excite]
 
 
-# -- hardswish --------------------------------------------------------------------------------------
+# -- h_swish --------------------------------------------------------------------------------------
 
-# --8<-- [start:hardswish]
+# --8<-- [start:h_swish]
 class HardSwish(Op[OpParams]):
-    kind = "hardswish"
+    kind = "h_swish"
     family = "activation"
     name_prefix = "hswish"
     description = "hard-swish activation x * relu6(x + 3) / 6 (MobileNetV3)"
@@ -101,12 +101,12 @@ class HardSwish(Op[OpParams]):
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.require_opset(14, "HardSwish")
         context.add_node("HardSwish", context.inputs, output=context.output)
-# --8<-- [end:hardswish]
+# --8<-- [end:h_swish]
 
 
-# -- channel_shuffle --------------------------------------------------------------------------------
+# -- shuffle_channels --------------------------------------------------------------------------------
 
-# --8<-- [start:channel_shuffle]
+# --8<-- [start:shuffle_channels]
 class ChannelShuffleParams(OpParams):
     groups: Size
     """How many groups the channels are interleaved from (the channels must divide evenly)."""
@@ -115,7 +115,7 @@ class ChannelShuffleParams(OpParams):
 class ChannelShuffle(Op[ChannelShuffleParams]):
     """No ``to_onnx``: exporting a spec that uses it fails with a located error, and nothing is written."""
 
-    kind = "channel_shuffle"
+    kind = "shuffle_channels"
     Params = ChannelShuffleParams
     shorthand = "groups"
     family = "reshape"
@@ -133,7 +133,7 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
 
     def torch_layer(self, params: ChannelShuffleParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer(f"{LAYERS}.ChannelShuffle", (params.groups,))
-# --8<-- [end:channel_shuffle]
+# --8<-- [end:shuffle_channels]
 
 
 OPS: tuple[type[Op], ...] = (SqueezeExcite, HardSwish, ChannelShuffle)

@@ -1,0 +1,48 @@
+"""Stochastic depth (Huang et al. 2016): ``stochastic_depth``, the drop-path of EfficientNet, ConvNeXt, Swin.
+
+At inference it is the identity.  In training it zeroes the whole sample (a row of the batch) with
+probability ``p`` and scales the survivors by ``1 / (1 - p)``, as torchvision's ``StochasticDepth(mode="row")``.
+torch.nn has no such module, and generated source must run with torch alone, so the layer is an
+``nn.Dropout(p)`` applied to a ``[N, 1, ...]`` tensor of ones: dropout draws exactly that scaled row mask.
+The forward skips it entirely outside training, so inference costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from archspec.ops.base import Op, OpParams, Probability, Shape, TorchLayer
+
+if TYPE_CHECKING:
+    from archspec.ops.context import OnnxContext
+
+
+class StochasticDepthParams(OpParams):
+    p: Probability = 0.0
+    """Probability of dropping a sample's whole branch during training."""
+
+
+ROW_MASK = "{module}({0}.new_ones(({0}.shape[0],) + (1,) * ({0}.dim() - 1)))"
+
+
+class StochasticDepth(Op[StochasticDepthParams]):
+    kind = "stochastic_depth"
+    Params = StochasticDepthParams
+    shorthand = "p"
+    family = "regularization"
+    name_prefix = "drop_path"
+    description = "drops a residual branch per sample in training (row-wise), identity at inference"
+
+    def output_shape(self, params: StochasticDepthParams, inputs: Sequence[Shape]) -> Shape:
+        return inputs[0]
+
+    def label(self, params: StochasticDepthParams, inputs: Sequence[Shape], output: Shape) -> str:
+        return f"drop path {params.p:g}"
+
+    def torch_layer(self, params: StochasticDepthParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        forward = "({0} * " + ROW_MASK + " if self.training else {0})"
+        return TorchLayer("torch.nn.Dropout", kwargs={"p": params.p}, forward=forward)
+
+    def to_onnx(self, params: StochasticDepthParams, context: OnnxContext) -> None:
+        context.add_node("Identity", context.inputs, output=context.output)  # inference: no drop
