@@ -3,6 +3,9 @@
 Exit status: 0 success, 1 a bad spec or input file (with ``file:line:col`` errors), 2 bad usage,
 3 an internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 torch and onnx are imported only inside the commands that need them.
+
+Over 400 lines because it holds every command's options and help text, which is what a person reads in
+``--help``; the work of each command is one library call (``archspec.api``, the backends, the integrations).
 """
 
 from __future__ import annotations

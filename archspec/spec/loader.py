@@ -8,7 +8,7 @@ the exact line of any later error.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,13 @@ from archspec.ops.registry import registered_ops
 from archspec.spec.builtin import (
     SPEC_SUFFIXES,
     builtin_spec_names,
-    builtin_specs_dir,
     exists,
     is_file,
     resolve_spec_path,
 )
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, is_expression, substitute
+from archspec.spec.extends import check_extends_target, display_path, extends_roots
+from archspec.spec.kinds import check_layer_kinds
 from archspec.spec.located_yaml import (
     MAX_FILE_BYTES,
     LocatedMapping,
@@ -35,7 +36,8 @@ from archspec.spec.located_yaml import (
     load_located_yaml,
     read_source,
 )
-from archspec.spec.model import ENTRY_META_KEYS, FORMAT_VERSION, STRUCTURE_KEYS, language
+from archspec.spec.merge import merge_extended
+from archspec.spec.model import FORMAT_VERSION, language
 from archspec.spec.tree import Body, Faults, SpecTree, build_tree
 from archspec.spec.validation import diagnostics_from_validation, error_paths
 
@@ -118,7 +120,7 @@ def _load(path: Path, collected: list[Diagnostic] | None, variables: Mapping[str
     _check_required(data, bool(collected))
     _check_plugins(data)
     kinds = DiagnosticCollector()
-    _check_layer_kinds(data, kinds)
+    check_layer_kinds(data, kinds)
     noted = with_extends_notes(kinds.diagnostics, files)
     if collected is None and noted:
         raise SpecError(noted)
@@ -188,7 +190,7 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, faults
     ``quote=False`` (a file named by ``extends``, which an untrusted spec chooses), a file that is
     not a spec (no mapping with an ``archspec:`` line) is named but none of its text is printed.
     """
-    display = _display_path(path)
+    display = display_path(path)
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero is a path too
@@ -232,7 +234,7 @@ def read_spec_file(path: Path, collected: list[Diagnostic] | None = None, faults
         return data
     schema_errors = len(diagnostics)
     collector = DiagnosticCollector(diagnostics)
-    _check_layer_kinds(data, collector, only_local=True)
+    check_layer_kinds(data, collector, only_local=True)
     if faults is not None:
         for diagnostic in collector.diagnostics[schema_errors:]:
             faults.add_reported(diagnostic.location)  # unknown layer kinds
@@ -279,58 +281,11 @@ def _nearby_spec(path: Path) -> str | None:
     return None
 
 
-def _display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _unquoted(diagnostic: Diagnostic) -> Diagnostic:
     """The diagnostic without the source line it would print."""
     if diagnostic.location is None:
         return diagnostic
     return replace(diagnostic, location=replace(diagnostic.location, line_text=""))
-
-
-def extends_roots(spec_path: Path, allow_dirs: Sequence[str | Path] = ()) -> tuple[Path, ...]:
-    """The directories ``extends`` may read from: the tree of the spec that started the load, the
-    built-in specs (their ``lib/`` included) and the directories the person allowed."""
-    roots = [_resolved(spec_path).parent, _resolved(builtin_specs_dir())]
-    for directory in allow_dirs:
-        allowed = _resolved(Path(directory))
-        if not allowed.is_dir():
-            raise UsageError(f"cannot allow '{directory}' for 'extends': no such directory")
-        roots.append(allowed)
-    return tuple(roots)
-
-
-def _resolved(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError, ValueError):  # a symlink loop, a name too long
-        return path.absolute()
-
-
-def _check_extends_target(parent_ref: str, parent_path: Path, roots: tuple[Path, ...],
-                          where: SourceLocation) -> None:
-    """A spec chooses what it extends, and specs are often untrusted: only spec files in the allowed
-    directories are read, and a refused file is named, never read."""
-    if parent_path.suffix not in SPEC_SUFFIXES:
-        raise SpecError.at(f"cannot extend '{parent_ref}': 'extends' names a spec file (.yaml or .yml) or a "
-                           f"built-in spec", where, hint="write the path of a .yaml spec, relative to this file")
-    target = _resolved(parent_path)
-    if not any(target.is_relative_to(root) for root in roots):
-        raise SpecError.at(
-            f"cannot extend '{parent_ref}': it is outside {_directory_name(roots[0])}, the directory of the spec "
-            f"being loaded", where,
-            hint="move the file beside the spec, or allow its directory: --allow-dir DIR on the command line, "
-                 "allow_dirs=[DIR] in Python")
-
-
-def _directory_name(directory: Path) -> str:
-    shown = _display_path(directory)
-    return "the current directory" if shown == "." else shown
 
 
 def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic] | None = None,
@@ -339,7 +294,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic
     data = read_spec_file(path, collected, faults, quote=not chain)
     parent_ref = data.get("extends")
     if not isinstance(parent_ref, str):  # none, or not a path (which the schema reports)
-        return data, (_display_path(path),)
+        return data, (display_path(path),)
     where = data.value_locations["extends"]
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise SpecError.at(f"'extends' chain is longer than {MAX_EXTENDS_DEPTH} files", where)
@@ -348,9 +303,9 @@ def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic
     except SpecError as exc:
         first = exc.diagnostics[0]
         raise SpecError.at(first.message, where, first.hint) from None
-    _check_extends_target(parent_ref, parent_path, roots or extends_roots(path), where)
+    check_extends_target(parent_ref, parent_path, roots or extends_roots(path), where)
     if not is_file(parent_path):
-        shown = _display_path(parent_path)
+        shown = display_path(parent_path)
         problem = "is a directory" if exists(parent_path) else "does not exist"
         raise SpecError.at(f"cannot extend '{parent_ref}': {shown} {problem}", where,
                            hint="'extends' takes a path relative to this file, or a built-in spec's name")
@@ -365,7 +320,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...], collected: list[Diagnostic
         raise SpecError(_extended_by(exc.diagnostics, where)) from None
     if collected is not None:
         collected[already:] = _extended_by(collected[already:], where)
-    return _merge(parent, data), (_display_path(path), *parent_files)
+    return merge_extended(parent, data), (display_path(path), *parent_files)
 
 
 def _extended_by(diagnostics: Sequence[Diagnostic], where: SourceLocation) -> list[Diagnostic]:
@@ -373,55 +328,6 @@ def _extended_by(diagnostics: Sequence[Diagnostic], where: SourceLocation) -> li
     note = f"this file is extended by {where}"
     return [replace(d, notes=(*d.notes, note)) if d.location is not None and d.location.path != where.path else d
             for d in diagnostics]
-
-
-_MERGED_MAPPINGS = ("variables", "blocks")
-
-
-def _merge(parent: LocatedMapping, child: LocatedMapping) -> LocatedMapping:
-    """The child's keys override the parent's; variables, blocks, defaults and init merge key by key."""
-    merged = LocatedMapping()
-    merged.location = child.location
-    merged.key_locations, merged.value_locations = {}, {}
-    for source in (parent, child):
-        for key, value in source.items():
-            combined = value
-            if key in ("variables", "blocks", "defaults", "init") and key in merged and \
-                    isinstance(value, LocatedMapping) and isinstance(merged[key], LocatedMapping):
-                combined = _merge_mapping(merged[key], value, deep=key in ("defaults", "init"))
-            elif key == "plugins" and isinstance(merged.get(key), LocatedSequence) and isinstance(
-                    value, LocatedSequence):
-                combined = _merge_lists(merged[key], value)
-            merged[key] = combined
-            merged.key_locations[key] = source.key_locations[key]
-            merged.value_locations[key] = source.value_locations[key]
-    merged.pop("extends", None)
-    return merged
-
-
-def _merge_mapping(base: LocatedMapping, override: LocatedMapping, deep: bool) -> LocatedMapping:
-    merged = LocatedMapping()
-    merged.location = override.location
-    merged.key_locations, merged.value_locations = dict(base.key_locations), dict(base.value_locations)
-    merged.update(base)
-    for key, value in override.items():
-        if deep and key in merged and isinstance(value, LocatedMapping) and isinstance(merged[key], LocatedMapping):
-            value = _merge_mapping(merged[key], value, deep=False)
-        merged[key] = value
-        merged.key_locations[key] = override.key_locations[key]
-        merged.value_locations[key] = override.value_locations[key]
-    return merged
-
-
-def _merge_lists(base: LocatedSequence, extra: LocatedSequence) -> LocatedSequence:
-    merged = LocatedSequence(base)
-    merged.location = extra.location
-    merged.item_locations = list(base.item_locations)
-    for item, location in zip(extra, extra.item_locations, strict=True):
-        if item not in merged:
-            merged.append(item)
-            merged.item_locations.append(location)
-    return merged
 
 
 _REQUIRED = {"name": "name: mynet", "input": "input: [3, 224, 224]", "layers": "layers: [...]"}
@@ -493,7 +399,7 @@ def _apply_variable_overrides(data: LocatedMapping, merged: dict[str, Any], over
             known = ", ".join(sorted(merged))
             hint = did_you_mean(key, merged) or (
                 f"its variables are: {known}" if merged else "it declares no variables")
-            raise UsageError(f"cannot set variable '{key}': {_display_path(Path(path))} has no such variable\n"
+            raise UsageError(f"cannot set variable '{key}': {display_path(Path(path))} has no such variable\n"
                              f"  hint: {hint}")
         merged[key] = value
 
@@ -523,83 +429,3 @@ def _is_shape(value: Any) -> bool:
 
 def _plain(value: Any) -> str:
     return "[" + ", ".join(map(_plain, value)) + "]" if isinstance(value, (list, tuple)) else repr(value)
-
-
-# -- layer kinds ---------------------------------------------------------------------------
-
-def iter_entries(body: Any, location: SourceLocation | None = None) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
-    """Every layer entry in a body, nested bodies included: (entry, container, location)."""
-    if isinstance(body, LocatedSequence):
-        for item, item_location in zip(body, body.item_locations, strict=True):
-            yield item, body, item_location
-            if isinstance(item, LocatedMapping) and "body" in item:
-                yield from iter_entries_in_body(item)
-    elif isinstance(body, (LocatedMapping, str)):
-        yield body, None, getattr(body, "location", location)
-        if isinstance(body, LocatedMapping) and "body" in body:
-            yield from iter_entries_in_body(body)
-
-
-def iter_entries_in_body(entry: LocatedMapping) -> Iterator[tuple[Any, Any, SourceLocation | None]]:
-    body = entry["body"]
-    if isinstance(body, LocatedSequence):
-        yield from iter_entries(body)
-    else:
-        yield body, entry, entry.value_locations["body"]
-        if isinstance(body, LocatedMapping) and "body" in body:
-            yield from iter_entries_in_body(body)
-        elif isinstance(body, LocatedMapping):
-            pass
-
-
-def entry_key(entry: Any) -> str | None:
-    """The layer kind an entry names (op, construct or block), or None if it names none."""
-    if isinstance(entry, str):
-        return entry
-    if isinstance(entry, dict):
-        keys = [k for k in entry if k not in ENTRY_META_KEYS and k not in ("body", "index")]
-        if len(keys) == 1 and isinstance(keys[0], str):
-            return keys[0]
-        for structure in STRUCTURE_KEYS:
-            if structure in entry:
-                return structure
-    return None
-
-
-def _check_layer_kinds(data: LocatedMapping, collector: DiagnosticCollector | None = None,
-                       only_local: bool = False) -> None:
-    """Every entry names a known op, construct or block, with did-you-mean over all of them."""
-    own = collector is None
-    collector = collector or DiagnosticCollector()
-    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
-    ops = registered_ops()
-    known = set(ops) | set(blocks or {}) | set(STRUCTURE_KEYS)
-    bodies: list[tuple[Any, SourceLocation | None]] = []
-    if isinstance(data.get("layers"), LocatedSequence):
-        bodies.append((data["layers"], data.value_locations["layers"]))
-    for block in (blocks or {}).values():
-        if isinstance(block, LocatedMapping) and "body" in block:
-            bodies.append((block["body"], block.value_locations["body"]))
-    for body, body_location in bodies:
-        for entry, _, location in iter_entries(body, body_location):
-            key = entry_key(entry)
-            if key is None or key in known or not isinstance(key, str) or key.startswith("$"):
-                continue
-            if only_local and data.get("extends") is not None:
-                continue  # the block may come from the file this one extends
-            key_location = location
-            if isinstance(entry, LocatedMapping):
-                key_location = entry.key_locations.get(key, location)
-            hint = did_you_mean(key, known)
-            plugin_hint = _plugin_hint(key, data)
-            collector.add(Diagnostic(f"unknown layer kind '{key}'", key_location, hint or plugin_hint))
-    if own:
-        collector.raise_if_any()
-
-
-def _plugin_hint(key: str, data: LocatedMapping) -> str | None:
-    plugins = [str(p) for p in _list_or_empty(data.get("plugins"))]
-    if plugins:
-        names = ", ".join(plugins)
-        return f"this spec needs the plugins {names}: install them or pass --plugin"
-    return "define it under 'blocks:', or register an op with that kind (see 'archspec list --ops')"

@@ -13,6 +13,10 @@ output passes through.  Between two of them lies a :class:`Segment`:
 Segments are packed into rows (balanced, and cut preferably where no frame is open), each row
 on its own main line; an arrow or arc whose source ended the row before starts at the margin.
 Frames (blocks, repeats, folded runs) are drawn around their elements and the arrows into them.
+
+Over 400 lines: placing segments, packing rows, routing arrows and nesting frames depend on one another's
+intermediate geometry at every step; they stay together until the zoo's structural folding settles what
+a row holds.
 """
 
 from __future__ import annotations
