@@ -71,6 +71,13 @@ class WindowAttention(nn.Module):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.register_buffer("relative_position_index", relative_position_index(self.window))
 
+    def reset_parameters(self) -> None:
+        """As at construction (``qkv`` and ``proj`` reset themselves): what sharded initialization calls."""
+        with torch.no_grad():
+            nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+            index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
+            index.copy_(relative_position_index(self.window))
+
     def position_bias(self) -> torch.Tensor:
         tokens = self.window[0] * self.window[1]
         index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]

@@ -65,16 +65,24 @@ def reset_parameters(graph: Graph, model: torch.nn.Module, seed: int | None = No
 
     covered = set(_set_by_schemes(graph, model))
     with _seeded(seed), torch.no_grad():
-        for name, module in model.named_modules():
+        for name, module in _children_first(model):
             if name in covered or not own_tensors(module):
                 continue
-            reset = getattr(module, "reset_parameters", None)
+            # nn.MultiheadAttention names its own _reset_parameters (its out_proj resets itself first)
+            reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
             if not callable(reset):
                 raise ArchspecError(f"layer '{name}' ({type(module).__name__}) has tensors but no "
                                     "reset_parameters(): archspec cannot initialize it in place")
             with _whole(module):
                 reset()
         initialize(graph, model)
+
+
+def _children_first(module: torch.nn.Module, prefix: str = "") -> Iterator[tuple[str, torch.nn.Module]]:
+    """Modules in the order their constructors draw: a module's children (in order), then the module itself."""
+    for name, child in module.named_children():
+        yield from _children_first(child, f"{prefix}{name}.")
+    yield prefix.rstrip("."), module
 
 
 def initialize(graph: Graph, model: torch.nn.Module) -> None:
