@@ -7,16 +7,14 @@ so its forward is as fast as hand-written code, ``torch.compile`` traces it with
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import linecache
 import re
 import sys
 import types
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from archspec.backends.torch.initialize import own_tensors, reset_parameters
+from archspec.backends.torch.initialize import own_tensors, reset_parameters, seeded
 from archspec.backends.torch.source import GeneratedSource, generate
 from archspec.errors import ArchspecError, UsageError
 from archspec.graph.ir import Graph
@@ -147,16 +145,3 @@ def load_generated(generated: GeneratedSource, name: str) -> dict[str, Any]:
     exec(compile(generated.text, filename, "exec"), module.__dict__)
     sys.modules[module_name] = module
     return vars(module)
-
-
-@contextlib.contextmanager
-def seeded(seed: int | None) -> Iterator[None]:
-    """Seed torch's generator for the block, leaving the caller's random state as it was."""
-    if seed is None:
-        yield
-        return
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield

@@ -64,7 +64,7 @@ def reset_parameters(graph: Graph, model: torch.nn.Module, seed: int | None = No
     import torch
 
     covered = set(_set_by_schemes(graph, model))
-    with _seeded(seed), torch.no_grad():
+    with seeded(seed), torch.no_grad():
         for name, module in _children_first(model):
             if name in covered or not own_tensors(module):
                 continue
@@ -296,7 +296,7 @@ def _whole(module: torch.nn.Module) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
+def seeded(seed: int | None) -> Iterator[None]:
     """Seed torch's generator for the block, leaving the caller's random state as it was."""
     if seed is None:
         yield
