@@ -14,7 +14,7 @@ from tests.zoo.reference import torchvision_models
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet50"])
+@pytest.mark.parametrize("name", ["resnet50", "efficientnet_b0"])
 def test_a_torchvision_checkpoint_through_compile(tmp_path: Path, name: str):
     onnxruntime = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
