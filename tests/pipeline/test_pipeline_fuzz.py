@@ -83,11 +83,14 @@ OUTPUT_IN_A_FOLDED_RUN: Document = {
 REGRESSIONS = {"folded_output": OUTPUT_IN_A_FOLDED_RUN}
 
 
+NOT_SEEN_BY_HOOKS = frozenset({"stochastic_depth"})
+"""Ops whose layer no forward hook sees with the layer's value: stochastic_depth's layer draws the training mask
+(it is skipped at inference); tests/backends/torch/test_zoo_ops_torch.py checks it instead."""
+
+
 def test_every_op_spec_uses_every_builtin_op(tmp_path: Path) -> None:
     report = run_pipeline(EVERY_OP, tmp_path, svg=True)
-    # stochastic_depth's layer draws the training mask, so no hook sees its value (it is skipped at inference):
-    # tests/backends/torch/test_zoo_ops_torch.py checks it instead
-    assert report.ops | {"stochastic_depth"} == {op.kind for op in BUILTIN_OPS}
+    assert report.ops | NOT_SEEN_BY_HOOKS == {op.kind for op in BUILTIN_OPS}
 
 
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))
@@ -142,4 +145,4 @@ def test_random_specs_agree_across_the_pipeline_long(capsys: pytest.CaptureFixtu
     tried = campaign(LONG_EXAMPLES)
     with capsys.disabled():
         print("\n" + tried.summary())
-    assert set(tried.ops) == {op.kind for op in BUILTIN_OPS}
+    assert set(tried.ops) | NOT_SEEN_BY_HOOKS == {op.kind for op in BUILTIN_OPS}
