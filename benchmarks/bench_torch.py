@@ -67,6 +67,24 @@ def main(quick: bool = False) -> dict[str, float]:
     return ratios
 
 
+def interleaved_latency(ours: Any, theirs: Any, inputs: Any, rounds: int) -> tuple[float, float]:
+    """Median seconds per forward pass of two modules on the same inputs, alternating which goes first each
+    round (after two warm-up passes each), so both see the same machine."""
+    import torch
+
+    times: dict[int, list[float]] = {id(ours): [], id(theirs): []}
+    with torch.inference_mode():
+        for module in (ours, theirs, ours, theirs):
+            module(inputs)
+        for round_number in range(rounds):
+            pair = (ours, theirs) if round_number % 2 == 0 else (theirs, ours)
+            for module in pair:
+                started = CLOCK()
+                module(inputs)
+                times[id(module)].append(CLOCK() - started)
+    return statistics.median(times[id(ours)]), statistics.median(times[id(theirs)])
+
+
 def forward_latency(net: str, batch: int, rounds: int) -> tuple[float, float]:
     """Median seconds per forward pass: (archspec's module, the hand-written one), same weights."""
     import torch
@@ -79,17 +97,7 @@ def forward_latency(net: str, batch: int, rounds: int) -> tuple[float, float]:
     theirs = reference(net).eval()
     archspec.port_weights(theirs, ours.state_dict())
     inputs = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    times: dict[int, list[float]] = {id(ours): [], id(theirs): []}
-    with torch.inference_mode():
-        for module in (ours, theirs, ours, theirs):
-            module(inputs)
-        for round_number in range(rounds):
-            pair = (ours, theirs) if round_number % 2 == 0 else (theirs, ours)
-            for module in pair:
-                started = CLOCK()
-                module(inputs)
-                times[id(module)].append(CLOCK() - started)
-    return statistics.median(times[id(ours)]), statistics.median(times[id(theirs)])
+    return interleaved_latency(ours, theirs, inputs, rounds)
 
 
 def measure_build_in_fresh_process(kind: str, net: str) -> dict[str, float]:

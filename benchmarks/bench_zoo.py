@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench_torch import CLOCK, THREADS
+from bench_torch import THREADS, interleaved_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_CASES = [("mobilenet_v3_large", 1), ("mobilenet_v3_large", 8), ("efficientnet_b0", 1),
@@ -59,7 +59,6 @@ def torchvision_model(name: str):
 
 def forward_latency(net: str, batch: int, rounds: int) -> tuple[float, float]:
     """Median seconds per forward pass: (archspec's module, torchvision's), same weights."""
-    import statistics
 
     import torch
 
@@ -70,17 +69,7 @@ def forward_latency(net: str, batch: int, rounds: int) -> tuple[float, float]:
     ours = archspec.build(net, seed=0).eval()
     archspec.port_weights(ours, theirs.state_dict())
     inputs = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    times: dict[int, list[float]] = {id(ours): [], id(theirs): []}
-    with torch.inference_mode():
-        for module in (ours, theirs, ours, theirs):
-            module(inputs)
-        for round_number in range(rounds):
-            pair = (ours, theirs) if round_number % 2 == 0 else (theirs, ours)
-            for module in pair:
-                started = CLOCK()
-                module(inputs)
-                times[id(module)].append(CLOCK() - started)
-    return statistics.median(times[id(ours)]), statistics.median(times[id(theirs)])
+    return interleaved_latency(ours, theirs, inputs, rounds)
 
 
 def slowest_analyses() -> dict[str, tuple[str, float]]:

@@ -17,15 +17,12 @@ Times are CPU seconds with torch on one thread, as in bench_torch.py (ARCHSPEC_B
 
 from __future__ import annotations
 
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
+from bench_torch import THREADS, interleaved_latency
+
 HERE = Path(__file__).resolve().parent
-THREADS = int(os.environ.get("ARCHSPEC_BENCH_THREADS", "1"))
-CLOCK = time.perf_counter if os.environ.get("ARCHSPEC_BENCH_CLOCK") == "wall" else time.process_time
 
 LATENCY_CASES = [(net, batch) for net in ("convnext_tiny", "vit_b_16", "swin_t") for batch in (1, 8)]
 ONNX_CASES = ["vit_b_16", "convnext_tiny"]
@@ -94,17 +91,7 @@ def forward_latency(models: object, net: str, batch: int, rounds: int) -> tuple[
     ours = archspec.build(net, seed=0).eval()
     archspec.port_weights(ours, theirs)
     inputs = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    times: dict[int, list[float]] = {id(ours): [], id(theirs): []}
-    with torch.inference_mode():
-        for module in (ours, theirs):
-            module(inputs)
-        for round_number in range(rounds):
-            pair = (ours, theirs) if round_number % 2 == 0 else (theirs, ours)
-            for module in pair:
-                started = CLOCK()
-                module(inputs)
-                times[id(module)].append(CLOCK() - started)
-    return statistics.median(times[id(ours)]), statistics.median(times[id(theirs)])
+    return interleaved_latency(ours, theirs, inputs, rounds)
 
 
 if __name__ == "__main__":
