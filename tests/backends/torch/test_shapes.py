@@ -20,9 +20,10 @@ SMALL_INPUTS = {
 }
 """Smaller inputs where a spec allows them (adaptive pooling before the classifier)."""
 LARGE = {"vgg16", "vgg19", "resnet101", "resnet152", "alexnet_paper", "vit_b_32", "swin_t", "convnext_tiny"}
+TRANSFORMERS = ["convnext_tiny", "vit_b_32", "swin_t"]  # one zoo model per transformer-era family (specs/zoo)
 
 
-@pytest.mark.parametrize("name", [spec_param(n, large=n in LARGE) for n in builtin_spec_names()])
+@pytest.mark.parametrize("name", [spec_param(n, large=n in LARGE) for n in builtin_spec_names() + TRANSFORMERS])
 def test_builtin_spec_runtime_shapes_are_the_inferred_ones(name):
     graph = archspec.analyse(name, input_shape=SMALL_INPUTS.get(name))
     model = build_module(graph, seed=0).eval()
