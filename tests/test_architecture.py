@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"archspec.backends.volumes"},
     {"archspec.backends.graphviz"},
     {"archspec.api"},
-    {"archspec.integrations"},
+    {"archspec.integrations", "archspec.importers"},
     {"archspec"},
     {"archspec.cli", "archspec.sphinx"},
     {"archspec.console", "archspec.__main__"},
