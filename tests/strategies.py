@@ -15,7 +15,10 @@ repeat (``stage2.0``),
 ``init:`` schemes and classifier heads; spec-wide ``variables`` used in ``$expressions`` and
 ``defaults``; blocks calling blocks, with a block-typed parameter and a residual switched off by a
 parameter; repeats in repeats; global pooling in mid-network; adaptive pooling to larger sizes;
-inputs down to 1×1; flat inputs (a multilayer perceptron).  Shapes are tracked with archspec's
+inputs down to 1×1; flat inputs (a multilayer perceptron); the zoo's pieces: the modern activations,
+layer norm, squeeze-and-excitation gates (``multiply`` broadcasting a pooled branch), channel shuffle
+and chunk, learned layer scales, channels-last stretches with window attention and patch merging, and
+a ViT-style head (tokens, a learned class token, self-attention, ``select``).  Shapes are tracked with archspec's
 own shape rules while drawing, so every document analyses; :func:`analyse_document` raises if
 one does not.
 
@@ -87,7 +90,8 @@ BLOCKS: dict[str, Any] = {
     },
 }
 
-POINTWISE = ["batchnorm2d", "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "dropout", "identity", "lrn", "softmax"]
+POINTWISE = ["batchnorm2d", "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "dropout", "identity", "lrn", "softmax",
+             "relu6", "hardswish", "hardsigmoid", "silu", "mish", "layer_norm"]
 
 
 def output_shape(kind: str, params: dict[str, Any], inputs: list[Shape]) -> Shape:
@@ -175,7 +179,8 @@ class _Builder:
     def unit(self) -> None:
         choices = [self.conv, self.conv, self.pool, self.pointwise, self.pointwise, self.residual, self.concat,
                    self.repeat, self.block_call, self.stage, self.scaled, self.nested, self.nested_repeat,
-                   self.global_pool, self.adaptive_pool]
+                   self.global_pool, self.adaptive_pool, self.gate, self.channel_mix, self.layer_scale,
+                   self.windowed]
         if self.extra:  # about a third of the pieces
             choices += [self.extra_layer] * (len(choices) // 2)
         self.draw(st.sampled_from(choices))()
@@ -235,6 +240,8 @@ class _Builder:
             params = {"slope": draw(st.sampled_from([0.01, 0.2]))}
         elif kind == "dropout":
             params = {"p": draw(st.sampled_from([0.0, 0.25, 0.5]))}
+        elif kind == "layer_norm" and draw(st.booleans()):
+            params = {"eps": 1e-3, "affine": draw(st.booleans())}
         elif kind == "lrn":
             size = draw(st.sampled_from([1, 3, 5, 7]) if self.exportable else st.integers(1, 5))
             params = {"size": size, "k": 2.0, "alpha": draw(st.sampled_from([1e-4, 0.01]))}
@@ -392,10 +399,90 @@ class _Builder:
         self.layers.append({"double": arguments, "name": self.fresh("d")})
         self.shape = (channels, *self.shape[1:])
 
+    def gate(self) -> None:
+        """A squeeze-and-excitation gate: a pooled [C, 1, 1] branch scales the image (``multiply`` broadcasts)."""
+        draw = self.draw
+        source = self.fork()
+        name = self.fresh("gate")
+        self.layers += [{"adaptive_avgpool2d": 1, "inputs": source},
+                        {"conv2d": {"channels": draw(st.integers(1, 4)), "kernel": 1}},
+                        draw(st.sampled_from(["relu", "silu"])),
+                        {"conv2d": {"channels": self.shape[0], "kernel": 1}},
+                        {draw(st.sampled_from(["sigmoid", "hardsigmoid"])): None, "name": name}]
+        self.layers.append({"multiply": draw(st.permutations([source, name]))})
+
+    def channel_mix(self) -> None:
+        """A channel shuffle and/or one chunk of the channels (ShuffleNet's split)."""
+        draw = self.draw
+        groups = [g for g in (2, 3, 4) if self.shape[0] % g == 0]
+        if groups and draw(st.booleans()):
+            params: dict[str, Any] = {"groups": draw(st.sampled_from(groups))}
+            self.add("channel_shuffle", params, output_shape("channel_shuffle", params, [self.shape]))
+        parts = [p for p in (2, 3) if self.shape[0] % p == 0]
+        if parts:
+            count = draw(st.sampled_from(parts))
+            params = {"parts": count, "index": draw(st.integers(0, count - 1))}
+            self.add("chunk", params, output_shape("chunk", params, [self.shape]))
+
+    def layer_scale(self) -> None:
+        """A learned per-channel scale (ConvNeXt's layer scale) multiplying the image."""
+        source = self.fork()
+        name = self.fresh("scale")
+        self.layers.append({"learned": {"shape": [self.shape[0], 1, 1], "batch_axis": False,
+                                        "fill": self.draw(st.sampled_from([0.5, 1e-6]))}, "name": name})
+        self.layers.append({"multiply": [source, name]})
+
+    def windowed(self) -> None:
+        """Channels-last for a while (Swin's stages): layer norm, window attention, patch merging, a linear."""
+        draw = self.draw
+        channels_last = output_shape("permute", {"axes": [1, 2, 0]}, [self.shape])
+        layers: list[Any] = [{"permute": [1, 2, 0]}, {"layer_norm": {"channels_last": True}}]
+        shape = channels_last
+        heads = [h for h in (1, 2, 3) if shape[-1] % h == 0]
+        attention = {"heads": draw(st.sampled_from(heads)), "window": draw(st.integers(1, 4)),
+                     "shift": draw(st.integers(0, 1))}
+        try:
+            shape = output_shape("window_attention", attention, [shape])
+            layers.append({"window_attention": attention})
+        except (ShapeError, ValueError):
+            pass
+        if draw(st.booleans()):
+            merging = {"channels": draw(st.integers(1, 6))}
+            try:
+                shape = output_shape("patch_merging", merging, [shape])
+                layers.append({"patch_merging": merging})
+            except (ShapeError, ValueError):
+                pass
+        linear = {"features": draw(st.integers(1, 6)), "channels_last": True}
+        shape = output_shape("linear", linear, [shape])
+        layers += [{"linear": linear}, {"permute": [2, 0, 1]}]
+        self.layers += layers
+        self.shape = output_shape("permute", {"axes": [2, 0, 1]}, [shape])
+
+    def token_head(self) -> None:
+        """A ViT-style head: the image as tokens, a learned class token, self-attention, the class token out."""
+        draw = self.draw
+        channels = self.shape[0]
+        patches = self.fresh("patches")
+        token = self.fresh("token")
+        self.layers += [{"flatten": {"start": 1}}, {"permute": [1, 0], "name": patches},
+                        {"learned": {"shape": [1, channels], "std": 0.02}, "name": token},
+                        {"concat": [token, patches]}]
+        if draw(st.booleans()):
+            self.layers.append({"layer_norm": {}})
+        self.layers += [{"attention": draw(st.sampled_from([h for h in (1, 2, 3) if channels % h == 0]))},
+                        {"select": 0}]
+        self.shape = (channels,)
+
     def head(self) -> None:
         draw = self.draw
-        kind = draw(st.sampled_from(["none", "linear", "pooled"]))
+        kind = draw(st.sampled_from(["none", "linear", "pooled", "tokens"]))
         if kind == "none":
+            return
+        if kind == "tokens":
+            self.token_head()
+            classes = draw(st.integers(1, 10))
+            self.add("linear", {"features": classes}, (classes,))
             return
         if kind == "pooled":
             self.add("global_avgpool", None, (self.shape[0], 1, 1))

@@ -21,6 +21,7 @@ from archspec.backends.torch.classes import (
 from archspec.backends.torch.constructors import parameter_default
 from archspec.backends.torch.forward_writer import ForwardWriter
 from archspec.backends.torch.initialize import TORCH_INIT
+from archspec.backends.torch.inline import INLINED_MODULE, InlinedCode, inlined_code
 from archspec.backends.torch.module_plan import (
     LayerMember,
     Member,
@@ -50,6 +51,8 @@ class ClassWriter:
         self.layers = layers
         self.imports: dict[str, tuple[str, str]] = {}
         """Names imported from plugin modules: local name -> (module, name)."""
+        self.inlined: set[str] = set()
+        """Classes of archspec.nn, copied into the file (see :mod:`archspec.backends.torch.inline`)."""
         self.reserved = {"torch", "nn", "F", "Tensor", "OrderedDict", "self", "super"}
 
     # -- top level ---------------------------------------------------------------------------
@@ -60,8 +63,9 @@ class ClassWriter:
         blocks = [self._class(module_class) for module_class in self.classes.ordered if module_class is not
                   self.classes.root]
         blocks.append(self._class(self.classes.root))
-        body = "\n\n\n".join("\n".join(lines) for lines in blocks)
-        return self._header() + self._import_lines(body) + "\n\n\n" + body + "\n"
+        inlined = inlined_code(sorted(self.inlined))
+        body = "\n\n\n".join([*([inlined.code] if inlined.code else []), *("\n".join(lines) for lines in blocks)])
+        return self._header() + self._import_lines(body, inlined) + "\n\n\n" + body + "\n"
 
     def _header(self) -> str:
         graph = self.graph
@@ -76,8 +80,9 @@ class ClassWriter:
                  "state_dict.")
         return '"""' + "\n\n".join([*paragraphs, textwrap.fill(usage, WIDTH - 4)]) + '\n"""\n\n'
 
-    def _import_lines(self, body: str) -> str:
+    def _import_lines(self, body: str, inlined: InlinedCode) -> str:
         standard = ["from collections import OrderedDict"] if re.search(r"\bOrderedDict\(", body) else []
+        standard = sorted([*standard, *inlined.imports], key=lambda line: (line.startswith("from"), line))
         third_party = []
         if re.search(r"(?<![\w.])torch\.", body):
             third_party.append("import torch")
@@ -100,6 +105,10 @@ class ClassWriter:
             return f"nn.{name}"
         if module_name == "torch" or module_name.startswith("torch."):
             return factory
+        if module_name == INLINED_MODULE:
+            self.inlined.add(name)
+            self.reserved.add(name)
+            return name
         for local, imported in self.imports.items():
             if imported == (module_name, name):
                 return local

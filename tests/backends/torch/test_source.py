@@ -61,6 +61,27 @@ def test_the_written_file_is_standalone_and_computes_what_build_does(tmp_path, n
         torch.testing.assert_close(network(inputs), built(inputs))
 
 
+def test_archspecs_own_layers_are_copied_in_so_the_file_needs_only_pytorch(tmp_path):
+    from tests.pipeline.test_pipeline_fuzz import EVERY_OP
+
+    graph = analyse_document(EVERY_OP)
+    path = write_python_source(graph, tmp_path / "every_op.py")
+    source = path.read_text()
+    assert imported_modules(source) <= {"torch", "collections", "math"}
+    assert "It needs only PyTorch" in source
+    for name in ("Learned", "ChannelLayerNorm", "WindowAttention", "PatchMerging"):
+        assert f"\nclass {name}(" in source
+    network = import_file(path).EveryOp()
+    built = build_module(graph, seed=0)
+    network.load_state_dict(built.state_dict())
+    assert list(network.state_dict()) == list(built.state_dict())
+    inputs = torch.randn(2, *graph.input_shape)
+    built.eval()
+    network.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(network(inputs), built(inputs))
+
+
 @pytest.mark.skipif(not Path(RUFF).exists(), reason="ruff is not installed")
 def test_generated_source_is_formatted_and_lint_clean(tmp_path):
     for name in ("resnet152", "vgg19", "alexnet", "plain34"):
