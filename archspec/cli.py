@@ -192,7 +192,9 @@ def validate(
                 failures += 1
                 continue
             print(f"ok: {spec}: {graph.name}, {len(graph.layers)} layers, {graph.parameters:,} parameters, "
-                  f"output {list(graph.output_shape)}")
+                  + ("outputs " + ", ".join(f"{output.name} {list(graph.node(output.node).output_shape)}"
+                                            for output in graph.outputs) if graph.several_outputs
+                     else f"output {list(graph.output_shape)}"))
     if failures:
         raise typer.Exit(1)
 

@@ -140,11 +140,13 @@ def spec_reference() -> str:
         "blocks": "Reusable, parametrised blocks (see below).",
         "layers": "The network's body: a list of layer entries run in sequence.",
         "output": "The layer whose output is the network's output (default: the last).",
+        "outputs": "Several named outputs, the main one first: `{name: layer}` or "
+                   "`{name: {layer: ..., training_only: true}}` (see *Several outputs* in the language page).",
     }
     for name in lang.spec_model.model_fields:
         kind = describe_type(spec_schema["properties"][name], definitions) if name in ("archspec", "input") else \
             {"variables": "mapping", "defaults": "mapping", "init": "mapping", "blocks": "mapping",
-             "layers": "list of layer entries", "plugins": "list of names"}.get(name, "text")
+             "layers": "list of layer entries", "plugins": "list of names", "outputs": "mapping"}.get(name, "text")
         out.append(f"| `{name}` | {kind} | {descriptions.get(name, '')} |")
     out += ["", "## Layer entries", "",
             "| form | example |", "|---|---|",

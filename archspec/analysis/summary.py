@@ -6,6 +6,7 @@ the sums of what it contains, and ``depth`` folds everything deeper into its gro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,30 @@ class Summary:
     """Every layer's output for one sample (batch 1), float32, the input included."""
     rows: tuple[SummaryRow, ...]
     layer_count: int
+    outputs: tuple[OutputSummary, ...] = ()
+    """Every output, the main one first, where the spec names several (``outputs:``); else ()."""
+
+
+@dataclass(frozen=True)
+class OutputSummary:
+    name: str
+    layer: str
+    shape: Shape
+    training_only: bool
+
+
+def output_summaries(graph: Graph) -> tuple[OutputSummary, ...]:
+    """The outputs of a network that names several; () for one, whose summary stays as it was."""
+    if not graph.several_outputs:
+        return ()
+    return tuple(OutputSummary(output.name, output.node, graph.node(output.node).output_shape, output.training_only)
+                 for output in graph.outputs)
+
+
+def outputs_text(outputs: tuple[OutputSummary, ...], shape: Callable[[Shape], str]) -> str:
+    """``logits [1000], aux_logits [1000] (training only)``: the outputs in one line."""
+    return ", ".join(f"{output.name} {shape(output.shape)}" + (" (training only)" if output.training_only else "")
+                     for output in outputs)
 
 
 def summarize(graph: Graph, depth: int | None = None) -> Summary:
@@ -73,6 +98,7 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
         activation_bytes=sum(volume(node.output_shape) for node in graph.nodes) * BYTES_PER_VALUE,
         rows=tuple(rows),
         layer_count=len(graph.layers),
+        outputs=output_summaries(graph),
     )
 
 
@@ -99,10 +125,13 @@ def _group_row(graph: Graph, scope: Scope, level: int) -> SummaryRow:
 
 def summary_json(graph: Graph) -> dict[str, Any]:
     """The machine-readable summary: one JSON object, shapes without the batch dimension."""
+    several = {"outputs": [{"name": output.name, "layer": output.layer, "output_shape": list(output.shape),
+                            "training_only": output.training_only} for output in output_summaries(graph)]}
     return {
         "name": graph.name,
         "input_shape": list(graph.input_shape),
         "output_shape": list(graph.output_shape),
+        **(several if graph.several_outputs else {}),
         "params": graph.parameters,
         "macs": graph.macs,
         "layers": [

@@ -11,7 +11,14 @@ import os
 import sys
 from typing import TextIO
 
-from archspec.analysis.summary import Summary, format_bytes, format_count, format_macs, summarize
+from archspec.analysis.summary import (
+    Summary,
+    format_bytes,
+    format_count,
+    format_macs,
+    outputs_text,
+    summarize,
+)
 from archspec.graph.ir import Graph
 
 HEADER = ("layer", "op", "output shape", "params", "MACs")
@@ -55,7 +62,9 @@ def totals_lines(summary: Summary) -> list[str]:
         f"MACs: {format_count(summary.macs)} ({format_macs(summary.macs)})",
         f"parameter memory (float32): {format_bytes(summary.parameter_bytes)}",
         f"activation memory, batch 1 (float32): {format_bytes(summary.activation_bytes)}",
-        f"input {list(summary.input_shape)} -> output {list(summary.output_shape)}",
+        f"input {list(summary.input_shape)} -> " + (
+            f"outputs {outputs_text(summary.outputs, lambda shape: str(list(shape)))}" if summary.outputs
+            else f"output {list(summary.output_shape)}"),
     ]
 
 

@@ -37,7 +37,7 @@ def summary_html(graph: Graph, depth: int | None = 1) -> str:
             rows.append(_row(node.local_name if chain else node.name, node.op, node.output_shape, node.parameters,
                              node.macs, len(chain)))
     totals = (f"{len(graph.layers)} layers · {graph.parameters:,} parameters · {format_macs(graph.macs)} MACs · "
-              f"input {_shape(graph.input_shape)} → output {_shape(graph.output_shape)}")
+              f"input {_shape(graph.input_shape)} → {_outputs(graph)}")
     return (f'<div class="archspec-summary">{STYLE}<table>'
             f"<caption style=\"caption-side:top;text-align:left\"><b>{escape(graph.name)}</b></caption>"
             "<thead><tr><th>layer</th><th>op</th><th>output shape</th><th>params</th><th>MACs</th></tr></thead>"
@@ -77,3 +77,12 @@ def _row(name: str, op: str, shape: tuple[int, ...], params: int, macs: int, lev
 
 def _shape(shape: tuple[int, ...]) -> str:
     return escape(str(list(shape)))
+
+
+def _outputs(graph: Graph) -> str:
+    if not graph.several_outputs:
+        return f"output {_shape(graph.output_shape)}"
+    return "outputs " + ", ".join(
+        f"{output.name} {_shape(graph.node(output.node).output_shape)}" + (" (training only)" if output.training_only
+                                                                           else "")
+        for output in graph.outputs)

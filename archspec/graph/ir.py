@@ -88,6 +88,20 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class GraphOutput:
+    """One of the network's outputs: a name (what the torch module's named tuple and the ONNX model call it),
+    the node whose value it is, and whether it exists only in training (an auxiliary head)."""
+
+    name: str
+    node: str
+    training_only: bool = False
+
+
+SINGLE_OUTPUT = "output"
+"""The name of a network's only output (a spec without ``outputs:``)."""
+
+
+@dataclass(frozen=True)
 class Graph:
     """A whole network: its nodes in declaration (topological) order, and its scopes."""
 
@@ -101,6 +115,28 @@ class Graph:
     """The spec file it came from."""
     init: dict[str, InitScheme] = field(default_factory=dict)
     """How the torch backend initializes each op kind's parameters (the spec's ``init:``)."""
+    outputs: tuple[GraphOutput, ...] = ()
+    """Every output, the main one (``output``) first; left empty, the main output alone, named ``output``."""
+
+    def __post_init__(self) -> None:
+        if not self.outputs:
+            object.__setattr__(self, "outputs", (GraphOutput(SINGLE_OUTPUT, self.output),))
+        if self.outputs[0].node != self.output or self.outputs[0].training_only:
+            raise ValueError("the first output must be the main output, and not training-only")
+
+    @property
+    def several_outputs(self) -> bool:
+        """The spec names more than one output (``outputs:``): every backend then shows them all."""
+        return len(self.outputs) > 1
+
+    @property
+    def inference_outputs(self) -> tuple[GraphOutput, ...]:
+        """The outputs an eval-mode module returns and an exported (inference) model has."""
+        return tuple(output for output in self.outputs if not output.training_only)
+
+    @property
+    def output_nodes(self) -> frozenset[str]:
+        return frozenset(output.node for output in self.outputs)
 
     @cached_property
     def by_name(self) -> dict[str, Node]:

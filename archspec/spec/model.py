@@ -88,6 +88,19 @@ class ResidualOptions(_Strict):
     """Scope of the shortcut's layers (``layer2.0.shortcut.conv``)."""
 
 
+OutputName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=100)]
+"""An output's name: a Python identifier that is a named-tuple field (no leading underscore)."""
+
+
+class OutputEntry(_Strict):
+    """One of several outputs, in its long form."""
+
+    layer: InputRef
+    """The layer whose value this output is."""
+    training_only: bool = False
+    """Computed and returned only in training mode (an auxiliary classifier); inference leaves it out."""
+
+
 # -- layer entries -----------------------------------------------------------------------------
 
 class _RepeatEntryBase(_Strict):
@@ -277,6 +290,9 @@ class Language:
             blocks=(dict[Identifier, block], {}),  # type: ignore[valid-type]
             layers=(list[layer] | None, None),  # type: ignore[valid-type]
             output=(InputRef | None, Field(None, description="the layer whose output is the network's output")),
+            outputs=(dict[OutputName, InputRef | OutputEntry] | None,  # type: ignore[valid-type]
+                     Field(None, description="several named outputs, the main one first: "
+                                             "{name: layer} or {name: {layer: ..., training_only: true}}")),
         )
 
     def json_schema(self) -> dict[str, Any]:

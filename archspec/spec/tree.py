@@ -85,6 +85,16 @@ class Reference:
     location: SourceLocation | None
 
 
+@dataclass(frozen=True)
+class OutputReference:
+    """One of the outputs named under ``outputs:``: its name (where written), its layer, whether training-only."""
+
+    name: str
+    name_location: SourceLocation | None
+    layer: Reference
+    training_only: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class Entry:
     """What every layer entry has: where it is, its name, its explicit inputs."""
@@ -218,6 +228,9 @@ class SpecTree:
     blocks: dict[str, BlockDefinition] = field(default_factory=dict)
     defaults: OpDefaults = field(default_factory=OpDefaults)
     output: Reference | None = None
+    outputs: tuple[OutputReference, ...] = ()
+    """The ``outputs:`` the schema accepted, in order (the main output first)."""
+    outputs_location: SourceLocation | None = None
     init: Mapping[str, Any] = field(default_factory=dict)
     """The spec's initialization schemes, by kind (located mappings)."""
     input_location: SourceLocation | None = None
@@ -240,10 +253,31 @@ def build_tree(data: LocatedMapping, ops: Mapping[str, Op], faults: Faults = NO_
         output=Reference(output, data.value_locations["output"])
         if isinstance(output, str) and isinstance(layers, LocatedSequence) and not faults.under(data, "output")
         else None,
+        outputs=_outputs(data, faults) if isinstance(layers, LocatedSequence) else (),
+        outputs_location=data.key_locations.get("outputs"),
         init=builder.valid_items(data, "init"),
         input_location=data.value_locations.get("input"),
         faulty=bool(faults),
     )
+
+
+def _outputs(data: LocatedMapping, faults: Faults) -> tuple[OutputReference, ...]:
+    """The entries of ``outputs:`` the schema found nothing wrong with."""
+    mapping = data.get("outputs")
+    if not isinstance(mapping, LocatedMapping) or faults.at(data, "outputs"):
+        return ()
+    found = []
+    for name, value in mapping.items():
+        if faults.under(mapping, name):
+            continue
+        if isinstance(value, LocatedMapping):
+            layer = Reference(str(value["layer"]), value.value_locations.get("layer"))
+            found.append(OutputReference(str(name), mapping.key_locations.get(name), layer,
+                                         bool(value.get("training_only", False))))
+        else:
+            found.append(OutputReference(str(name), mapping.key_locations.get(name),
+                                         Reference(str(value), mapping.value_locations.get(name))))
+    return tuple(found)
 
 
 class _Builder:

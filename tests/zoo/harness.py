@@ -30,6 +30,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "shufflenet_v2": tuple(f"shufflenet_v2_{size}" for size in ("x0_5", "x1_0", "x1_5", "x2_0")),
     "densenet": ("densenet121", "densenet161", "densenet169", "densenet201"),
     "googlenet": ("googlenet",),
+    "inception": ("inception_v3",),
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
     "vit": ("vit_b_32", "vit_b_16", "vit_l_16", "vit_l_32", "vit_h_14"),
     "swin": ("swin_t", "swin_s", "swin_b"),

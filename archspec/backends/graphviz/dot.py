@@ -86,7 +86,22 @@ def view_dot(view: DiagramView, *, rankdir: str = "TB", show_params: bool = Fals
         else:
             attributes["weight"] = "4"
         dot.edge(edge.source, edge.target, **attributes)
+    if graph.several_outputs:
+        _outputs(dot, view)
     return dot
+
+
+def _outputs(dot: graphviz.Digraph, view: DiagramView) -> None:
+    """Where a network has several outputs, each is a small terminal named after it; a training-only one is dashed."""
+    for output in view.graph.outputs:
+        box_id = view.box_of[view.folding.representative(output.node)]
+        shape = theme.volume_text(view.graph.node(output.node).output_shape)
+        note = "<BR/><FONT POINT-SIZE=\"9\">training only</FONT>" if output.training_only else ""
+        style = {"style": "dashed,rounded"} if output.training_only else {"style": "rounded"}
+        node_id = f"output@{output.name}"  # ":" would name a port
+        dot.node(node_id, label=f"<<B>{escape(output.name)}</B> {escape(shape)}{note}>", color=theme.TEXT_COLOR,
+                 fillcolor="white", tooltip=f"output {output.name}: {output.node}", **style)
+        dot.edge(box_id, node_id, **({"style": "dashed"} if output.training_only else {}), weight="4")
 
 
 def _branch_heads(view: DiagramView) -> list[list[str]]:

@@ -236,8 +236,12 @@ def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int |
     values: dict[str, str] = {INPUT: INPUT}
     value_infos: list[onnx.ValueInfoProto] = []
     problems = DiagnosticCollector()
+    outputs = _output_names(graph, builder)
+    needed = _inference_nodes(graph) if graph.several_outputs else None
     for node in graph.layers:
-        output = OUTPUT if node.name == graph.output else builder.value_names.claim(node.name)
+        if needed is not None and node.name not in needed:
+            continue
+        output = outputs.get(node.name) or builder.value_names.claim(node.name)
         values[node.name] = output
         context = LayerContext(node, [values[name] for name in node.inputs],
                                [graph.node(name).output_shape for name in node.inputs], output, builder)
@@ -246,12 +250,35 @@ def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int |
         except SpecError as exc:
             problems.extend(exc)
             continue
-        if output != OUTPUT:
+        if node.name not in outputs:
             value_infos.append(_value_info(output, node.output_shape))
     problems.raise_if_any()
-    model = _assemble(graph, builder, value_infos)
+    model = _assemble(graph, builder, value_infos, outputs)
     check_lowered(model, builder.initializers, graph)
     return LoweredModel(model, builder.initializers)
+
+
+def _output_names(graph: Graph, builder: _ModelBuilder) -> dict[str, str]:
+    """Node -> the name of the ONNX graph output it is: ``output`` for a lone one, else the spec's names.
+
+    An exported model is for inference: training-only outputs are left out, as an eval-mode module leaves them.
+    """
+    inference = graph.inference_outputs
+    if len(inference) == 1:
+        return {inference[0].node: OUTPUT}
+    return {output.node: builder.value_names.claim(output.name) for output in inference}
+
+
+def _inference_nodes(graph: Graph) -> set[str]:
+    """The nodes the inference outputs depend on (the layers of training-only heads are not exported)."""
+    needed: set[str] = set()
+    pending = [output.node for output in graph.inference_outputs]
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(graph.node(name).inputs)
+    return needed
 
 
 def _lower_node(node: Node, context: LayerContext) -> None:
@@ -269,11 +296,12 @@ def _value_info(name: str, shape: Shape) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, [BATCH, *shape])
 
 
-def _assemble(graph: Graph, builder: _ModelBuilder, value_infos: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
+def _assemble(graph: Graph, builder: _ModelBuilder, value_infos: list[onnx.ValueInfoProto],
+              outputs: dict[str, str]) -> onnx.ModelProto:
     onnx_graph = helper.make_graph(
         builder.nodes, graph.name,
         inputs=[_value_info(INPUT, graph.input_shape)],
-        outputs=[_value_info(OUTPUT, graph.output_shape)],
+        outputs=[_value_info(name, graph.node(node).output_shape) for node, name in outputs.items()],
         value_info=value_infos,
     )
     onnx_graph.doc_string = graph.description

@@ -62,6 +62,8 @@ class ClassWriter:
         self._name_classes()
         blocks = [self._class(module_class) for module_class in self.classes.ordered if module_class is not
                   self.classes.root]
+        if self.graph.several_outputs:
+            blocks.append(self._outputs_class())
         blocks.append(self._class(self.classes.root))
         inlined = inlined_code(sorted(self.inlined))
         body = "\n\n\n".join([*([inlined.code] if inlined.code else []), *("\n".join(lines) for lines in blocks)])
@@ -82,6 +84,8 @@ class ClassWriter:
 
     def _import_lines(self, body: str, inlined: InlinedCode) -> str:
         standard = ["from collections import OrderedDict"] if re.search(r"\bOrderedDict\(", body) else []
+        if re.search(r"\(NamedTuple\):", body):
+            standard.append("from typing import NamedTuple")
         standard = sorted([*standard, *inlined.imports], key=lambda line: (line.startswith("from"), line))
         third_party = []
         if re.search(r"(?<![\w.])torch\.", body):
@@ -144,6 +148,22 @@ class ClassWriter:
             module_class.name = name
             taken.add(name)
         self.reserved |= taken
+
+    @property
+    def outputs_class(self) -> str:
+        """The named tuple a network with several outputs returns: ``<Network>Outputs``."""
+        return f"{self.classes.root.name}Outputs"
+
+    def _outputs_class(self) -> list[str]:
+        """A named tuple, so that outputs are read by name (``out.aux_logits``) and still unpack as a tuple."""
+        graph = self.graph
+        none = len(graph.inference_outputs) > 1  # eval mode then returns the tuple with training-only fields None
+        described = ", ".join(output.name + (" (training only)" if output.training_only else "")
+                              for output in graph.outputs)
+        return [f"class {self.outputs_class}(NamedTuple):",
+                f'{INDENT}"""The outputs of {self.classes.root.name}: {described}."""', "",
+                *(f"{INDENT}{output.name}: Tensor" + (" | None" if output.training_only and none else "")
+                  for output in graph.outputs)]
 
     # -- classes -----------------------------------------------------------------------------
     def _class(self, module_class: ModuleClass) -> list[str]:

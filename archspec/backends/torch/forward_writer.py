@@ -62,13 +62,56 @@ class ForwardWriter:
         returns = "Tensor" if len(plan.exports) == 1 else f"tuple[{', '.join(['Tensor'] * len(plan.exports))}]"
         if not plan.exports:
             returns = "None"
+        named = self.module_class is self.writer.classes.root and self.writer.graph.several_outputs
+        training_only = self._training_only_steps() if named else set()
         body: list[str] = []
+        guarded = False
         for position, step in enumerate(self.steps):
-            body += self._statement(position, step)
+            statement = self._statement(position, step)
+            if position in training_only and statement:
+                body += ([] if guarded else ["if self.training:"]) + [INDENT + line for line in statement]
+            elif statement:
+                body += statement
+            guarded = position in training_only and (guarded or bool(statement))
         results = [self.text[self.aliases.get(value, value)] for value in plan.exports]
-        body.append(f"return {', '.join(results)}" if results else "return None")
+        if named:
+            returns, lines = self._named_return(results)
+            body += lines[1:] if guarded and lines[0] == "if self.training:" else lines
+        else:
+            body.append(f"return {', '.join(results)}" if results else "return None")
         head = f"{INDENT}def forward({', '.join(['self', *arguments])}) -> {returns}:"
         return [head, *(INDENT * 2 + line for line in body)]
+
+    def _training_only_steps(self) -> set[int]:
+        """Steps that only training-only outputs need: written under ``if self.training:``."""
+        graph = self.writer.graph
+        needed = {self.aliases.get(output.node, output.node) for output in graph.inference_outputs}
+        training_only: set[int] = set()
+        for position in range(len(self.steps) - 1, -1, -1):
+            step = self.steps[position]
+            if needed.intersection(step.outputs):
+                needed.update(step.inputs)
+            else:
+                training_only.add(position)
+        return training_only
+
+    def _named_return(self, results: list[str]) -> tuple[str, list[str]]:
+        """The network's outputs as its named tuple; in eval mode without the training-only ones, a lone
+        inference output as the tensor itself (as torchvision's Inception3 and GoogLeNet return)."""
+        graph = self.writer.graph
+        name = self.writer.outputs_class
+        fields = [f"{output.name}={result}" for output, result in zip(graph.outputs, results, strict=True)]
+        if len(graph.inference_outputs) == len(graph.outputs):
+            return name, [f"return {name}({', '.join(fields)})"]
+        inference = [f"{output.name}={result}" if not output.training_only else f"{output.name}=None"
+                     for output, result in zip(graph.outputs, results, strict=True)]
+        if len(graph.inference_outputs) == 1:
+            (main,) = [result for output, result in zip(graph.outputs, results, strict=True)
+                       if not output.training_only]
+            return f"Tensor | {name}", ["if self.training:", f"{INDENT}return {name}({', '.join(fields)})",
+                                        f"return {main}"]
+        return name, ["if self.training:", f"{INDENT}return {name}({', '.join(fields)})",
+                      f"return {name}({', '.join(inference)})"]
 
     def _steps(self) -> tuple[list[Step], dict[str, str]]:
         """Steps with always-identity shortcuts dropped (their value is their input's)."""

@@ -138,13 +138,13 @@ def plan_modules(graph: Graph, layers: dict[str, TorchLayer]) -> ModulePlan:
     context.inplace = _inplace_nodes(context)
     context.layers = {name: _with_inplace(layer) if name in context.inplace else layer
                       for name, layer in context.layers.items()}
-    return _plan(context, "", None, (INPUT,), (graph.output,))
+    return _plan(context, "", None, (INPUT,), tuple(output.node for output in graph.outputs))
 
 
 def _live_nodes(graph: Graph) -> set[str]:
-    """Nodes the output depends on; others are registered (they hold parameters) but never run."""
+    """Nodes the outputs depend on; others are registered (they hold parameters) but never run."""
     live: set[str] = set()
-    pending = [graph.output]
+    pending = [output.node for output in graph.outputs]
     while pending:
         name = pending.pop()
         if name not in live:
@@ -181,7 +181,7 @@ def _inplace_nodes(context: _Context) -> set[str]:
             continue
         target = graph.node(node.inputs[0])
         owned = target.op != INPUT and target.definition.owns_output
-        if (owned and target.scope == node.scope and target.name != graph.output
+        if (owned and target.scope == node.scope and target.name not in graph.output_nodes
                 and context.readers[target.name] == (node.name,) and node.inputs.count(target.name) == 1):
             chosen.add(node.name)
     return chosen
@@ -277,7 +277,7 @@ def _boundary(context: _Context, path: str) -> tuple[tuple[str, ...], tuple[str,
         if node.name not in context.live:
             continue
         imports.extend(source for source in node.inputs if source not in inside and source not in imports)
-        if node.name == context.graph.output or any(r not in inside for r in context.readers[node.name]):
+        if node.name in context.graph.output_nodes or any(r not in inside for r in context.readers[node.name]):
             exports.append(node.name)
     return tuple(imports), tuple(exports)
 

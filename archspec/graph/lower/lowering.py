@@ -7,8 +7,10 @@ location; a node whose input failed is skipped rather than reported twice.
 
 from __future__ import annotations
 
+import keyword
+
 from archspec.errors import DiagnosticCollector, SourceLocation, SpecError, did_you_mean
-from archspec.graph.ir import INPUT, Graph, Node, Scope
+from archspec.graph.ir import INPUT, Graph, GraphOutput, Node, Scope
 from archspec.graph.lower.blocks import lower_block_call
 from archspec.graph.lower.names import declared_names, resolve
 from archspec.graph.lower.nodes import lower_op
@@ -65,6 +67,9 @@ class Lowering:
         output = self.lower_body(layers, top, INPUT, context)
         if self.tree.output is not None:
             output = resolve(self, self.tree.output.name, top, self.tree.output.location, None)
+        outputs = self._outputs(top)
+        if outputs:
+            output = outputs[0].node
         self.errors.raise_if_any()
         if self.tree.faulty and (len(self.nodes) == 1 or output is None):
             raise SpecError([])  # what is missing was left out for the schema's errors, which say why
@@ -80,7 +85,35 @@ class Lowering:
             description=self.spec.description,
             source=self.spec.path,
             init={kind: InitScheme.model_validate(dict(scheme)) for kind, scheme in self.tree.init.items()},
+            outputs=outputs,
         )
+
+    def _outputs(self, top: ScopeState) -> tuple[GraphOutput, ...]:
+        """The network's outputs under ``outputs:``, each resolved; () without it (the main output alone)."""
+        if not self.tree.outputs:
+            return ()
+        if self.tree.output is not None:
+            self.errors.error("'output' and 'outputs' are both given", self.tree.outputs_location,
+                              "name the main output first under 'outputs:' and remove 'output:'")
+        found: list[GraphOutput] = []
+        taken: dict[str, str] = {}
+        for position, entry in enumerate(self.tree.outputs):
+            if keyword.iskeyword(entry.name):
+                self.errors.error(f"output name '{entry.name}' is a Python keyword", entry.name_location,
+                                  "outputs are fields of the module's named tuple: choose another name")
+            if position == 0 and entry.training_only:
+                self.errors.error(f"the main output '{entry.name}' cannot be training-only", entry.name_location,
+                                  "the first output is the main one, returned in every mode: list it first")
+            node = resolve(self, entry.layer.name, top, entry.layer.location, None)
+            if node is None:
+                continue
+            if node in taken:
+                self.errors.error(f"layer '{entry.layer.name}' is already the output '{taken[node]}'",
+                                  entry.layer.location, "each output names a different layer")
+                continue
+            taken[node] = entry.name
+            found.append(GraphOutput(entry.name, node, entry.training_only))
+        return tuple(found)
 
     def add_node(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
