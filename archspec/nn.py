@@ -128,8 +128,7 @@ def window_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, bias: tor
     if sh or sw:
         x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
     rows, cols = padded_h // wh, padded_w // ww
-    windows = x.view(batch, rows, wh, cols, ww, channels).permute(0, 1, 3, 2, 4, 5)
-    windows = windows.reshape(batch * rows * cols, wh * ww, channels)
+    windows = partition(x, (wh, ww), grid=False)
     tokens = wh * ww
     q, k, v = qkv(windows).reshape(-1, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4)
     q = q * (channels // heads) ** -0.5
@@ -140,13 +139,83 @@ def window_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, bias: tor
         scores = scores.view(-1, heads, tokens, tokens)
     weights = nn.functional.dropout(scores.softmax(dim=-1), attention_dropout)
     out = weights.matmul(v).transpose(1, 2).reshape(-1, tokens, channels)
-    out = nn.functional.dropout(proj(out), dropout)
-    out = out.view(batch, rows, cols, wh, ww, channels).permute(0, 1, 3, 2, 4, 5)
-    out = out.reshape(batch, padded_h, padded_w, channels)
+    out = departition(nn.functional.dropout(proj(out), dropout), (batch, padded_h, padded_w, channels), (wh, ww),
+                      grid=False)
     if sh or sw:
         out = torch.roll(out, shifts=(sh, sw), dims=(1, 2))
     return out[:, :height, :width, :].contiguous()
 
+
+def partition(x: torch.Tensor, size: tuple[int, ...], grid: bool) -> torch.Tensor:
+    """``[N, H, W, C]`` -> ``[N * groups, sh * sw, C]``: groups of ``sh × sw`` positions, in row-major order.
+
+    A group is a window of neighbours, or with ``grid`` the positions ``H / sh`` rows and ``W / sw``
+    columns apart (one from each window): MaxViT's block and grid partitions.
+    """
+    batch, height, width, channels = x.shape
+    sh, sw = size
+    if grid:
+        x = x.view(batch, sh, height // sh, sw, width // sw, channels).permute(0, 2, 4, 1, 3, 5)
+    else:
+        x = x.view(batch, height // sh, sh, width // sw, sw, channels).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, sh * sw, channels)
+
+
+def departition(x: torch.Tensor, image: tuple[int, int, int, int], size: tuple[int, ...], grid: bool) -> torch.Tensor:
+    """The inverse of :func:`partition`: the groups back into the image ``[N, H, W, C]`` (``image``)."""
+    batch, height, width, channels = image
+    sh, sw = size
+    x = x.view(batch, height // sh, width // sw, sh, sw, channels)
+    x = x.permute(0, 3, 1, 4, 2, 5) if grid else x.permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(batch, height, width, channels)
+
+
+class PartitionAttention(nn.Module):
+    """Multi-head self-attention within groups of a channels-last image, with a learned bias per relative position.
+
+    MaxViT's block and grid attention: the image ``[N, H, W, C]`` is cut into groups of ``sh × sw``
+    positions (a window of neighbours, or with ``grid`` a grid spread over the whole image, see
+    :func:`partition`), each group attends within itself, and the positions are put back.  The
+    products of queries and keys are multiplied by ``scale`` (default ``1 / sqrt(C / heads)``).
+    Tensors keep torchvision's names and order: ``relative_position_bias_table``,
+    ``relative_position_index`` (a ``[T, T]`` buffer), ``to_qkv``, ``merge``.
+    """
+
+    def __init__(self, dim: int, heads: int, size: tuple[int, int], grid: bool = False, scale: float | None = None,
+                 attention_dropout: float = 0.0, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.heads = heads
+        self.size = tuple(size)
+        self.grid = grid
+        self.scale = scale if scale is not None else (dim // heads) ** -0.5
+        self.attention_dropout = attention_dropout
+        self.dropout = dropout
+        self.to_qkv = nn.Linear(dim, 3 * dim)
+        self.merge = nn.Linear(dim, dim)
+        sh, sw = self.size
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * sh - 1) * (2 * sw - 1), heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        tokens = sh * sw
+        self.register_buffer("relative_position_index", relative_position_index(self.size).view(tokens, tokens))
+
+    def reset_parameters(self) -> None:
+        """As at construction (``to_qkv`` and ``merge`` reset themselves): what sharded initialization calls."""
+        with torch.no_grad():
+            nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+            index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
+            index.copy_(relative_position_index(self.size).view_as(index))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width, channels = x.shape
+        groups = partition(x, self.size, self.grid)
+        tokens = groups.shape[1]
+        q, k, v = self.to_qkv(groups).view(-1, tokens, 3, self.heads, channels // self.heads).permute(2, 0, 3, 1, 4)
+        bias = self.relative_position_bias_table[self.relative_position_index].permute(2, 0, 1).unsqueeze(0)
+        out = nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=self.attention_dropout if self.training else 0.0, scale=self.scale)
+        out = self.merge(out.transpose(1, 2).reshape(-1, tokens, channels))
+        out = nn.functional.dropout(out, self.dropout, self.training)
+        return departition(out, (batch, height, width, channels), self.size, self.grid)
 
 
 class PatchMerging(nn.Module):

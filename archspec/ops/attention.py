@@ -1,5 +1,6 @@
-"""Attention: ``attention`` over a token sequence (ViT's encoder, as ``nn.MultiheadAttention``) and
-``window_attention`` within the (shifted) windows of a channels-last image (Swin).
+"""Attention: ``attention`` over a token sequence (ViT's encoder, as ``nn.MultiheadAttention``),
+``window_attention`` within the (shifted) windows of a channels-last image (Swin) and
+``partition_attention`` within its windows or across a grid spread over it (MaxViT's block and grid attention).
 
 The layer is PyTorch's own ``nn.MultiheadAttention`` (batch first, queries = keys = values), so its
 state_dict is torchvision's (``in_proj_weight``, ``in_proj_bias``, ``out_proj``) and inference takes the
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
 
 from archspec.ops.base import (
     CountPair,
     Flag,
+    Number,
     Op,
     OpParams,
     Probability,
@@ -168,3 +172,74 @@ class WindowAttention(Op[WindowAttentionParams]):
         from archspec.ops.window_onnx import lower_window_attention
 
         lower_window_attention(context, params.heads, pair(params.window), pair(params.shift))
+
+
+class PartitionAttentionParams(OpParams):
+    heads: Size
+    """Number of attention heads."""
+    partition: Literal["window", "grid"] = "window"
+    """How positions are grouped: ``window``, a window of size×size neighbours (MaxViT's block attention);
+    ``grid``, a size×size grid of positions spread evenly over the whole image (grid attention)."""
+    size: SizePair = 7
+    """Positions per group along each axis: s or [sh, sw]; the image's height and width must be multiples of it."""
+    scale: Annotated[Number, Field(gt=0)] | None = None
+    """Factor on the products of queries and keys; default 1/sqrt(channels per head)."""
+    attention_dropout: Probability = 0.0
+    """Dropout on the attention weights during training."""
+    dropout: Probability = 0.0
+    """Dropout on the output during training."""
+
+
+class PartitionAttention(Op[PartitionAttentionParams]):
+    kind = "partition_attention"
+    Params = PartitionAttentionParams
+    shorthand = "heads"
+    family = "transformer"
+    name_prefix = "attn"
+    description = ("multi-head self-attention within windows of a channels-last image [H, W, C] or across a grid "
+                   "spread over it, with a learned relative position bias (MaxViT's block and grid attention)")
+
+    def output_shape(self, params: PartitionAttentionParams, inputs: Sequence[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError(f"partition_attention expects a channels-last image [H, W, C], got {format_shape(shape)}")
+        if shape[2] % params.heads:
+            raise ShapeError(f"partition_attention: {shape[2]} channels do not split into {params.heads} heads")
+        sh, sw = pair(params.size)
+        if shape[0] % sh or shape[1] % sw:
+            raise ShapeError(f"partition_attention: a {shape[0]}×{shape[1]} image does not split into "
+                             f"{params.partition}s of {sh}×{sw} (height and width must be multiples of the size)")
+        return shape
+
+    def parameter_count(self, params: PartitionAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        sh, sw = pair(params.size)
+        channels = inputs[0][2]
+        return (2 * sh - 1) * (2 * sw - 1) * params.heads + 4 * channels * channels + 4 * channels
+
+    def macs(self, params: PartitionAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
+        height, width, channels = inputs[0]
+        sh, sw = pair(params.size)
+        return height * width * (4 * channels * channels + 2 * sh * sw * channels)
+
+    def label(self, params: PartitionAttentionParams, inputs: Sequence[Shape], output: Shape) -> str:
+        sh, sw = pair(params.size)
+        return f"{params.partition} attention {sh}×{sw}, {params.heads} heads"
+
+    def torch_layer(self, params: PartitionAttentionParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {}
+        if params.partition == "grid":
+            kwargs["grid"] = True
+        if params.scale is not None:
+            kwargs["scale"] = params.scale
+        if params.attention_dropout:
+            kwargs["attention_dropout"] = params.attention_dropout
+        if params.dropout:
+            kwargs["dropout"] = params.dropout
+        return TorchLayer("archspec.nn.PartitionAttention", (inputs[0][2], params.heads, pair(params.size)), kwargs)
+
+    def to_onnx(self, params: PartitionAttentionParams, context: OnnxContext) -> None:
+        from archspec.ops.window_onnx import lower_partition_attention
+
+        channels_per_head = context.input_shapes[0][2] // params.heads
+        scale = params.scale if params.scale is not None else 1 / math.sqrt(channels_per_head)
+        lower_partition_attention(context, params.heads, pair(params.size), params.partition == "grid", scale)

@@ -49,45 +49,80 @@ def _linear(context: OnnxContext, value: str, layer: str) -> str:
     return context.add_node("Add", [context.add_node("MatMul", [value, weight]), context.weight(f"{layer}.bias")])
 
 
+def _partition(context: OnnxContext, value: str, image: tuple[int, int, int], size: tuple[int, int],
+               grid: bool) -> str:
+    """[N, H, W, C] -> [N * groups, sh * sw, C], as ``archspec.nn.partition``."""
+    height, width, channels = image
+    sh, sw = size
+    split = [-1, sh, height // sh, sw, width // sw, channels] if grid else [-1, height // sh, sh, width // sw, sw,
+                                                                              channels]
+    value = context.add_node("Reshape", [value, context.constant("grid", split)])
+    value = context.add_node("Transpose", [value], {"perm": [0, 2, 4, 1, 3, 5] if grid else [0, 1, 3, 2, 4, 5]})
+    return context.add_node("Reshape", [value, context.constant("windows", [-1, sh * sw, channels])])
+
+
+def _departition(context: OnnxContext, value: str, image: tuple[int, int, int], size: tuple[int, int],
+                 grid: bool, output: str | None = None) -> str:
+    height, width, channels = image
+    sh, sw = size
+    value = context.add_node("Reshape", [value, context.constant("out_grid", [-1, height // sh, width // sw, sh, sw,
+                                                                              channels])])
+    value = context.add_node("Transpose", [value], {"perm": [0, 3, 1, 4, 2, 5] if grid else [0, 1, 3, 2, 4, 5]})
+    return context.add_node("Reshape", [value, context.constant("image", [-1, height, width, channels])],
+                            output=output)
+
+
+def _attend(context: OnnxContext, windows: str, channels: int, heads: int, size: tuple[int, int], scale: float,
+            layers: tuple[str, str], mask: np.ndarray | None = None) -> str:
+    """Multi-head attention within each group of ``windows`` [G, T, C], with the relative position bias of a
+    ``size`` window (and ``mask`` [groups per image, T, T] added to the scores), through the projections
+    ``layers`` (queries-keys-values, output)."""
+    tokens, width_per_head = size[0] * size[1], channels // heads
+    qkv = context.add_node("Reshape", [_linear(context, windows, layers[0]),
+                                       context.constant("qkv_shape", [-1, tokens, 3, heads, width_per_head])])
+    stacked = context.add_node("Transpose", [qkv], {"perm": [2, 0, 3, 1, 4]})
+    query, key, value = (context.add_node("Gather", [stacked, context.constant(name, index)], {"axis": 0}, label=name)
+                         for index, name in enumerate(("query", "key", "value")))
+    query = context.add_node("Mul", [query, context.constant("scale", scale)])
+    scores = context.add_node("MatMul", [query, context.add_node("Transpose", [key], {"perm": [0, 1, 3, 2]})])
+    index = context.constant("relative_position_index", relative_position_index(size).reshape(-1).astype(np.int64))
+    bias = context.add_node("Gather", [context.weight("relative_position_bias_table"), index], {"axis": 0})
+    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
+    bias = context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
+    scores = context.add_node("Add", [scores, bias])
+    if mask is not None:
+        grouped = context.add_node("Reshape", [scores, context.constant("by_window",
+                                                                        [-1, mask.shape[0], heads, tokens, tokens])])
+        masked = context.add_node("Add", [grouped, context.constant("mask", mask[None, :, None])])
+        scores = context.add_node("Reshape", [masked, context.constant("scores_shape", [-1, heads, tokens, tokens])])
+    weights = context.add_node("Softmax", [scores], {"axis": -1})
+    mixed = context.add_node("Transpose", [context.add_node("MatMul", [weights, value])], {"perm": [0, 2, 1, 3]})
+    mixed = context.add_node("Reshape", [mixed, context.constant("merged", [-1, tokens, channels])])
+    return _linear(context, mixed, layers[1])
+
+
 def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, int], shift: tuple[int, int]) -> None:
     height, width, channels = context.input_shapes[0]
     wh, ww = window
     pad_h, pad_w = (wh - height % wh) % wh, (ww - width % ww) % ww
     full_h, full_w = height + pad_h, width + pad_w
     shifts = (shift[0] if wh < full_h else 0, shift[1] if ww < full_w else 0)
-    rows, cols, tokens, width_per_head = full_h // wh, full_w // ww, wh * ww, channels // heads
     value = context.inputs[0]
     if pad_h or pad_w:
         value = context.add_node("Pad", [value, context.constant("pads", [0, 0, 0, 0, 0, pad_h, pad_w, 0])])
     value = _roll(context, value, (-shifts[0], -shifts[1]), (full_h, full_w))
-    value = context.add_node("Reshape", [value, context.constant("grid", [-1, rows, wh, cols, ww, channels])])
-    value = context.add_node("Transpose", [value], {"perm": [0, 1, 3, 2, 4, 5]})
-    value = context.add_node("Reshape", [value, context.constant("windows", [-1, tokens, channels])])
-    qkv = context.add_node("Reshape", [_linear(context, value, "qkv"),
-                                       context.constant("qkv_shape", [-1, tokens, 3, heads, width_per_head])])
-    stacked = context.add_node("Transpose", [qkv], {"perm": [2, 0, 3, 1, 4]})
-    query, key, value = (context.add_node("Gather", [stacked, context.constant(name, index)], {"axis": 0}, label=name)
-                         for index, name in enumerate(("query", "key", "value")))
-    query = context.add_node("Mul", [query, context.constant("scale", 1 / math.sqrt(width_per_head))])
-    scores = context.add_node("MatMul", [query, context.add_node("Transpose", [key], {"perm": [0, 1, 3, 2]})])
-    index = context.constant("relative_position_index", relative_position_index(window).reshape(-1).astype(np.int64))
-    bias = context.add_node("Gather", [context.weight("relative_position_bias_table"), index], {"axis": 0})
-    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
-    bias = context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
-    scores = context.add_node("Add", [scores, bias])
-    if any(shifts):
-        grouped = context.add_node("Reshape", [scores, context.constant("by_window",
-                                                                        [-1, rows * cols, heads, tokens, tokens])])
-        mask = shift_mask(full_h, full_w, window, shifts)[None, :, None]
-        masked = context.add_node("Add", [grouped, context.constant("mask", mask)])
-        scores = context.add_node("Reshape", [masked, context.constant("scores_shape", [-1, heads, tokens, tokens])])
-    weights = context.add_node("Softmax", [scores], {"axis": -1})
-    mixed = context.add_node("Transpose", [context.add_node("MatMul", [weights, value])], {"perm": [0, 2, 1, 3]})
-    mixed = context.add_node("Reshape", [mixed, context.constant("merged", [-1, tokens, channels])])
-    out = _linear(context, mixed, "proj")
-    out = context.add_node("Reshape", [out, context.constant("out_grid", [-1, rows, cols, wh, ww, channels])])
-    out = context.add_node("Transpose", [out], {"perm": [0, 1, 3, 2, 4, 5]})
-    out = context.add_node("Reshape", [out, context.constant("image", [-1, full_h, full_w, channels])])
+    value = _partition(context, value, (full_h, full_w, channels), window, grid=False)
+    mask = shift_mask(full_h, full_w, window, shifts) if any(shifts) else None
+    out = _attend(context, value, channels, heads, window, 1 / math.sqrt(channels // heads), ("qkv", "proj"), mask)
+    out = _departition(context, out, (full_h, full_w, channels), window, grid=False)
     out = _roll(context, out, shifts, (full_h, full_w))
     context.add_node("Slice", [out, context.constant("start", [0, 0]), context.constant("stop", [height, width]),
                                context.constant("axes", [1, 2])], output=context.output)
+
+
+def lower_partition_attention(context: OnnxContext, heads: int, size: tuple[int, int], grid: bool,
+                              scale: float) -> None:
+    image = context.input_shapes[0]
+    groups = _partition(context, context.inputs[0], image, size, grid)
+    out = _attend(context, groups, image[2], heads, size, scale, ("to_qkv", "merge"))
+    _departition(context, out, image, size, grid, output=context.output)
