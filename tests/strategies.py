@@ -433,7 +433,8 @@ class _Builder:
         self.layers.append({"multiply": [source, name]})
 
     def windowed(self) -> None:
-        """Channels-last for a while (Swin's stages): layer norm, window attention, patch merging, a linear."""
+        """Channels-last for a while (Swin's and MaxViT's stages): layer norm, window attention, partition attention,
+        patch merging, a linear."""
         draw = self.draw
         channels_last = output_shape("permute", {"axes": [1, 2, 0]}, [self.shape])
         layers: list[Any] = [{"permute": [1, 2, 0]}, {"layer_norm": {"channels_last": True}}]
@@ -446,6 +447,16 @@ class _Builder:
             layers.append({"window_attention": attention})
         except (ShapeError, ValueError):
             pass
+        sizes = [(h, w) for h in (1, 2, 3) for w in (1, 2, 3) if shape[0] % h == 0 and shape[1] % w == 0]
+        if draw(st.booleans()):
+            partitioned = {"heads": draw(st.sampled_from(heads)), "size": list(draw(st.sampled_from(sizes))),
+                           "partition": draw(st.sampled_from(["window", "grid"])),
+                           "scale": draw(st.sampled_from([None, 0.25]))}
+            try:
+                shape = output_shape("partition_attention", partitioned, [shape])
+                layers.append({"partition_attention": {k: v for k, v in partitioned.items() if v is not None}})
+            except (ShapeError, ValueError):
+                pass
         if draw(st.booleans()):
             merging = {"channels": draw(st.integers(1, 6))}
             try:

@@ -98,3 +98,19 @@ class TestAttention:
             infer("window_attention", [(49, 96)], heads=3)
         with pytest.raises(ShapeError, match="smaller than the window"):
             infer("window_attention", [(14, 14, 96)], heads=3, window=7, shift=7)
+
+    @pytest.mark.parametrize("partition", ["window", "grid"])
+    def test_partition_attention_counts_as_window_attention_does(self, partition):
+        output, params, macs = infer("partition_attention", [(28, 28, 128)], heads=4, size=7, partition=partition)
+        assert output == (28, 28, 128)
+        assert params == 13 * 13 * 4 + 4 * 128 * 128 + 4 * 128
+        assert macs == 28 * 28 * (4 * 128 * 128 + 2 * 49 * 128)
+        assert infer("partition_attention", [(6, 4, 8)], heads=2, size=[3, 2])[1] == 5 * 3 * 2 + 4 * 64 + 4 * 8
+
+    def test_partition_attention_wants_whole_partitions(self):
+        with pytest.raises(ShapeError, match="channels-last"):
+            infer("partition_attention", [(49, 96)], heads=3)
+        with pytest.raises(ShapeError, match="a 30×28 image does not split into grids of 7×7"):
+            infer("partition_attention", [(30, 28, 96)], heads=3, partition="grid")
+        with pytest.raises(ShapeError, match="do not split into 5 heads"):
+            infer("partition_attention", [(14, 14, 96)], heads=5)

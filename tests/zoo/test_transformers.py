@@ -1,4 +1,5 @@
-"""The transformer-era families (ConvNeXt, ViT, Swin) against torchvision: figures, ported outputs, input sizes.
+"""The transformer-era families (ConvNeXt, ViT, Swin) against torchvision: figures, ported outputs, input sizes;
+and torch.compile for them and MaxViT.
 
 Static figures are checked for every model; ported-output equality for one model per family by default and
 for all of them under ``pytest -m zoo``.
@@ -17,6 +18,7 @@ FAMILIES = {
     "vit": ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"),
     "swin": ("swin_t", "swin_s", "swin_b"),
 }
+"""MaxViT's figures, ported outputs and ONNX are checked by tests/zoo/test_zoo.py (tests/zoo/harness.py's table)."""
 MODELS = [name for names in FAMILIES.values() for name in names]
 
 
@@ -78,6 +80,7 @@ SMALL = {  # one block per stage, small inputs: the same ops and code paths as t
     "convnext_tiny": ({"depths": [1, 1, 1, 1]}, (3, 64, 64)),
     "vit_b_32": ({"depth": 1}, (3, 64, 64)),
     "swin_t": ({"depths": [2, 2, 2, 2]}, (3, 64, 64)),
+    "maxvit_t": ({"layers": [1, 1, 1, 1], "partition_size": 2}, (3, 64, 64)),
 }
 
 

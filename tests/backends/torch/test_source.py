@@ -69,7 +69,7 @@ def test_archspecs_own_layers_are_copied_in_so_the_file_needs_only_pytorch(tmp_p
     source = path.read_text()
     assert imported_modules(source) <= {"torch", "collections", "math"}
     assert "It needs only PyTorch" in source
-    for name in ("Learned", "ChannelLayerNorm", "WindowAttention", "PatchMerging"):
+    for name in ("Learned", "ChannelLayerNorm", "WindowAttention", "PartitionAttention", "PatchMerging"):
         assert f"\nclass {name}(" in source
     network = import_file(path).EveryOp()
     built = build_module(graph, seed=0)
