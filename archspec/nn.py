@@ -210,7 +210,8 @@ class PartitionAttention(nn.Module):
         groups = partition(x, self.size, self.grid)
         tokens = groups.shape[1]
         q, k, v = self.to_qkv(groups).view(-1, tokens, 3, self.heads, channels // self.heads).permute(2, 0, 3, 1, 4)
-        bias = self.relative_position_bias_table[self.relative_position_index].permute(2, 0, 1).unsqueeze(0)
+        index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
+        bias = self.relative_position_bias_table[index].permute(2, 0, 1).unsqueeze(0)
         out = nn.functional.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.attention_dropout if self.training else 0.0, scale=self.scale)
         out = self.merge(out.transpose(1, 2).reshape(-1, tokens, channels))

@@ -178,8 +178,8 @@ class PartitionAttentionParams(OpParams):
     heads: Size
     """Number of attention heads."""
     partition: Literal["window", "grid"] = "window"
-    """How positions are grouped: ``window``, a window of size×size neighbours (MaxViT's block attention);
-    ``grid``, a size×size grid of positions spread evenly over the whole image (grid attention)."""
+    """How positions are grouped: window, a window of size×size neighbours (block attention);
+    grid, a size×size grid of positions spread evenly over the whole image (MaxViT's grid attention)."""
     size: SizePair = 7
     """Positions per group along each axis: s or [sh, sw]; the image's height and width must be multiples of it."""
     scale: Annotated[Number, Field(gt=0)] | None = None

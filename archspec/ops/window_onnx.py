@@ -122,7 +122,8 @@ def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, 
 
 def lower_partition_attention(context: OnnxContext, heads: int, size: tuple[int, int], grid: bool,
                               scale: float) -> None:
-    image = context.input_shapes[0]
+    height, width, channels = context.input_shapes[0]
+    image = (height, width, channels)
     groups = _partition(context, context.inputs[0], image, size, grid)
-    out = _attend(context, groups, image[2], heads, size, scale, ("to_qkv", "merge"))
+    out = _attend(context, groups, channels, heads, size, scale, ("to_qkv", "merge"))
     _departition(context, out, image, size, grid, output=context.output)
