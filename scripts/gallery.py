@@ -54,6 +54,22 @@ REFERENCES: dict[str, Reference] = {
 }
 
 
+PAPERS = {
+    "Liu et al. 2022": "Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, *A ConvNet for the 2020s*, 2022",
+    "Dosovitskiy et al. 2020": "Dosovitskiy et al., *An Image is Worth 16x16 Words: Transformers for Image "
+                               "Recognition at Scale*, 2020",
+    "Liu et al. 2021": "Liu et al., *Swin Transformer: Hierarchical Vision Transformer using Shifted Windows*, 2021",
+    "Huang et al. 2017": "Huang, Liu, van der Maaten & Weinberger, *Densely Connected Convolutional Networks*, 2017",
+    "Tan & Le 2019": "Tan & Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks*, 2019",
+    "Tan & Le 2021": "Tan & Le, *EfficientNetV2: Smaller Models and Faster Training*, 2021",
+}
+"""The full citation for a zoo spec's short one (its description's parenthesis), where the gallery gives it."""
+
+NOTES = {
+    "vit_h_14": "At 518×518, as its published weights; the position embedding follows the input size "
+                "(632,045,800 parameters at 224).",
+}
+
 FAMILY_TITLES = {
     "convnext": "ConvNeXt", "densenet": "DenseNet", "efficientnet": "EfficientNet", "googlenet": "GoogLeNet",
     "mnasnet": "MNASNet", "mobilenet": "MobileNetV2", "mobilenet_v3": "MobileNetV3", "regnet": "RegNet",
@@ -69,9 +85,9 @@ def zoo_reference(name: str, description: str, published: tuple[int, float] | No
     head = re.match(r"\s*([^(,;]+?)\s*(?:\(([^)]*)\)|,|;| as in|$)", description)
     title = head.group(1) if head else name
     paper = head.group(2) if head and head.group(2) else None
-    source = f"{paper}; torchvision's `{name}`" if paper else f"torchvision's `{name}`"
+    source = f"{PAPERS.get(paper, paper)}; torchvision's `{name}`" if paper else f"torchvision's `{name}`"
     params, gmacs = published if published is not None else (None, None)
-    return Reference(title, source, params, gmacs)
+    return Reference(title, source, params, gmacs, NOTES.get(name, ""))
 
 
 def _distinct_titles(references: dict[str, Reference], descriptions: dict[str, str]) -> dict[str, Reference]:
