@@ -23,10 +23,6 @@ class Reference:
     note: str = ""
 
 
-CONVNEXT = "Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, *A ConvNet for the 2020s*, 2022"
-VIT = "Dosovitskiy et al., *An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale*, 2020"
-SWIN = "Liu et al., *Swin Transformer: Hierarchical Vision Transformer using Shifted Windows*, 2021"
-
 REFERENCES: dict[str, Reference] = {
     "lenet5": Reference("LeNet-5", "LeCun, Bottou, Bengio & Haffner, *Gradient-based learning applied to document "
                         "recognition*, 1998; as drawn in the CNN case-study notes", 61_706, None,
@@ -55,24 +51,91 @@ REFERENCES: dict[str, Reference] = {
     "nin": Reference("Network in Network", "Lin, Chen & Yan, *Network In Network*, 2013 (the CIFAR-10 model)", None,
                      None, "1×1 convolutions as a small MLP at every pixel, and global average pooling instead of "
                      "fully connected layers. See [the 1×1 convolution](../examples/one-by-one.md)."),
-    **{name: Reference(title, f"{paper}; torchvision's `{name}`", params, gmacs, note) for name, title, paper, params,
-       gmacs, note in (
-        ("convnext_tiny", "ConvNeXt-Tiny", CONVNEXT, 28_589_128, 4.456, ""),
-        ("convnext_small", "ConvNeXt-Small", CONVNEXT, 50_223_688, 8.684, ""),
-        ("convnext_base", "ConvNeXt-Base", CONVNEXT, 88_591_464, 15.355, ""),
-        ("convnext_large", "ConvNeXt-Large", CONVNEXT, 197_767_336, 34.361, ""),
-        ("vit_b_16", "ViT-B/16", VIT, 86_567_656, 17.564, ""),
-        ("vit_b_32", "ViT-B/32", VIT, 88_224_232, 4.409, ""),
-        ("vit_l_16", "ViT-L/16", VIT, 304_326_632, 61.555, ""),
-        ("vit_l_32", "ViT-L/32", VIT, 306_535_400, 15.378, ""),
-        ("vit_h_14", "ViT-H/14", VIT, 633_470_440, 1016.717,
-         "At 518×518, as its published weights; the position embedding follows the input size "
-         "(632,045,800 parameters at 224)."),
-        ("swin_t", "Swin-T", SWIN, 28_288_354, 4.491, ""),
-        ("swin_s", "Swin-S", SWIN, 49_606_258, 8.741, ""),
-        ("swin_b", "Swin-B", SWIN, 87_768_224, 15.431, ""),
-    )},
 }
+
+
+PAPERS = {
+    "Liu et al. 2022": "Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, *A ConvNet for the 2020s*, 2022",
+    "Dosovitskiy et al. 2020": "Dosovitskiy et al., *An Image is Worth 16x16 Words: Transformers for Image "
+                               "Recognition at Scale*, 2020",
+    "Liu et al. 2021": "Liu et al., *Swin Transformer: Hierarchical Vision Transformer using Shifted Windows*, 2021",
+    "Huang et al. 2017": "Huang, Liu, van der Maaten & Weinberger, *Densely Connected Convolutional Networks*, 2017",
+    "Tan & Le 2019": "Tan & Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks*, 2019",
+    "Tan & Le 2021": "Tan & Le, *EfficientNetV2: Smaller Models and Faster Training*, 2021",
+}
+"""The full citation for a zoo spec's short one (its description's parenthesis), where the gallery gives it."""
+
+NOTES = {
+    "vit_h_14": "At 518×518, as its published weights; the position embedding follows the input size "
+                "(632,045,800 parameters at 224).",
+}
+
+FAMILY_TITLES = {
+    "convnext": "ConvNeXt", "densenet": "DenseNet", "efficientnet": "EfficientNet", "googlenet": "GoogLeNet",
+    "mnasnet": "MNASNet", "mobilenet": "MobileNetV2", "mobilenet_v3": "MobileNetV3", "regnet": "RegNet",
+    "resnet": "ResNet, ResNeXt, Wide ResNet", "shufflenet": "ShuffleNetV2", "squeezenet": "SqueezeNet",
+    "swin": "Swin Transformer", "vgg": "VGG", "vit": "Vision Transformer",
+}
+"""A family's heading in the gallery's navigation, by its library in specs/lib (else the library's name)."""
+
+
+def zoo_reference(name: str, description: str, published: tuple[int, float] | None) -> Reference:
+    """A zoo model's title and source, read from its spec's ``description:`` (``DenseNet-121 (Huang et al.
+    2017) as in torchvision, ...``), and torchvision's published figures."""
+    head = re.match(r"\s*([^(,;]+?)\s*(?:\(([^)]*)\)|,|;| as in|$)", description)
+    title = head.group(1) if head else name
+    paper = head.group(2) if head and head.group(2) else None
+    source = f"{PAPERS.get(paper, paper)}; torchvision's `{name}`" if paper else f"torchvision's `{name}`"
+    params, gmacs = published if published is not None else (None, None)
+    return Reference(title, source, params, gmacs, NOTES.get(name, ""))
+
+
+def _distinct_titles(references: dict[str, Reference], descriptions: dict[str, str]) -> dict[str, Reference]:
+    """Where models share a title (MNASNet-B1 at four widths, VGG-11 with and without batch norm), the
+    words after the paper say which is which: ``MNASNet-B1 at width 0.5``."""
+    counts: dict[str, int] = {}
+    for reference in [*references.values(), *REFERENCES.values()]:
+        counts[reference.title] = counts.get(reference.title, 0) + 1
+    distinct = {}
+    for name, reference in references.items():
+        detail = re.search(r"\)\s*([^,;]+?)\s*(?:,|;| as in|\.$|$)", descriptions.get(name, ""))
+        if counts[reference.title] > 1 and detail and detail.group(1):
+            reference = Reference(f"{reference.title} {detail.group(1)}", reference.source, reference.params,
+                                  reference.gmacs, reference.note)
+        distinct[name] = reference
+    return distinct
+
+
+def zoo_family(name: str) -> str:
+    """The library a zoo spec extends (``densenet`` for ``extends: ../lib/densenet.yaml``), else its own name."""
+    from archspec.spec.builtin import resolve_spec_path
+
+    base = re.search(r"^extends:\s*(\S+)", resolve_spec_path(name).read_text(encoding="utf-8"), re.MULTILINE)
+    return Path(base.group(1)).stem if base else name
+
+
+def _published() -> dict[str, tuple[int, float]]:
+    """torchvision's figures for its models (tests/zoo/reference.py, the figures the zoo tests hold)."""
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    try:
+        from tests.zoo.reference import TORCHVISION
+    finally:
+        sys.path.remove(str(REPO))
+    return {name: (published.params, published.gmacs) for name, published in TORCHVISION.items()}
+
+
+def references() -> dict[str, Reference]:
+    """Every page's reference: the seeds' from :data:`REFERENCES`, every zoo spec's from its description."""
+    import archspec
+    from archspec.spec.builtin import zoo_spec_names
+
+    published = _published()
+    descriptions = {name: archspec.load(name).description or "" for name in zoo_spec_names()}
+    zoo = {name: REFERENCES.get(name) or zoo_reference(name, descriptions[name], published.get(name))
+           for name in zoo_spec_names()}
+    return {**REFERENCES, **_distinct_titles(zoo, descriptions)}
 
 
 def _figure_block(name: str, style: str) -> list[str]:
@@ -130,15 +193,16 @@ def gallery_pages() -> dict[str, str]:
     from archspec.spec.builtin import ZOO_DIRECTORY, builtin_spec_names, zoo_spec_names
 
     pages: dict[str, str] = {}
+    all_references = references()
     index = ["<!-- Generated by scripts/gen_docs.py from specs/; do not edit by hand. -->", "", "# Gallery", "",
              "Every built-in spec, drawn and summarized by archspec itself. Regenerate with "
              "`python scripts/gen_docs.py`.", "",
              "| spec | network | input | parameters | MACs |", "|---|---|---|---:|---:|"]
     seeds = builtin_spec_names()
-    for name in seeds + [zoo for zoo in zoo_spec_names() if zoo in REFERENCES]:
+    for name in seeds + zoo_spec_names():
         folder = "specs" if name in seeds else f"specs/{ZOO_DIRECTORY}"
         graph = archspec.analyse(name)
-        reference = REFERENCES[name]
+        reference = all_references[name]
         description = graph.description or ""
         page = [
             "<!-- Generated by scripts/gen_docs.py from specs/; do not edit by hand. -->", "",
@@ -159,4 +223,34 @@ def gallery_pages() -> dict[str, str]:
         index.append(f"| [`{name}`]({name}.md) | {reference.title} | {'×'.join(map(str, graph.input_shape))} | "
                      f"{graph.parameters:,} | {graph.macs / 1e9:.3f} G |")
     pages["gallery/index.md"] = "\n".join(index) + "\n"
+    pages["../mkdocs.yml"] = mkdocs_config(all_references)
     return pages
+
+
+NAV_START = "  - Gallery:\n"
+NAV_END = "  - Reference:\n"
+
+
+def mkdocs_config(all_references: dict[str, Reference]) -> str:
+    """mkdocs.yml with its Gallery section written from specs/: the seed networks, then the zoo by family,
+    so a spec added to specs/zoo gets a page and a place in the navigation."""
+    from archspec.spec.builtin import builtin_spec_names, zoo_spec_names
+
+    def entry(name: str, indent: str) -> str:
+        title = all_references[name].title.replace('"', "'")
+        return f'{indent}- "{title}": gallery/{name}.md'
+
+    families: dict[str, list[str]] = {}
+    for name in zoo_spec_names():
+        families.setdefault(zoo_family(name), []).append(name)
+    seeds = [name for name in REFERENCES if name in builtin_spec_names()]
+    seeds += [name for name in builtin_spec_names() if name not in seeds]
+    nav = [NAV_START.rstrip("\n"), "      - gallery/index.md", "      - Classic networks:",
+           *[entry(name, " " * 10) for name in seeds]]
+    for family in sorted(families, key=lambda family: FAMILY_TITLES.get(family, family).lower()):
+        nav.append(f'      - "{FAMILY_TITLES.get(family, family)}":')
+        by_size = sorted(families[family], key=lambda name: (all_references[name].params or 0, name))
+        nav.extend(entry(name, " " * 10) for name in by_size)
+    text = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    start, end = text.index(NAV_START), text.index(NAV_END)
+    return text[:start] + "\n".join(nav) + "\n" + text[end:]

@@ -13,11 +13,16 @@ built-in name) with the options of :mod:`archspec.integrations.blocks`, or a who
 A block that cannot be drawn stops the build with the page, the block's line in it, and the
 usual diagnostics.  Figures are kept between rebuilds of ``mkdocs serve`` while their spec files
 are unchanged, and those files are watched, so saving a spec redraws the pages that show it.
+Figures of spec files are also kept on disk, in ``.cache/archspec-mkdocs/`` beside mkdocs.yml, for
+the next build: one is used again only while its spec files and archspec's own code are unchanged
+(the gallery draws every built-in network, about 180 figures).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +87,7 @@ class ArchspecPlugin(BasePlugin):  # no options of its own
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], tuple[dict[Path, bytes], RenderedBlock]] = {}
+        self._disk: FigureCache | None = None
         self._watched: set[Path] = set()
         self._server: Any = None
         self._figures: dict[str, list[str]] = {}
@@ -89,6 +95,8 @@ class ArchspecPlugin(BasePlugin):  # no options of its own
 
     def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str:
         docs_dir = Path(config["docs_dir"])
+        if self._disk is None and config.get("config_file_path"):
+            self._disk = FigureCache(Path(config["config_file_path"]).parent / ".cache" / "archspec-mkdocs")
         source = Path(page.file.abs_src_path) if page.file.abs_src_path else docs_dir / page.file.src_path
         shown = _shown_path(source)
         lines = markdown.split("\n")
@@ -145,7 +153,11 @@ class ArchspecPlugin(BasePlugin):  # no options of its own
             cached = self._cache.get(key)
             if cached is not None and all(_read(file) == content for file, content in cached[0].items()):
                 return cached[1]
-            rendered = render_block(path, chosen)
+            rendered = self._disk.get(key) if self._disk is not None else None
+            if rendered is None:
+                rendered = render_block(path, chosen)
+                if self._disk is not None:
+                    self._disk.put(key, rendered)
             self._cache[key] = ({file: _read(file) for file in rendered.files}, rendered)
             return rendered
         digest = hashlib.sha1(fence.text.encode("utf-8")).hexdigest()
@@ -165,6 +177,66 @@ class ArchspecPlugin(BasePlugin):  # no options of its own
                 self._watched.add(path)
                 if self._server is not None:
                     self._server.watch(str(path), recursive=False)
+
+
+class FigureCache:
+    """Drawings of spec files kept on disk between builds, each with the digests of the files it came from.
+
+    An entry's name hashes the block's spec path and options with archspec's own code, so a change to
+    archspec draws everything again; a change to a spec file redraws the figures that read it.  A
+    cache that cannot be read or written is no cache: the figure is drawn.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @staticmethod
+    def code_digest() -> str:
+        return _code_digest()
+
+    def _entry(self, key: tuple[str, str]) -> Path:
+        name = hashlib.sha256(f"{key[0]}\0{key[1]}\0{self.code_digest()}".encode()).hexdigest()
+        return self.folder / f"{name}.json"
+
+    def get(self, key: tuple[str, str]) -> RenderedBlock | None:
+        try:
+            entry = json.loads(self._entry(key).read_text(encoding="utf-8"))
+            files = [(Path(path), digest) for path, digest in entry["files"]]
+            if any(_digest(path) != digest for path, digest in files):
+                return None
+            return RenderedBlock(str(entry["html"]), tuple(path for path, _ in files))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: tuple[str, str], rendered: RenderedBlock) -> None:
+        entry = {"html": rendered.html, "files": [[str(path), _digest(path)] for path in rendered.files]}
+        target = self._entry(key)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(entry), encoding="utf-8")
+            partial.replace(target)
+        except OSError:
+            pass
+
+
+_CODE_DIGEST: list[str] = []
+
+
+def _code_digest() -> str:
+    """A digest of archspec's own source: a figure drawn by other code is drawn again."""
+    if not _CODE_DIGEST:
+        package = Path(__file__).resolve().parent.parent
+        digest = hashlib.sha256()
+        for path in sorted(package.rglob("*.py")):
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(_read(path))
+        _CODE_DIGEST.append(digest.hexdigest())
+    return _CODE_DIGEST[0]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(_read(path)).hexdigest()
 
 
 def _marker(index: int) -> str:

@@ -270,13 +270,19 @@ def _contains(container: Any, item: Any) -> bool:
     return item in container
 
 
+_VISITORS: dict[type, Callable[..., Any]] = {}
+"""Each syntax node type's method of :class:`_Evaluator`, looked up once (evaluation is on the lowering's hot path)."""
+
+
 class _Evaluator:
     def __init__(self, variables: Mapping[str, Any]):
         self.variables = variables
 
     def visit(self, node: ast.expr) -> Any:
-        method: Callable[[Any], Any] = getattr(self, f"visit_{type(node).__name__}")
-        return _checked(method(node))
+        visitor = _VISITORS.get(type(node))
+        if visitor is None:
+            visitor = _VISITORS[type(node)] = getattr(_Evaluator, f"visit_{type(node).__name__}")
+        return _checked(visitor(self, node))
 
     def visit_Constant(self, node: ast.Constant) -> Any:
         if not isinstance(node.value, (int, float, str, bool, type(None))):

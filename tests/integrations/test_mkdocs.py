@@ -124,3 +124,19 @@ def test_an_inline_spec_with_a_yaml_error_gets_the_located_diagnostic(tmp_path):
     assert result.returncode == 1
     assert "cannot draw the block at docs/index.md:3" in result.stderr
     assert re.search(r"docs/index\.md:\d+:\d+: error:", result.stderr) and "Traceback" not in result.stderr
+
+
+def test_figure_cache_keeps_a_drawing_until_its_spec_changes(tmp_path):
+    from archspec.integrations.blocks import RenderedBlock
+    from archspec.integrations.mkdocs import FigureCache
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text("archspec: 1\n", encoding="utf-8")
+    cache = FigureCache(tmp_path / "cache")
+    key = (str(spec), "options")
+    assert cache.get(key) is None
+    cache.put(key, RenderedBlock("<svg/>", (spec,)))
+    assert cache.get(key) == RenderedBlock("<svg/>", (spec,))
+    assert cache.get((str(spec), "other options")) is None
+    spec.write_text("archspec: 1\nname: changed\n", encoding="utf-8")
+    assert cache.get(key) is None

@@ -210,7 +210,7 @@ def collapsed_description(view: DiagramView, box: Box) -> str:
         return f"{repeated_block(view, scope.path) or 'repeat'} ×{scope.count}"
     what = scope.block or f"{len(box.nodes)} layers"
     if box.run is not None and box.run.folded:
-        return f"{what} ×{box.run.count}"
+        return f"{what} ×{box.run.count}" + (f", {box.run.span}" if box.run.span else "")
     return what
 
 

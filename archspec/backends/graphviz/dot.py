@@ -169,7 +169,7 @@ def _label(name: str | None, lines: list[str], box: Box, show_params: bool) -> s
     rows.extend(f'<FONT POINT-SIZE="9">{escape(line)}</FONT>' for line in lines[1:])
     rows.append(escape(theme.volume_text(box.output_shape)))
     if show_params and box.parameters:
-        each = " each" if box.run is not None and box.run.folded else ""
+        each = " each" if box.run is not None and box.run.folded and box.run.uniform_parameters else ""
         rows.append(f'<FONT POINT-SIZE="9" COLOR="{theme.MUTED_COLOR}">'
                     f"{theme.count_text(box.parameters)} params{each}</FONT>")
     body = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
@@ -194,13 +194,18 @@ def _cluster_attributes(view: DiagramView, cluster: Cluster, show_params: bool, 
     note = cluster_note(view, cluster)
     if show_params:
         total = sum(node.parameters for node in view.graph.nodes_in(run.representative if run else scope.path))
-        if run is not None:
+        if run is not None and run.uniform_parameters:
             note += f" · {theme.count_text(total)} params each"
+        elif run is not None:
+            total = sum(run.parameters)
+            note += f" · {theme.count_text(total)} params in all"
         elif total:
             note += f" · {theme.count_text(total)} params"
     label = f"<B>{escape(view.folding.display_name(cluster.id))}</B>"
     if run is not None:
         label += f'  <FONT POINT-SIZE="13"><B>×{run.count}</B></FONT>'
+        if run.span:
+            label += f'<FONT POINT-SIZE="10" COLOR="{theme.MUTED_COLOR}">, {escape(run.span)}</FONT>'
     if note:
         # Across the flow, a second line keeps the title clear of the edge entering the cluster.
         separator = '<BR ALIGN="LEFT"/>' if rankdir in ("TB", "BT") else "  "

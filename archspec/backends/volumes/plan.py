@@ -188,7 +188,8 @@ class _Planner:
 def _with_parameters(arrow: Arrow, view: DiagramView) -> Arrow:
     if not arrow.parameters:
         return arrow
-    each = " each" if view.folding.run_positions(arrow.layer) else ""
+    runs = [view.folding.run_headed_by[run] for run in view.folding.run_positions(arrow.layer)]
+    each = "" if not runs else " each" if all(run.uniform_parameters for run in runs) else " in the first"
     return replace(arrow, text=(*arrow.text, f"{count_text(arrow.parameters)} params{each}"))
 
 

@@ -290,7 +290,7 @@ def _frame(plan: VolumePlan, piece: FramePiece) -> str:
            f"{escape(name)}</text>"]
     x += text_width(name, FRAME_TITLE_SIZE, bold=True) + 6
     if folded and cluster.run is not None:
-        count = f"×{cluster.run.count}"
+        count = f"×{cluster.run.count}" + (f", {cluster.run.span}" if cluster.run.span else "")
         out.append(f'<text class="count" x="{number(x)}" y="{number(y + 1)}" font-size="{number(FRAME_COUNT_SIZE)}" '
                    f'font-weight="bold" fill="{theme.SKIP_COLOR}">{escape(count)}</text>')
         x += text_width(count, FRAME_COUNT_SIZE, bold=True) + 6

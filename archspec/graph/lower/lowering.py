@@ -49,6 +49,16 @@ class Lowering:
         self.scopes: list[Scope] = []
         self.scope_names: dict[str, dict[str, Ref]] = {}
         self.errors = DiagnosticCollector()
+        self._child_scope_names: dict[str, set[str]] = {}
+        self._scopes_indexed = 0
+
+    def child_scope_names(self, path: str) -> set[str]:
+        """The local names of the scopes made so far directly inside ``path`` (indexed as scopes are added,
+        so asking at every residual stays linear in the network)."""
+        for scope in self.scopes[self._scopes_indexed:]:
+            self._child_scope_names.setdefault(scope.parent, set()).add(scope.local_name)
+        self._scopes_indexed = len(self.scopes)
+        return self._child_scope_names.get(path, set())
 
     def run(self) -> Graph:
         """The graph, or SpecError with every problem found."""

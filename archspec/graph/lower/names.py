@@ -135,7 +135,7 @@ def register_name(lowering: Lowering, scope: ScopeState, explicit: str | None, p
 
 def free_scope_name(lowering: Lowering, scope: ScopeState, wanted: str) -> str:
     """``shortcut`` for a scope's first residual, then ``shortcut2``, ``shortcut3``..."""
-    taken = set(scope.names) | set(scope.declared) | {s.local_name for s in lowering.scopes if s.parent == scope.path}
+    taken = set(scope.names) | set(scope.declared) | lowering.child_scope_names(scope.path)
     if wanted not in taken:
         return wanted
     number = 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archspec.backends.diagram.folding import fold, scope_members, structural_signature
+from archspec.backends.diagram.folding import fold, scope_members, span_text
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse
 
@@ -40,13 +40,13 @@ def test_basic_blocks_without_projection_fold_whole_stage():
     assert runs["layer2"] == [("layer2.0", 1), ("layer2.1", 1)]
 
 
-def test_iterations_that_differ_do_not_fold():
-    assert run_titles("growing_repeat") == {"widen": [("widen.0", 1), ("widen.1", 1), ("widen.2", 1)]}
+def test_iterations_that_differ_in_structure_do_not_fold():
+    assert run_titles("resnet152")["layer3"][0] == ("layer3.0", 1)  # the projection shortcut
 
 
 def test_first_iteration_differs_in_input_width_only():
     runs = run_titles("inception")
-    assert runs == {"stack": [("stack.0", 1), ("stack.1–3", 3)]}
+    assert runs == {"stack": [("stack.0–3", 4)]}
 
 
 def test_expand_folds_nothing():
@@ -97,16 +97,39 @@ def test_collapsed_scope_is_the_outermost_collapsed_ancestor():
     assert folding.collapsed_scope("") is None
 
 
-def test_signature_ignores_names_of_the_scope_and_of_outside_inputs():
-    resnet = graph("resnet50")
-    members = scope_members(resnet)
+def test_iterations_fold_across_shapes_and_values_with_their_range():
+    folding = fold(graph("growing_repeat"))
+    (run,) = folding.runs["widen"]
+    assert (run.title, run.count, run.span) == ("widen.0–2", 3, "4→24 channels")
+    assert not run.uniform_parameters
 
-    def signature(path: str):
-        return structural_signature(resnet, path, members[path])
 
-    assert signature("layer3.2") == signature("layer3.4")
-    assert signature("layer3.0") != signature("layer3.1")
-    assert signature("layer2.1") != signature("layer3.1")
+def test_calls_an_unnamed_repeat_made_fold_like_iterations():
+    folding = fold(graph("densenet121"))
+    titles = [(run.title, run.count, run.span) for run in folding.sequences]
+    assert titles == [("dense_layer1–6", 6, "64→256 channels"), ("dense_layer7–18", 12, "128→512 channels"),
+                      ("dense_layer19–42", 24, "256→1024 channels"), ("dense_layer43–58", 16, "512→1024 channels")]
+    assert folding.representative("dense_layer5.new") == "dense_layer1.new"
+
+
+def test_stages_fold_though_their_inner_runs_differ_in_length():
+    folding = fold(graph("efficientnet_b0"))
+    stages = [run for run in folding.sequences if run.representative.count(".") == 0]
+    assert [(run.title, run.count) for run in stages] == [("stage1", 1), ("stage2–6", 5), ("stage7", 1)]
+    # stage5 has three blocks, stage2 two: the third block's twin is stage2's last one
+    assert folding.representative("stage5.mbconv3.conv_bn3.conv1") == "stage2.mbconv2.conv_bn3.conv1"
+
+
+def test_two_calls_written_one_after_the_other_stay_apart():
+    folding = fold(graph("efficientnet_b0"))
+    assert not any(run.representative.endswith("conv_bn1") and run.folded for run in folding.sequences)
+
+
+def test_span_names_what_changes():
+    assert span_text((64, 56, 56), (256, 56, 56)) == "64→256 channels"
+    assert span_text((16, 112, 112), (192, 7, 7)) == "16→192 channels, 112×112→7×7"
+    assert span_text((8,), (16,)) == "8→16 features"
+    assert span_text((8, 4, 4), (8, 4, 4)) == ""
 
 
 def test_scope_members_match_the_graph():

@@ -137,7 +137,7 @@ def test_branches_are_placed_side_by_side():
     branch = [result.placed[name] for name in ("stack.0.b2a", "stack.0.b3a")]
     assert branch[0].y != branch[1].y and abs(branch[0].x - branch[1].x) < 20
     curves = [route for route in result.routes if route.kind == "curve"]
-    assert len(curves) >= 6
+    assert len(curves) >= 5  # one inception block drawn (the four fold): its branches in and out
     concat = result.placed["stack.0.concat1"]
     for route in curves:
         if route.arrow.target == "stack.0.concat1":
