@@ -68,11 +68,17 @@ class Run:
 
     @property
     def title(self) -> str:
-        """``layer3.1–35`` for a folded run, ``layer3.0`` for a single iteration."""
+        """``layer3.1–35`` for a folded run, ``layer3.0`` for a single iteration; a run of calls
+        ``dense_layer1–6``, ``Mixed_6b–6e``."""
         if not self.folded:
             return self.representative
         if self.sequence:
-            return f"{self.representative}–{self.last_index}"
+            first, last = self.representative.rsplit(".", 1)[-1], self.members[-1].rsplit(".", 1)[-1]
+            shared = 0
+            while shared < min(len(first), len(last)) and first[shared] == last[shared]:
+                shared += 1
+            shared = len(first[:shared].rstrip("0123456789"))  # dense_layer10–12, not dense_layer10–2
+            return f"{self.representative}–{last[shared:]}"
         return f"{self.repeat}.{self.first_index}–{self.last_index}"
 
 
@@ -174,12 +180,13 @@ class Folding:
         return {run.representative: run for run in self.all_runs}
 
 
-def fold(graph: Graph, *, expand: bool = False, depth: int | None = None) -> Folding:
+def fold(graph: Graph, *, expand: bool = False, depth: int | None = None, resized: bool = False) -> Folding:
     """Decide what a diagram shows.
 
     ``expand`` keeps every iteration (no run is folded); ``depth`` collapses every block, repeat
     and iteration deeper than it (top-level scopes have depth 1, so ``depth=0`` draws each of them
-    as one box).
+    as one box); ``resized`` also folds calls written one after the other that differ only in sizes
+    (see :func:`call_sequences`).
     """
     repeats = [scope for scope in graph.scopes if scope.kind == "repeat"]
     iterations: dict[str, list[Scope]] = {scope.path: [] for scope in repeats}
@@ -192,7 +199,7 @@ def fold(graph: Graph, *, expand: bool = False, depth: int | None = None) -> Fol
         runs = {repeat: tuple(_run(graph, repeat, [iteration], {}) for iteration in members)
                 for repeat, members in iterations.items()}
         return Folding(graph, runs, collapsed)
-    groups = {**{(path, 0): members for path, members in iterations.items()}, **call_sequences(graph)}
+    groups = {**{(path, 0): members for path, members in iterations.items()}, **call_sequences(graph, resized)}
     found = structural_runs(graph, groups)
     runs = {scope.path: found[scope.path, 0] for scope in repeats}
     sequences = tuple(run for key, group_runs in found.items() if key[1] > 0 for run in group_runs)
@@ -203,13 +210,16 @@ GroupKey = tuple[str, int]
 """A repeat's iterations: (its path, 0); a sequence of block calls: (the scope around it, 1, 2, ...)."""
 
 
-def call_sequences(graph: Graph) -> dict[GroupKey, list[Scope]]:
+def call_sequences(graph: Graph, resized: bool = False) -> dict[GroupKey, list[Scope]]:
     """Consecutive calls of one block, each taking the previous one's output, that a repeat made: what an
     unnamed repeat leaves (``dense_layer1`` ... ``dense_layer6``), grouped like a repeat's iterations.
 
     A repeat shows in the calls' source locations: one entry called again and again, or a body of
-    several entries again and again (Swin's plain and shifted blocks).  Two calls of one block written
-    one after the other (EfficientNet's expansion and depthwise convolutions) stay apart.
+    several entries again and again (Swin's plain and shifted blocks).  With ``resized``, calls written
+    one after the other join too when their layers differ only in their output sizes (Inception's
+    ``Mixed_5b``, ``Mixed_5c``, ``Mixed_5d``: the same module at other widths); calls that differ in
+    anything else (EfficientNet's expansion and depthwise convolutions: other kernels and groups)
+    always stay apart.
     """
     members = scope_members(graph)
     chains: dict[str, list[list[Scope]]] = {}
@@ -224,7 +234,7 @@ def call_sequences(graph: Graph) -> dict[GroupKey, list[Scope]]:
     sequences: dict[GroupKey, list[Scope]] = {}
     for parent, parent_chains in chains.items():
         for chain in parent_chains:
-            for segment in _repeated_segments(chain):
+            for segment in _repeated_segments(chain, members if resized else None):
                 sequences[parent, len([key for key in sequences if key[0] == parent]) + 1] = segment
     return sequences
 
@@ -234,9 +244,10 @@ def _continues(previous: Scope, scope: Scope, members: dict[str, list[Node]]) ->
     return scope.block == previous.block and members[previous.path][-1].name in members[scope.path][0].inputs
 
 
-def _repeated_segments(chain: list[Scope]) -> list[list[Scope]]:
-    """The parts of a chain of calls that a repeat made: the whole chain when its source locations
-    repeat with a period (at least twice over), else its runs of calls from one location."""
+def _repeated_segments(chain: list[Scope], members: dict[str, list[Node]] | None) -> list[list[Scope]]:
+    """The parts of a chain of calls that fold: the whole chain when its source locations repeat with
+    a period (at least twice over), else its runs of calls from one location or, given the calls'
+    ``members``, differing only in sizes."""
     locations = [scope.location for scope in chain]
     if None in locations:
         return []
@@ -245,11 +256,36 @@ def _repeated_segments(chain: list[Scope]) -> list[list[Scope]]:
             return [chain]
     segments: list[list[Scope]] = []
     for scope in chain:
-        if segments and segments[-1][-1].location == scope.location:
+        previous = segments[-1][-1] if segments else None
+        if previous is not None and (previous.location == scope.location or (
+                members is not None and _differ_only_in_sizes(members[previous.path], members[scope.path]))):
             segments[-1].append(scope)
         else:
             segments.append([scope])
     return [segment for segment in segments if len(segment) > 1]
+
+
+def _differ_only_in_sizes(first: list[Node], second: list[Node]) -> bool:
+    """Whether two calls' layers are the same ops with the same parameters, but for parameters whose
+    values are the layer's output size (a convolution's ``channels``, a linear layer's ``features``)."""
+    if len(first) != len(second):
+        return False
+    for one, other in zip(first, second, strict=True):
+        if one.op != other.op:
+            return False
+        ours = one.params.model_dump() if one.params is not None else {}
+        theirs = other.params.model_dump() if other.params is not None else {}
+        if ours.keys() != theirs.keys():
+            return False
+        for key, value in ours.items():
+            if value != theirs[key] and not (_is_size(value, one) and _is_size(theirs[key], other)):
+                return False
+    return True
+
+
+def _is_size(value: object, node: Node) -> bool:
+    shape = node.output_shape
+    return isinstance(value, int) and not isinstance(value, bool) and bool(shape) and value in (shape[0], shape[-1])
 
 
 def structural_runs(graph: Graph, groups: dict[GroupKey, list[Scope]]) -> dict[GroupKey, tuple[Run, ...]]:

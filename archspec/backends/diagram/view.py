@@ -140,9 +140,34 @@ def check_options(rankdir: str, depth: int | None) -> None:
         raise UsageError(f"depth must be a non-negative integer, got {depth!r}")
 
 
+BOX_BUDGET = 80
+"""The most boxes a default diagram draws before it folds further (see :func:`diagram_view`)."""
+
+
 def diagram_view(graph: Graph, *, expand: bool = False, depth: int | None = None) -> DiagramView:
-    """Plan the diagram: which boxes, clusters and edges to draw."""
-    folding = fold(graph, expand=expand, depth=depth)
+    """Plan the diagram: which boxes, clusters and edges to draw.
+
+    By default (no ``depth``, not ``expand``) repeated structure folds.  A network that still needs
+    more than :data:`BOX_BUDGET` boxes also folds consecutive calls of one block that differ only in
+    sizes (Inception's modules at their several widths), and if that is not enough its blocks are
+    collapsed from the deepest level up until it fits.  An explicit ``depth`` or ``expand`` draws
+    exactly what it asks for.
+    """
+    view = _planned_view(graph, expand=expand, depth=depth)
+    if expand or depth is not None or len(view.boxes) <= BOX_BUDGET:
+        return view
+    view = _planned_view(graph, resized=True)
+    deepest = max((scope.depth for scope in graph.scopes), default=0)
+    for level in range(deepest - 1, -1, -1):
+        if len(view.boxes) <= BOX_BUDGET:
+            break
+        view = _planned_view(graph, depth=level, resized=True)
+    return view
+
+
+def _planned_view(graph: Graph, *, expand: bool = False, depth: int | None = None,
+                  resized: bool = False) -> DiagramView:
+    folding = fold(graph, expand=expand, depth=depth, resized=resized)
     scopes = graph.scopes_by_path
     shortcut_scopes = {scope.path for scope in graph.scopes if scope.kind == "shortcut"}
 

@@ -125,6 +125,26 @@ def test_two_calls_written_one_after_the_other_stay_apart():
     assert not any(run.representative.endswith("conv_bn1") and run.folded for run in folding.sequences)
 
 
+def test_calls_that_differ_only_in_sizes_fold_when_asked():
+    assert not any(run.folded and run.representative == "Mixed_5b" for run in fold(graph("inception_v3")).sequences)
+    folding = fold(graph("inception_v3"), resized=True)
+    modules = [(run.title, run.count, run.span) for run in folding.sequences if "." not in run.representative]
+    assert modules == [("Mixed_5b–5d", 3, "192→288 channels"), ("Mixed_6b–6e", 4, ""), ("Mixed_7b–7c", 2,
+                                                                                         "1280→2048 channels")]
+    # other kernels and groups are not sizes: EfficientNet's expansion and depthwise convolutions stay apart
+    resized = fold(graph("efficientnet_b0"), resized=True)
+    assert not any(run.representative.endswith("conv_bn1") and run.folded for run in resized.sequences)
+
+
+def test_the_default_diagram_folds_further_only_beyond_its_box_budget():
+    from archspec.backends.diagram.view import BOX_BUDGET, diagram_view
+
+    assert len(diagram_view(graph("vgg16")).boxes) == len(diagram_view(graph("vgg16"), depth=9).boxes)
+    unfolded = diagram_view(graph("inception_v3"), depth=9)
+    default = diagram_view(graph("inception_v3"))
+    assert len(unfolded.boxes) > BOX_BUDGET >= len(default.boxes) > BOX_BUDGET // 2
+
+
 def test_span_names_what_changes():
     assert span_text((64, 56, 56), (256, 56, 56)) == "64→256 channels"
     assert span_text((16, 112, 112), (192, 7, 7)) == "16→192 channels, 112×112→7×7"
