@@ -15,7 +15,7 @@ from archspec.ops.activation import (
     Softmax,
     Tanh,
 )
-from archspec.ops.attention import MultiheadAttention, WindowAttention
+from archspec.ops.attention import MultiheadAttention, WindowAttention, WindowAttentionV2
 from archspec.ops.base import Op
 from archspec.ops.channels import ChannelShuffle, Chunk
 from archspec.ops.conv import Conv2d
@@ -35,5 +35,6 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     # tensors of any rank: tokens, channels-last images, attention
     Multiply, LayerNorm, Permute, Learned, Select, MultiheadAttention,
     WindowAttention, PatchMerging,
+    WindowAttentionV2,
     ReLU6, HardSwish, HardSigmoid, SiLU, Mish, StochasticDepth, Chunk, ChannelShuffle,
 )

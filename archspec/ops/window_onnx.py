@@ -44,12 +44,50 @@ def _roll(context: OnnxContext, value: str, shifts: tuple[int, int], sizes: tupl
     return value
 
 
-def _linear(context: OnnxContext, value: str, layer: str) -> str:
+def relative_coords_table(window: tuple[int, int]) -> np.ndarray:
+    """``[(2wh-1) * (2ww-1), 2]``: Swin v2's log-spaced relative offsets, row-major (as archspec.nn's buffer)."""
+    wh, ww = window
+    rows = np.arange(-(wh - 1), wh, dtype=np.float32) / np.float32(max(wh - 1, 1))
+    cols = np.arange(-(ww - 1), ww, dtype=np.float32) / np.float32(max(ww - 1, 1))
+    grid = np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1).reshape(-1, 2) * np.float32(8)
+    return (np.sign(grid) * np.log2(np.abs(grid) + np.float32(1)) / np.float32(3)).astype(np.float32)
+
+
+def _linear(context: OnnxContext, value: str, layer: str, bias: str | None = None) -> str:
     weight = context.add_node("Transpose", [context.weight(f"{layer}.weight")], {"perm": [1, 0]})
-    return context.add_node("Add", [context.add_node("MatMul", [value, weight]), context.weight(f"{layer}.bias")])
+    product = context.add_node("MatMul", [value, weight])
+    return context.add_node("Add", [product, bias or context.weight(f"{layer}.bias")])
 
 
-def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, int], shift: tuple[int, int]) -> None:
+def _continuous_bias(context: OnnxContext, window: tuple[int, int], heads: int) -> str:
+    """Swin v2's bias: ``cpb_mlp`` over the offsets' table, looked up per pair of positions, 16 * sigmoid."""
+    hidden = _linear(context, context.constant("relative_coords_table", relative_coords_table(window)), "cpb_mlp.0")
+    hidden = context.add_node("Relu", [hidden])
+    weight = context.add_node("Transpose", [context.weight("cpb_mlp.2.weight")], {"perm": [1, 0]})
+    table = context.add_node("MatMul", [hidden, weight])  # [offsets, heads]
+    bias = _lookup(context, table, window, heads)
+    return context.add_node("Mul", [context.add_node("Sigmoid", [bias]), context.constant("sixteen", 16.0)])
+
+
+def _lookup(context: OnnxContext, table: str, window: tuple[int, int], heads: int) -> str:
+    tokens = window[0] * window[1]
+    index = context.constant("relative_position_index", relative_position_index(window).reshape(-1).astype(np.int64))
+    bias = context.add_node("Gather", [table, index], {"axis": 0})
+    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
+    return context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
+
+
+def _normalized(context: OnnxContext, value: str) -> str:
+    """``value / max(|value|, 1e-12)`` over the last axis (torch's F.normalize)."""
+    squares = context.add_node("ReduceSum", [context.add_node("Mul", [value, value]), context.constant("last", [-1])],
+                               {"keepdims": 1})
+    norm = context.add_node("Max", [context.add_node("Sqrt", [squares]), context.constant("epsilon", 1e-12)])
+    return context.add_node("Div", [value, norm])
+
+
+def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, int], shift: tuple[int, int],
+                           *, cosine: bool = False) -> None:
+    """Swin's window attention; ``cosine``: Swin v2's (cosine scores, continuous bias, no keys' bias)."""
     height, width, channels = context.input_shapes[0]
     wh, ww = window
     pad_h, pad_w = (wh - height % wh) % wh, (ww - width % ww) % ww
@@ -63,17 +101,25 @@ def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, 
     value = context.add_node("Reshape", [value, context.constant("grid", [-1, rows, wh, cols, ww, channels])])
     value = context.add_node("Transpose", [value], {"perm": [0, 1, 3, 2, 4, 5]})
     value = context.add_node("Reshape", [value, context.constant("windows", [-1, tokens, channels])])
-    qkv = context.add_node("Reshape", [_linear(context, value, "qkv"),
+    qkv_bias = None
+    if cosine:
+        keep = np.ones(3 * channels, dtype=np.float32)
+        keep[channels:2 * channels] = 0
+        qkv_bias = context.add_node("Mul", [context.weight("qkv.bias"), context.constant("no_key_bias", keep)])
+    qkv = context.add_node("Reshape", [_linear(context, value, "qkv", qkv_bias),
                                        context.constant("qkv_shape", [-1, tokens, 3, heads, width_per_head])])
     stacked = context.add_node("Transpose", [qkv], {"perm": [2, 0, 3, 1, 4]})
     query, key, value = (context.add_node("Gather", [stacked, context.constant(name, index)], {"axis": 0}, label=name)
                          for index, name in enumerate(("query", "key", "value")))
-    query = context.add_node("Mul", [query, context.constant("scale", 1 / math.sqrt(width_per_head))])
+    if cosine:
+        limited = context.add_node("Min", [context.weight("logit_scale"), context.constant("max_scale", math.log(100))])
+        query = context.add_node("Mul", [_normalized(context, query), context.add_node("Exp", [limited])])
+        key = _normalized(context, key)
+        bias = _continuous_bias(context, window, heads)
+    else:
+        query = context.add_node("Mul", [query, context.constant("scale", 1 / math.sqrt(width_per_head))])
+        bias = _lookup(context, context.weight("relative_position_bias_table"), window, heads)
     scores = context.add_node("MatMul", [query, context.add_node("Transpose", [key], {"perm": [0, 1, 3, 2]})])
-    index = context.constant("relative_position_index", relative_position_index(window).reshape(-1).astype(np.int64))
-    bias = context.add_node("Gather", [context.weight("relative_position_bias_table"), index], {"axis": 0})
-    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
-    bias = context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
     scores = context.add_node("Add", [scores, bias])
     if any(shifts):
         grouped = context.add_node("Reshape", [scores, context.constant("by_window",
