@@ -143,13 +143,10 @@ def window_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, bias: tor
     else:
         q = nn.functional.normalize(q, dim=-1) * cosine_scale
         k = nn.functional.normalize(k, dim=-1)
-    scores = q.matmul(k.transpose(-2, -1)) + bias
-    if sh or sw:
-        mask = _shift_mask(padded_h, padded_w, (wh, ww), (sh, sw), x)
-        scores = (scores.view(batch, rows * cols, heads, tokens, tokens) + mask.unsqueeze(1).unsqueeze(0))
-        scores = scores.view(-1, heads, tokens, tokens)
-    weights = nn.functional.dropout(scores.softmax(dim=-1), attention_dropout)
-    out = weights.matmul(v).transpose(1, 2).reshape(-1, tokens, channels)
+    if sh or sw:  # one bias per window: [batch * windows, heads, tokens, tokens]
+        bias = (bias + _shift_mask(padded_h, padded_w, (wh, ww), (sh, sw), x).unsqueeze(1)).repeat(batch, 1, 1, 1)
+    out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=attention_dropout, scale=1.0)
+    out = out.transpose(1, 2).reshape(-1, tokens, channels)
     out = nn.functional.dropout(proj(out), dropout)
     out = out.view(batch, rows, cols, wh, ww, channels).permute(0, 1, 3, 2, 4, 5)
     out = out.reshape(batch, padded_h, padded_w, channels)

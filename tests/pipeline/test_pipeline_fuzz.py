@@ -60,6 +60,7 @@ EVERY_OP: Document = {
         {"permute": [1, 2, 0]},
         {"layer_norm": {"channels_last": True}},
         {"window_attention": {"heads": 2, "window": 2, "shift": 1}},
+        {"window_attention_v2": {"heads": 2, "window": [2, 3], "shift": 1, "bias_hidden": 8}},
         {"patch_merging": {"channels": 6}},
         {"linear": {"features": 4, "channels_last": True}},
         {"flatten": {"start": 0, "end": 1}, "name": "tokens"},
