@@ -26,6 +26,7 @@ class Reference:
 CONVNEXT = "Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, *A ConvNet for the 2020s*, 2022"
 VIT = "Dosovitskiy et al., *An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale*, 2020"
 SWIN = "Liu et al., *Swin Transformer: Hierarchical Vision Transformer using Shifted Windows*, 2021"
+SWIN_V2 = "Liu et al., *Swin Transformer V2: Scaling Up Capacity and Resolution*, 2022"
 
 REFERENCES: dict[str, Reference] = {
     "lenet5": Reference("LeNet-5", "LeCun, Bottou, Bengio & Haffner, *Gradient-based learning applied to document "
@@ -71,6 +72,9 @@ REFERENCES: dict[str, Reference] = {
         ("swin_t", "Swin-T", SWIN, 28_288_354, 4.491, ""),
         ("swin_s", "Swin-S", SWIN, 49_606_258, 8.741, ""),
         ("swin_b", "Swin-B", SWIN, 87_768_224, 15.431, ""),
+        ("swin_v2_t", "Swin-V2-T", SWIN_V2, 28_351_570, 5.94, "At 256×256, as its published weights."),
+        ("swin_v2_s", "Swin-V2-S", SWIN_V2, 49_737_442, 11.546, "At 256×256, as its published weights."),
+        ("swin_v2_b", "Swin-V2-B", SWIN_V2, 87_930_848, 20.325, "At 256×256, as its published weights."),
     )},
 }
 

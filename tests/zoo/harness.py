@@ -33,6 +33,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
     "vit": ("vit_b_32", "vit_b_16", "vit_l_16", "vit_l_32", "vit_h_14"),
     "swin": ("swin_t", "swin_s", "swin_b"),
+    "swin_v2": ("swin_v2_t", "swin_v2_s", "swin_v2_b"),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 

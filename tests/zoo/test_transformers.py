@@ -1,4 +1,4 @@
-"""The transformer-era families (ConvNeXt, ViT, Swin) against torchvision: figures, ported outputs, input sizes.
+"""The transformer-era families (ConvNeXt, ViT, Swin, Swin v2) against torchvision: figures, ported outputs, sizes.
 
 Static figures are checked for every model; ported-output equality for one model per family by default and
 for all of them under ``pytest -m zoo``.
@@ -16,6 +16,7 @@ FAMILIES = {
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
     "vit": ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"),
     "swin": ("swin_t", "swin_s", "swin_b"),
+    "swin_v2": ("swin_v2_t", "swin_v2_s", "swin_v2_b"),
 }
 MODELS = [name for names in FAMILIES.values() for name in names]
 
@@ -78,6 +79,7 @@ SMALL = {  # one block per stage, small inputs: the same ops and code paths as t
     "convnext_tiny": ({"depths": [1, 1, 1, 1]}, (3, 64, 64)),
     "vit_b_32": ({"depth": 1}, (3, 64, 64)),
     "swin_t": ({"depths": [2, 2, 2, 2]}, (3, 64, 64)),
+    "swin_v2_t": ({"depths": [2, 2, 2, 2]}, (3, 64, 64)),
 }
 
 
