@@ -6,6 +6,8 @@ torchvision gives them, so a ported state_dict lines up tensor by tensor.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -117,7 +119,10 @@ def _shift_mask(height: int, width: int, window: tuple[int, int], shift: tuple[i
 
 def window_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, bias: torch.Tensor, heads: int,
                      window: tuple[int, ...], shift: tuple[int, ...], attention_dropout: float,
-                     dropout: float) -> torch.Tensor:
+                     dropout: float, qkv_bias: torch.Tensor | None = None,
+                     cosine_scale: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention within (shifted) windows: ``qkv_bias`` replaces the ``qkv`` layer's bias; with
+    ``cosine_scale`` (per head) the scores are cosine similarities times it (Swin v2), else scaled dot products."""
     batch, height, width, channels = x.shape
     wh, ww = window
     pad_bottom, pad_right = (wh - height % wh) % wh, (ww - width % ww) % ww
@@ -127,18 +132,19 @@ def window_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, bias: tor
     sw = shift[1] if ww < padded_w else 0
     if sh or sw:
         x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
-    rows, cols = padded_h // wh, padded_w // ww
     windows = partition(x, (wh, ww), grid=False)
     tokens = wh * ww
-    q, k, v = qkv(windows).reshape(-1, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4)
-    q = q * (channels // heads) ** -0.5
-    scores = q.matmul(k.transpose(-2, -1)) + bias
-    if sh or sw:
-        mask = _shift_mask(padded_h, padded_w, (wh, ww), (sh, sw), x)
-        scores = (scores.view(batch, rows * cols, heads, tokens, tokens) + mask.unsqueeze(1).unsqueeze(0))
-        scores = scores.view(-1, heads, tokens, tokens)
-    weights = nn.functional.dropout(scores.softmax(dim=-1), attention_dropout)
-    out = weights.matmul(v).transpose(1, 2).reshape(-1, tokens, channels)
+    projected = qkv(windows) if qkv_bias is None else nn.functional.linear(windows, qkv.weight, qkv_bias)
+    q, k, v = projected.reshape(-1, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4)
+    if cosine_scale is None:
+        q = q * (channels // heads) ** -0.5
+    else:
+        q = nn.functional.normalize(q, dim=-1) * cosine_scale
+        k = nn.functional.normalize(k, dim=-1)
+    if sh or sw:  # one bias per window: [batch * windows, heads, tokens, tokens]
+        bias = (bias + _shift_mask(padded_h, padded_w, (wh, ww), (sh, sw), x).unsqueeze(1)).repeat(batch, 1, 1, 1)
+    out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=attention_dropout, scale=1.0)
+    out = out.transpose(1, 2).reshape(-1, tokens, channels)
     out = departition(nn.functional.dropout(proj(out), dropout), (batch, padded_h, padded_w, channels), (wh, ww),
                       grid=False)
     if sh or sw:
@@ -217,6 +223,68 @@ class PartitionAttention(nn.Module):
         out = self.merge(out.transpose(1, 2).reshape(-1, tokens, channels))
         out = nn.functional.dropout(out, self.dropout, self.training)
         return departition(out, (batch, height, width, channels), self.size, self.grid)
+
+
+class WindowAttentionV2(nn.Module):
+    """Swin v2's window attention: scaled cosine attention and a continuous relative position bias.
+
+    Windows, shifts and masks as :class:`WindowAttention`.  Scores are cosine similarities of queries and
+    keys times a learned per-head scale (clamped to at most 100), plus a bias that a small MLP (``cpb_mlp``)
+    computes from log-spaced relative offsets (``relative_coords_table``) and squashes to (0, 16).  The keys'
+    part of the ``qkv`` bias is held at zero.  Tensors keep torchvision's names and order: ``logit_scale``,
+    ``relative_coords_table``, ``relative_position_index``, ``qkv``, ``proj``, ``cpb_mlp``.
+    """
+
+    def __init__(self, dim: int, heads: int, window: tuple[int, int], shift: tuple[int, int],
+                 attention_dropout: float = 0.0, dropout: float = 0.0, hidden: int = 512) -> None:
+        super().__init__()
+        self.heads = heads
+        self.window = tuple(window)
+        self.shift = tuple(shift)
+        self.attention_dropout = attention_dropout
+        self.dropout = dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.register_buffer("relative_coords_table", relative_coords_table(self.window))
+        self.register_buffer("relative_position_index", relative_position_index(self.window))
+        self.logit_scale = nn.Parameter(torch.empty(heads, 1, 1))
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, heads, bias=False))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The scale at 10 and the keys' bias at 0 (the linear layers reset themselves first)."""
+        with torch.no_grad():
+            self.logit_scale.fill_(math.log(10.0))
+            self.qkv.bias[self.qkv.bias.numel() // 3:2 * self.qkv.bias.numel() // 3].zero_()
+            table: torch.Tensor = self.relative_coords_table  # type: ignore[assignment]
+            table.copy_(relative_coords_table(self.window))
+            index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
+            index.copy_(relative_position_index(self.window))
+
+    def position_bias(self) -> torch.Tensor:
+        tokens = self.window[0] * self.window[1]
+        index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
+        table = self.cpb_mlp(self.relative_coords_table).view(-1, self.heads)
+        bias = table[index].view(tokens, tokens, -1).permute(2, 0, 1).unsqueeze(0)
+        return 16 * torch.sigmoid(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        third = self.qkv.bias.numel() // 3
+        bias = torch.cat((self.qkv.bias[:third], torch.zeros_like(self.qkv.bias[third:2 * third]),
+                          self.qkv.bias[2 * third:]))
+        scale = torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
+        return window_attention(x, self.qkv, self.proj, self.position_bias(), self.heads, self.window, self.shift,
+                                self.attention_dropout if self.training else 0.0,
+                                self.dropout if self.training else 0.0, qkv_bias=bias, cosine_scale=scale)
+
+
+def relative_coords_table(window: tuple[int, ...]) -> torch.Tensor:
+    """``[1, 2wh-1, 2ww-1, 2]``: every (row, column) offset in a window, scaled to [-8, 8] and log-spaced."""
+    wh, ww = window
+    rows = torch.arange(-(wh - 1), wh, dtype=torch.float32) / max(wh - 1, 1)
+    cols = torch.arange(-(ww - 1), ww, dtype=torch.float32) / max(ww - 1, 1)
+    table = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).unsqueeze(0) * 8
+    return torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0
 
 
 class PatchMerging(nn.Module):

@@ -3,8 +3,9 @@
 * ``latency <net> batch <n>``: forward latency of ``archspec.build(net)`` / torchvision's model with the
   same (ported) weights, CPU, eval mode, ``torch.inference_mode()``; interleaved repetitions, medians.
   Target 1.02.  Attention runs through ``nn.MultiheadAttention``'s fused path as torchvision's ViT does;
-  Swin's window attention is the same sequence of ATen operators as torchvision's; MaxViT's block and grid
-  attention run through F.scaled_dot_product_attention where torchvision multiplies and softmaxes itself.
+  Swin's and Swin v2's window attention run through ``scaled_dot_product_attention`` (torchvision: explicit
+  matrix products and softmax), as do MaxViT's block and grid attention.  Inputs at each model's
+  published resolution (swin_v2_t: 256).
 
 * ``cold onnx <net>``: wall time of a fresh process running ``archspec compile NAME --onnx`` / a fresh
   process building torchvision's model and running ``torch.onnx.export(dynamo=True)`` with a dynamic batch
@@ -25,7 +26,7 @@ from bench_torch import THREADS, interleaved_latency
 
 HERE = Path(__file__).resolve().parent
 
-LATENCY_CASES = [(net, batch) for net in ("convnext_tiny", "vit_b_16", "swin_t", "maxvit_t")
+LATENCY_CASES = [(net, batch) for net in ("convnext_tiny", "vit_b_16", "swin_t", "swin_v2_t", "maxvit_t")
                  for batch in (1, 8)]
 ONNX_CASES = ["vit_b_16", "convnext_tiny"]
 TARGETS = {**{f"latency {net} batch {batch}": 1.02 for net, batch in LATENCY_CASES},
@@ -92,7 +93,7 @@ def forward_latency(models: object, net: str, batch: int, rounds: int) -> tuple[
     theirs = getattr(models, net)().eval()
     ours = archspec.build(net, seed=0).eval()
     archspec.port_weights(ours, theirs)
-    inputs = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    inputs = torch.randn(batch, *archspec.analyse(net).input_shape, generator=torch.Generator().manual_seed(0))
     return interleaved_latency(ours, theirs, inputs, rounds)
 
 

@@ -62,6 +62,10 @@ PAPERS = {
     "Huang et al. 2017": "Huang, Liu, van der Maaten & Weinberger, *Densely Connected Convolutional Networks*, 2017",
     "Tan & Le 2019": "Tan & Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks*, 2019",
     "Tan & Le 2021": "Tan & Le, *EfficientNetV2: Smaller Models and Faster Training*, 2021",
+    "Liu, Hu et al. 2022": "Liu, Hu, Lin et al., *Swin Transformer V2: Scaling Up Capacity and Resolution*, 2022",
+    "Tu et al. 2022": "Tu, Talebi, Zhang, Yang, Milanfar, Bovik & Li, *MaxViT: Multi-Axis Vision Transformer*, 2022",
+    "Szegedy et al. 2015": "Szegedy, Vanhoucke, Ioffe, Shlens & Wojna, *Rethinking the Inception Architecture for "
+                           "Computer Vision*, 2015",
 }
 """The full citation for a zoo spec's short one (its description's parenthesis), where the gallery gives it."""
 
@@ -72,6 +76,7 @@ NOTES = {
 
 FAMILY_TITLES = {
     "convnext": "ConvNeXt", "densenet": "DenseNet", "efficientnet": "EfficientNet", "googlenet": "GoogLeNet",
+    "inception": "Inception v3", "maxvit": "MaxViT",
     "mnasnet": "MNASNet", "mobilenet": "MobileNetV2", "mobilenet_v3": "MobileNetV3", "regnet": "RegNet",
     "resnet": "ResNet, ResNeXt, Wide ResNet", "shufflenet": "ShuffleNetV2", "squeezenet": "SqueezeNet",
     "swin": "Swin Transformer", "vgg": "VGG", "vit": "Vision Transformer",

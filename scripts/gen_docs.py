@@ -178,6 +178,10 @@ def spec_reference() -> str:
             "A block's body sees the spec's variables and its own parameters (nothing from the caller). "
             "A parameter is declared by its type, or with a mapping:", ""]
     out += params_table(BlockParam)
+    out += ["`register_first: [norm1, attn]` lists layers of the body (by their `name:`) that the PyTorch "
+            "module registers first, in that order, before the others in the order written: the state_dict "
+            "order of a reference implementation that registers its layers in another order than its forward "
+            "runs them (see the language guide).", ""]
     out += ["## Weight initialization (`init`)", "",
             "`init` maps an op kind to how the PyTorch backend initializes its parameters, e.g. "
             "`{conv2d: {weight: kaiming_normal, mode: fan_out}}`. Batch norm always starts at scale 1, shift 0; "

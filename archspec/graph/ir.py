@@ -73,6 +73,8 @@ class Scope:
     location: SourceLocation | None = None
     arguments: tuple[tuple[str, Any], ...] = ()
     """For block calls: the evaluated arguments, in declaration order."""
+    register_first: tuple[str, ...] = ()
+    """For block calls: the local names of layers the module registers before the others (``register_first:``)."""
 
     @property
     def depth(self) -> int:

@@ -1,6 +1,7 @@
 """Attention: ``attention`` over a token sequence (ViT's encoder, as ``nn.MultiheadAttention``),
 ``window_attention`` within the (shifted) windows of a channels-last image (Swin) and
-``partition_attention`` within its windows or across a grid spread over it (MaxViT's block and grid attention).
+``partition_attention`` within its windows or across a grid spread over it (MaxViT's block and grid attention),
+and ``window_attention_v2``, Swin v2's cosine attention with an MLP-computed position bias.
 
 The layer is PyTorch's own ``nn.MultiheadAttention`` (batch first, queries = keys = values), so its
 state_dict is torchvision's (``in_proj_weight``, ``in_proj_bias``, ``out_proj``) and inference takes the
@@ -134,14 +135,7 @@ class WindowAttention(Op[WindowAttentionParams]):
                    "with a learned relative position bias (Swin)")
 
     def output_shape(self, params: WindowAttentionParams, inputs: Sequence[Shape]) -> Shape:
-        shape = inputs[0]
-        if len(shape) != 3:
-            raise ShapeError(f"window_attention expects a channels-last image [H, W, C], got {format_shape(shape)}")
-        if shape[2] % params.heads:
-            raise ShapeError(f"window_attention: {shape[2]} channels do not split into {params.heads} heads")
-        if any(s >= w for s, w in zip(pair(params.shift), pair(params.window), strict=True)):
-            raise ShapeError(f"window_attention: shift {params.shift} must be smaller than the window {params.window}")
-        return shape
+        return _window_output_shape(self.kind, params, inputs[0])
 
     def parameter_count(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
         wh, ww = pair(params.window)
@@ -149,10 +143,7 @@ class WindowAttention(Op[WindowAttentionParams]):
         return (2 * wh - 1) * (2 * ww - 1) * params.heads + 4 * channels * channels + 4 * channels
 
     def macs(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> int:
-        height, width, channels = inputs[0]
-        wh, ww = pair(params.window)
-        positions = -(-height // wh) * wh * -(-width // ww) * ww
-        return positions * (4 * channels * channels + 2 * wh * ww * channels)
+        return _window_macs(params, inputs[0])
 
     def label(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> str:
         wh, ww = pair(params.window)
@@ -243,3 +234,69 @@ class PartitionAttention(Op[PartitionAttentionParams]):
         channels_per_head = context.input_shapes[0][2] // params.heads
         scale = params.scale if params.scale is not None else 1 / math.sqrt(channels_per_head)
         lower_partition_attention(context, params.heads, pair(params.size), params.partition == "grid", scale)
+
+
+class WindowAttentionV2Params(WindowAttentionParams):
+    bias_hidden: Size = 512
+    """Hidden width of the MLP that computes the position bias from relative offsets."""
+
+
+class WindowAttentionV2(Op[WindowAttentionV2Params]):
+    kind = "window_attention_v2"
+    Params = WindowAttentionV2Params
+    shorthand = "heads"
+    family = "transformer"
+    name_prefix = "attn"
+    description = ("Swin v2's window attention over a channels-last image [H, W, C]: scaled cosine attention, "
+                   "and a position bias that an MLP computes from log-spaced relative offsets")
+
+    def output_shape(self, params: WindowAttentionV2Params, inputs: Sequence[Shape]) -> Shape:
+        return _window_output_shape(self.kind, params, inputs[0])
+
+    def parameter_count(self, params: WindowAttentionV2Params, inputs: Sequence[Shape], output: Shape) -> int:
+        channels, heads, hidden = inputs[0][2], params.heads, params.bias_hidden
+        return 4 * channels * channels + 4 * channels + heads + 3 * hidden + hidden * heads
+
+    def macs(self, params: WindowAttentionV2Params, inputs: Sequence[Shape], output: Shape) -> int:
+        wh, ww = pair(params.window)
+        offsets = (2 * wh - 1) * (2 * ww - 1)
+        return _window_macs(params, inputs[0]) + offsets * params.bias_hidden * (2 + params.heads)
+
+    def label(self, params: WindowAttentionV2Params, inputs: Sequence[Shape], output: Shape) -> str:
+        wh, ww = pair(params.window)
+        shifted = ", shifted" if any(pair(params.shift)) else ""
+        return f"cosine window attention {wh}×{ww}{shifted}, {params.heads} heads"
+
+    def torch_layer(self, params: WindowAttentionV2Params, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        kwargs: dict[str, object] = {}
+        if params.attention_dropout:
+            kwargs["attention_dropout"] = params.attention_dropout
+        if params.dropout:
+            kwargs["dropout"] = params.dropout
+        if params.bias_hidden != 512:
+            kwargs["hidden"] = params.bias_hidden
+        return TorchLayer("archspec.nn.WindowAttentionV2",
+                          (inputs[0][2], params.heads, pair(params.window), pair(params.shift)), kwargs)
+
+    def to_onnx(self, params: WindowAttentionV2Params, context: OnnxContext) -> None:
+        from archspec.ops.window_onnx import lower_window_attention
+
+        lower_window_attention(context, params.heads, pair(params.window), pair(params.shift), cosine=True)
+
+
+def _window_output_shape(kind: str, params: WindowAttentionParams, shape: Shape) -> Shape:
+    if len(shape) != 3:
+        raise ShapeError(f"{kind} expects a channels-last image [H, W, C], got {format_shape(shape)}")
+    if shape[2] % params.heads:
+        raise ShapeError(f"{kind}: {shape[2]} channels do not split into {params.heads} heads")
+    if any(s >= w for s, w in zip(pair(params.shift), pair(params.window), strict=True)):
+        raise ShapeError(f"{kind}: shift {params.shift} must be smaller than the window {params.window}")
+    return shape
+
+
+def _window_macs(params: WindowAttentionParams, shape: Shape) -> int:
+    """The projections and the two matrix products of attention, over the windows padded to whole windows."""
+    height, width, channels = shape
+    wh, ww = pair(params.window)
+    positions = -(-height // wh) * wh * -(-width // ww) * ww
+    return positions * (4 * channels * channels + 2 * wh * ww * channels)

@@ -15,7 +15,7 @@ from archspec.ops.activation import (
     Softmax,
     Tanh,
 )
-from archspec.ops.attention import MultiheadAttention, PartitionAttention, WindowAttention
+from archspec.ops.attention import MultiheadAttention, PartitionAttention, WindowAttention, WindowAttentionV2
 from archspec.ops.base import Op
 from archspec.ops.channels import ChannelShuffle, Chunk
 from archspec.ops.conv import Conv2d
@@ -34,6 +34,6 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     Add, Concat,
     # tensors of any rank: tokens, channels-last images, attention
     Multiply, LayerNorm, Permute, Learned, Select, MultiheadAttention,
-    WindowAttention, PartitionAttention, PatchMerging,
+    WindowAttention, WindowAttentionV2, PartitionAttention, PatchMerging,
     ReLU6, HardSwish, HardSigmoid, SiLU, Mish, StochasticDepth, Chunk, ChannelShuffle,
 )

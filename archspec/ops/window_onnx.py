@@ -1,4 +1,5 @@
-"""The ONNX lowering of ``window_attention``: static shapes make every window, roll and mask a constant."""
+"""The ONNX lowering of the window attentions (Swin's, Swin v2's, MaxViT's): static shapes make every
+window, roll and mask a constant."""
 
 from __future__ import annotations
 
@@ -44,9 +45,45 @@ def _roll(context: OnnxContext, value: str, shifts: tuple[int, int], sizes: tupl
     return value
 
 
-def _linear(context: OnnxContext, value: str, layer: str) -> str:
+def relative_coords_table(window: tuple[int, int]) -> np.ndarray:
+    """``[(2wh-1) * (2ww-1), 2]``: Swin v2's log-spaced relative offsets, row-major (as archspec.nn's buffer)."""
+    wh, ww = window
+    rows = np.arange(-(wh - 1), wh, dtype=np.float32) / np.float32(max(wh - 1, 1))
+    cols = np.arange(-(ww - 1), ww, dtype=np.float32) / np.float32(max(ww - 1, 1))
+    grid = np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1).reshape(-1, 2) * np.float32(8)
+    return (np.sign(grid) * np.log2(np.abs(grid) + np.float32(1)) / np.float32(3)).astype(np.float32)
+
+
+def _linear(context: OnnxContext, value: str, layer: str, bias: str | None = None) -> str:
     weight = context.add_node("Transpose", [context.weight(f"{layer}.weight")], {"perm": [1, 0]})
-    return context.add_node("Add", [context.add_node("MatMul", [value, weight]), context.weight(f"{layer}.bias")])
+    product = context.add_node("MatMul", [value, weight])
+    return context.add_node("Add", [product, bias or context.weight(f"{layer}.bias")])
+
+
+def _continuous_bias(context: OnnxContext, window: tuple[int, int], heads: int) -> str:
+    """Swin v2's bias: ``cpb_mlp`` over the offsets' table, looked up per pair of positions, 16 * sigmoid."""
+    hidden = _linear(context, context.constant("relative_coords_table", relative_coords_table(window)), "cpb_mlp.0")
+    hidden = context.add_node("Relu", [hidden])
+    weight = context.add_node("Transpose", [context.weight("cpb_mlp.2.weight")], {"perm": [1, 0]})
+    table = context.add_node("MatMul", [hidden, weight])  # [offsets, heads]
+    bias = _lookup(context, table, window, heads)
+    return context.add_node("Mul", [context.add_node("Sigmoid", [bias]), context.constant("sixteen", 16.0)])
+
+
+def _lookup(context: OnnxContext, table: str, window: tuple[int, int], heads: int) -> str:
+    tokens = window[0] * window[1]
+    index = context.constant("relative_position_index", relative_position_index(window).reshape(-1).astype(np.int64))
+    bias = context.add_node("Gather", [table, index], {"axis": 0})
+    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
+    return context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
+
+
+def _normalized(context: OnnxContext, value: str) -> str:
+    """``value / max(|value|, 1e-12)`` over the last axis (torch's F.normalize)."""
+    squares = context.add_node("ReduceSum", [context.add_node("Mul", [value, value]), context.constant("last", [-1])],
+                               {"keepdims": 1})
+    norm = context.add_node("Max", [context.add_node("Sqrt", [squares]), context.constant("epsilon", 1e-12)])
+    return context.add_node("Div", [value, norm])
 
 
 def _partition(context: OnnxContext, value: str, image: tuple[int, int, int], size: tuple[int, int],
@@ -73,22 +110,31 @@ def _departition(context: OnnxContext, value: str, image: tuple[int, int, int], 
 
 
 def _attend(context: OnnxContext, windows: str, channels: int, heads: int, size: tuple[int, int], scale: float,
-            layers: tuple[str, str], mask: np.ndarray | None = None) -> str:
+            layers: tuple[str, str], mask: np.ndarray | None = None, *, cosine: bool = False) -> str:
     """Multi-head attention within each group of ``windows`` [G, T, C], with the relative position bias of a
     ``size`` window (and ``mask`` [groups per image, T, T] added to the scores), through the projections
-    ``layers`` (queries-keys-values, output)."""
+    ``layers`` (queries-keys-values, output).  ``cosine``: Swin v2's scaled cosine attention with its
+    continuous position bias and no keys' bias (``scale`` unused)."""
     tokens, width_per_head = size[0] * size[1], channels // heads
-    qkv = context.add_node("Reshape", [_linear(context, windows, layers[0]),
+    qkv_bias = None
+    if cosine:
+        keep = np.ones(3 * channels, dtype=np.float32)
+        keep[channels:2 * channels] = 0
+        qkv_bias = context.add_node("Mul", [context.weight(f"{layers[0]}.bias"), context.constant("no_key_bias", keep)])
+    qkv = context.add_node("Reshape", [_linear(context, windows, layers[0], qkv_bias),
                                        context.constant("qkv_shape", [-1, tokens, 3, heads, width_per_head])])
     stacked = context.add_node("Transpose", [qkv], {"perm": [2, 0, 3, 1, 4]})
     query, key, value = (context.add_node("Gather", [stacked, context.constant(name, index)], {"axis": 0}, label=name)
                          for index, name in enumerate(("query", "key", "value")))
-    query = context.add_node("Mul", [query, context.constant("scale", scale)])
+    if cosine:
+        limited = context.add_node("Min", [context.weight("logit_scale"), context.constant("max_scale", math.log(100))])
+        query = context.add_node("Mul", [_normalized(context, query), context.add_node("Exp", [limited])])
+        key = _normalized(context, key)
+        bias = _continuous_bias(context, size, heads)
+    else:
+        query = context.add_node("Mul", [query, context.constant("scale", scale)])
+        bias = _lookup(context, context.weight("relative_position_bias_table"), size, heads)
     scores = context.add_node("MatMul", [query, context.add_node("Transpose", [key], {"perm": [0, 1, 3, 2]})])
-    index = context.constant("relative_position_index", relative_position_index(size).reshape(-1).astype(np.int64))
-    bias = context.add_node("Gather", [context.weight("relative_position_bias_table"), index], {"axis": 0})
-    bias = context.add_node("Reshape", [bias, context.constant("bias_shape", [tokens, tokens, heads])])
-    bias = context.add_node("Transpose", [bias], {"perm": [2, 0, 1]})
     scores = context.add_node("Add", [scores, bias])
     if mask is not None:
         grouped = context.add_node("Reshape", [scores, context.constant("by_window",
@@ -101,7 +147,9 @@ def _attend(context: OnnxContext, windows: str, channels: int, heads: int, size:
     return _linear(context, mixed, layers[1])
 
 
-def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, int], shift: tuple[int, int]) -> None:
+def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, int], shift: tuple[int, int],
+                           *, cosine: bool = False) -> None:
+    """Swin's window attention; ``cosine``: Swin v2's (cosine scores, continuous bias, no keys' bias)."""
     height, width, channels = context.input_shapes[0]
     wh, ww = window
     pad_h, pad_w = (wh - height % wh) % wh, (ww - width % ww) % ww
@@ -113,7 +161,8 @@ def lower_window_attention(context: OnnxContext, heads: int, window: tuple[int, 
     value = _roll(context, value, (-shifts[0], -shifts[1]), (full_h, full_w))
     value = _partition(context, value, (full_h, full_w, channels), window, grid=False)
     mask = shift_mask(full_h, full_w, window, shifts) if any(shifts) else None
-    out = _attend(context, value, channels, heads, window, 1 / math.sqrt(channels // heads), ("qkv", "proj"), mask)
+    out = _attend(context, value, channels, heads, window, 1 / math.sqrt(channels // heads), ("qkv", "proj"), mask,
+                  cosine=cosine)
     out = _departition(context, out, (full_h, full_w, channels), window, grid=False)
     out = _roll(context, out, shifts, (full_h, full_w))
     context.add_node("Slice", [out, context.constant("start", [0, 0]), context.constant("stop", [height, width]),

@@ -270,6 +270,10 @@ class Language:
             description=(str, ""),
             params=(dict[Identifier, Union[Literal[PARAM_TYPES], BlockParam]], {}),  # type: ignore[valid-type]  # noqa: UP007
             defaults=(defaults | None, None),
+            register_first=(list[Identifier], Field([], description=(
+                "layers of the body (by name) that the module registers first, in this order, before the "
+                "others in the order written: a reference implementation's state_dict order where it "
+                "differs from the order its forward runs"))),
             body=(Union[list[layer], layer], ...),  # type: ignore[valid-type]  # noqa: UP007
         )
         InputShape = Annotated[list[Annotated[StrictInt, Field(ge=1, le=MAX_SIZE)]],

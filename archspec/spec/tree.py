@@ -218,6 +218,8 @@ class BlockDefinition:
     body: Body
     faulty: bool = False
     """The declaration itself is broken (reported): calls of it lower nothing."""
+    register_first: tuple[tuple[str, SourceLocation | None], ...] = ()
+    """``register_first:``: names of the body's layers registered first, each with where it is written."""
 
 
 @dataclass(frozen=True)
@@ -316,7 +318,14 @@ class _Builder:
                     declaration.value_locations.get("default"))
             else:
                 params[str(param)] = BlockParameter(str(declaration))
-        return BlockDefinition(name, params, self.defaults(raw), self.body(raw, "body"), faulty)
+        return BlockDefinition(name, params, self.defaults(raw), self.body(raw, "body"), faulty,
+                               self._register_first(raw))
+
+    def _register_first(self, raw: LocatedMapping) -> tuple[tuple[str, SourceLocation | None], ...]:
+        names = raw.get("register_first")
+        if not isinstance(names, LocatedSequence) or self.faults.under(raw, "register_first"):
+            return ()
+        return tuple((str(name), location) for name, location in zip(names, names.item_locations, strict=True))
 
     def body(self, container: Any, key: Any) -> Body:
         """The body at ``container[key]``: a list of entries, or one entry (``body: relu``)."""

@@ -355,3 +355,33 @@ class TestErrors:
             layers: [loop]
         """)
         assert "calls itself" in messages[0]
+
+
+POST_NORM = """
+    blocks:
+      post_norm:
+        params: {channels: int}
+        register_first: [norm, conv]
+        body:
+          - residual: identity
+            body:
+              - {name: conv, conv2d: {channels: $channels, kernel: 3, padding: 1}}
+              - {name: norm, batchnorm2d: {}}
+    layers:
+      - conv2d: {channels: 8, kernel: 1}
+      - post_norm: 8
+"""
+
+
+def test_register_first_is_carried_by_the_block_calls_without_changing_the_layers(write_spec):
+    graph = lower(write_spec, POST_NORM)
+    assert names(graph) == ["conv1", "post_norm1.conv", "post_norm1.norm", "post_norm1.add1"]
+    assert graph.scope("post_norm1").register_first == ("norm", "conv")
+
+
+def test_register_first_names_layers_of_the_body_once_each(write_spec):
+    assert errors_of(write_spec, POST_NORM.replace("[norm, conv]", "[nrom, conv, conv, add1]")) == [
+        "8:22: block 'post_norm': register_first names 'nrom', which is not a named layer of its body",
+        "8:34: block 'post_norm': register_first names 'conv' twice",
+        "8:40: block 'post_norm': register_first names 'add1', which is not a named layer of its body",
+    ]

@@ -114,3 +114,19 @@ class TestAttention:
             infer("partition_attention", [(30, 28, 96)], heads=3, partition="grid")
         with pytest.raises(ShapeError, match="do not split into 5 heads"):
             infer("partition_attention", [(14, 14, 96)], heads=5)
+
+    def test_window_attention_v2_counts_its_position_bias_mlp(self):
+        # torchvision's swin_v2_t, first block: cpb_mlp is Linear(2, 512) + Linear(512, heads, no bias) over
+        # the 15 x 15 relative offsets of an 8 x 8 window, and one logit scale per head
+        output, params, macs = infer("window_attention_v2", [(64, 64, 96)], heads=3, window=8, shift=4)
+        assert output == (64, 64, 96)
+        assert params == 4 * 96 * 96 + 4 * 96 + 3 + (2 * 512 + 512) + 512 * 3 == 40_323
+        assert macs == 64 * 64 * (4 * 96 * 96 + 2 * 64 * 96) + 15 * 15 * 512 * (2 + 3)
+        assert infer("window_attention_v2", [(8, 8, 4)], heads=2, window=2, bias_hidden=16)[1] == (
+            4 * 16 + 4 * 4 + 2 + 3 * 16 + 16 * 2)
+
+    def test_window_attention_v2_shape_errors_name_it(self):
+        with pytest.raises(ShapeError, match="window_attention_v2 expects a channels-last image"):
+            infer("window_attention_v2", [(49, 96)], heads=3)
+        with pytest.raises(ShapeError, match="window_attention_v2: 96 channels do not split"):
+            infer("window_attention_v2", [(16, 16, 96)], heads=5, window=8)

@@ -155,7 +155,8 @@ def owner(key: str, layers: frozenset[str] = frozenset()) -> str:
 
 
 def check_parameters(module: torch.nn.Module, graph: Graph, summary: dict[str, Any]) -> None:
-    """Per layer, the module's parameters are the summary's; its float buffers are batch-norm statistics."""
+    """Per layer, the module's parameters are the summary's; its float buffers are batch-norm statistics (and
+    constant tables a reference implementation keeps in its state_dict: :data:`CONSTANT_BUFFERS`)."""
     per_layer: dict[str, int] = defaultdict(int)
     layers = frozenset(node.name for node in graph.layers)
     for key, parameter in module.named_parameters():
@@ -163,8 +164,13 @@ def check_parameters(module: torch.nn.Module, graph: Graph, summary: dict[str, A
     expected = {row["name"]: row["params"] for row in summary["layers"] if row["params"]}
     assert dict(per_layer) == expected
     assert sum(p.numel() for p in module.parameters()) == summary["params"]
-    buffers = {key: buffer.numel() for key, buffer in module.named_buffers() if buffer.is_floating_point()}
+    buffers = {key: buffer.numel() for key, buffer in module.named_buffers()
+               if buffer.is_floating_point() and key.rsplit(".", 1)[-1] not in CONSTANT_BUFFERS}
     assert buffers == batch_norm_statistics(graph)
+
+
+CONSTANT_BUFFERS = frozenset({"relative_coords_table"})
+"""Float buffers that are fixed tables, not state: window_attention_v2's offsets (torchvision's state_dict has it)."""
 
 
 def batch_norm_statistics(graph: Graph) -> dict[str, int]:

@@ -61,6 +61,7 @@ EVERY_OP: Document = {
         {"layer_norm": {"channels_last": True}},
         {"window_attention": {"heads": 2, "window": 2, "shift": 1}},
         {"partition_attention": {"heads": 2, "size": [2, 1], "partition": "grid", "scale": 0.5}},
+        {"window_attention_v2": {"heads": 2, "window": [2, 3], "shift": 1, "bias_hidden": 8}},
         {"patch_merging": {"channels": 6}},
         {"linear": {"features": 4, "channels_last": True}},
         {"flatten": {"start": 0, "end": 1}, "name": "tokens"},

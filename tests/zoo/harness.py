@@ -35,6 +35,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "vit": ("vit_b_32", "vit_b_16", "vit_l_16", "vit_l_32", "vit_h_14"),
     "swin": ("swin_t", "swin_s", "swin_b"),
     "maxvit": ("maxvit_t",),
+    "swin_v2": ("swin_v2_t", "swin_v2_s", "swin_v2_b"),
 }
 """Family -> the models written in the language so far; the first is ported in the default run."""
 

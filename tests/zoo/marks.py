@@ -13,7 +13,7 @@ import pytest
 ZOO_ONLY = frozenset({
     "vit_b_16", "vit_l_16", "vit_l_32", "vit_h_14",
     "convnext_small", "convnext_base", "convnext_large",
-    "swin_s", "swin_b",
+    "swin_s", "swin_b", "swin_v2_s", "swin_v2_b",
 })
 """Run end to end (built, ported, exported) only under ``-m zoo``."""
 

@@ -1,5 +1,5 @@
-"""The transformer-era families (ConvNeXt, ViT, Swin) against torchvision: figures, ported outputs, input sizes;
-and torch.compile for them and MaxViT.
+"""The transformer-era families (ConvNeXt, ViT, Swin, Swin v2) against torchvision: figures, ported outputs,
+input sizes; and torch.compile for them and MaxViT.
 
 Static figures are checked for every model; ported-output equality for one model per family by default and
 for all of them under ``pytest -m zoo``.
@@ -17,6 +17,7 @@ FAMILIES = {
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
     "vit": ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"),
     "swin": ("swin_t", "swin_s", "swin_b"),
+    "swin_v2": ("swin_v2_t", "swin_v2_s", "swin_v2_b"),
 }
 """MaxViT's figures, ported outputs and ONNX are checked by tests/zoo/test_zoo.py (tests/zoo/harness.py's table)."""
 MODELS = [name for names in FAMILIES.values() for name in names]
@@ -81,6 +82,7 @@ SMALL = {  # one block per stage, small inputs: the same ops and code paths as t
     "vit_b_32": ({"depth": 1}, (3, 64, 64)),
     "swin_t": ({"depths": [2, 2, 2, 2]}, (3, 64, 64)),
     "maxvit_t": ({"layers": [1, 1, 1, 1], "partition_size": 2}, (3, 64, 64)),
+    "swin_v2_t": ({"depths": [2, 2, 2, 2]}, (3, 64, 64)),
 }
 
 

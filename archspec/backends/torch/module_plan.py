@@ -2,7 +2,8 @@
 
 One module per scope (the root for the whole network), one layer per node, a container per
 named repeat, and for each module the steps of its ``forward`` in declaration order.  Modules
-are registered in the order their first layer is declared, so ``state_dict`` follows the spec.
+are registered in the order their first layer is declared, so ``state_dict`` follows the spec,
+except that a block's ``register_first`` layers come first.
 
 Everything here reads the IR and nothing else: shapes, names and edges come from the graph,
 each layer from its op's ``torch_layer``.  No torch import.
@@ -208,7 +209,22 @@ def _plan(context: _Context, path: str, scope: Scope | None, imports: tuple[str,
             _plan_repeat(context, entry, members, steps)
         else:
             _plan_scope(context, entry, members, steps)
+    members, steps = _register_first(scope, members, steps)
     return ModulePlan(path, scope, tuple(members), tuple(steps), imports, exports)
+
+
+def _register_first(scope: Scope | None, members: list[Member], steps: list[Step]) -> tuple[list[Member], list[Step]]:
+    """The members a block's ``register_first`` names, in its order, then the others as declared; steps keep
+    the order they run in, each calling its member at the new position."""
+    first = scope.register_first if scope is not None else ()
+    if not first:
+        return members, steps
+    rank = {name: position for position, name in enumerate(first)}
+    order = sorted(range(len(members)), key=lambda i: (0, rank[members[i].attribute], i)
+                   if members[i].attribute in rank else (1, 0, i))
+    moved = {old: new for new, old in enumerate(order)}
+    steps = [replace(step, member=moved[step.member]) if step.member is not None else step for step in steps]
+    return [members[i] for i in order], steps
 
 
 def _plan_node(context: _Context, node: Node, members: list[Member], steps: list[Step]) -> None:

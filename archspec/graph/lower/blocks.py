@@ -48,7 +48,8 @@ def lower_block_call(lowering: Lowering, entry: CallEntry, block_name: str, scop
         path = scope.qualify(local)
     kind: ScopeKind = "iteration" if index is not None else "block"
     lowering.scopes.append(Scope(path, kind, block_name, None, index, location,
-                                 tuple(arguments.items()) if arguments is not None else ()))
+                                 tuple(arguments.items()) if arguments is not None else (),
+                                 tuple(name for name, _ in block.register_first)))
     if arguments is None or inputs[0] is None:
         if local is not None:
             scope.names[local] = Ref(None, path, location)
@@ -64,6 +65,21 @@ def lower_block_call(lowering: Lowering, entry: CallEntry, block_name: str, scop
     if local is not None:
         scope.names[local] = Ref(output, path, location)
     return output
+
+
+def check_register_first(lowering: Lowering, block: BlockDefinition) -> None:
+    """``register_first`` names layers written in the block's own body (not inside a nested block), once each."""
+    declared = declared_names(block.body)
+    seen: set[str] = set()
+    for name, location in block.register_first:
+        if name in seen:
+            lowering.errors.error(f"block '{block.name}': register_first names '{name}' twice", location)
+        elif name not in declared:
+            hint = did_you_mean(name, declared) or (
+                f"its named layers: {', '.join(declared)}" if declared else "name the layers with name: first")
+            lowering.errors.error(f"block '{block.name}': register_first names '{name}', which is not a named "
+                                  "layer of its body", location, hint)
+        seen.add(name)
 
 
 def _bind_arguments(lowering: Lowering, entry: CallEntry, block: BlockDefinition, context: Context,

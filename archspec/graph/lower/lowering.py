@@ -11,7 +11,7 @@ import keyword
 
 from archspec.errors import DiagnosticCollector, SourceLocation, SpecError, did_you_mean
 from archspec.graph.ir import INPUT, Graph, GraphOutput, Node, Scope
-from archspec.graph.lower.blocks import lower_block_call
+from archspec.graph.lower.blocks import check_register_first, lower_block_call
 from archspec.graph.lower.names import declared_names, resolve
 from archspec.graph.lower.nodes import lower_op
 from archspec.graph.lower.repeats import lower_repeat
@@ -70,6 +70,8 @@ class Lowering:
     def _run(self) -> Graph:
         shape = tuple(self.spec.input_shape)
         self.add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.tree.input_location))
+        for block in self.blocks.values():
+            check_register_first(self, block)
         layers = self.tree.layers
         top = ScopeState("", INPUT, declared_names(layers))
         self.scope_names[""] = top.names

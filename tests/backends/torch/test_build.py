@@ -318,3 +318,44 @@ def test_a_failing_layer_constructor_is_an_archspec_error(write_spec, monkeypatc
             build(str(path))
     finally:
         archspec.unregister_op("failing_layer")
+
+
+POST_NORM = """\
+archspec: 1
+name: post_norm_net
+input: [3, 8, 8]
+blocks:
+  post_norm:
+    params: {channels: int}
+    register_first: [norm, conv]
+    body:
+      - residual: identity
+        body:
+          - {name: conv, conv2d: {channels: $channels, kernel: 3, padding: 1}}
+          - {name: norm, batchnorm2d: {}}
+      - relu
+layers:
+  - conv2d: {channels: 4, kernel: 1}
+  - {name: block, post_norm: 4}
+"""
+
+
+def test_register_first_orders_the_state_dict_and_leaves_forward_alone(write_spec, tmp_path):
+    from archspec.backends.torch import write_python_source
+    from tests.backends.torch.test_source import import_file
+
+    graph = archspec.analyse(str(write_spec(POST_NORM)))
+    model = build_module(graph, seed=0).eval()
+    assert [name for name, _ in model.block.named_children()] == ["norm", "conv", "relu1"]
+    plain = build_module(archspec.analyse(str(write_spec(POST_NORM.replace("[norm, conv]", "[]"), "plain.yaml"))),
+                         seed=0).eval()
+    assert list(plain.state_dict())[2:4] == ["block.conv.weight", "block.conv.bias"]
+    plain.load_state_dict(model.state_dict())
+    standalone = import_file(write_python_source(graph, tmp_path / "post_norm_net.py")).PostNormNet().eval()
+    standalone.load_state_dict(model.state_dict())
+    inputs = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        expected = model.block.relu1(model.block.norm(model.block.conv(model.conv1(inputs))) + model.conv1(inputs))
+        torch.testing.assert_close(model(inputs), expected)
+        torch.testing.assert_close(plain(inputs), expected)
+        torch.testing.assert_close(standalone(inputs), expected)

@@ -71,3 +71,37 @@ def test_stochastic_depth_drops_whole_samples_in_training_only(tmp_path: Path) -
     assert (per_sample == per_sample[:, :1]).all()  # the whole row together
     assert 0 < int((per_sample[:, 0] == 0).sum()) < 64
     assert torch.equal(module.eval()(x), x)
+
+
+def window_attention_v2(tmp_path: Path):
+    layers = [{"permute": [1, 2, 0]}, {"window_attention_v2": {"heads": 2, "window": [4, 3], "shift": [2, 1]}}]
+    return spec_graph(tmp_path, layers, (8, 10, 7))  # padded to whole windows, shifted along both axes
+
+
+def test_window_attention_v2_computes_what_torchvision_computes(tmp_path: Path) -> None:
+    from tests.zoo.reference import torchvision_models
+
+    torchvision_models()
+    from torchvision.models.swin_transformer import ShiftedWindowAttentionV2
+
+    module = build_module(window_attention_v2(tmp_path), seed=0).eval()
+    reference = ShiftedWindowAttentionV2(8, [4, 3], [2, 1], 2).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # the keys' bias too: both must ignore it
+        for parameter in reference.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    assert list(module.attn1.state_dict()) == list(reference.state_dict())
+    module.attn1.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 8, 10, 7, generator=generator)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), reference(x.permute(0, 2, 3, 1)), atol=1e-5, rtol=1e-5)
+
+
+def test_window_attention_v2_resets_as_torchvision_initializes(tmp_path: Path) -> None:
+    layer = build_module(window_attention_v2(tmp_path), seed=0).attn1
+    assert torch.equal(layer.logit_scale, torch.full((2, 1, 1), 10.0).log())
+    assert not layer.qkv.bias[8:16].any() and layer.qkv.bias[:8].any()
+
+
+def test_window_attention_v2_exports(tmp_path: Path) -> None:
+    export_and_compare(window_attention_v2(tmp_path), tmp_path)
