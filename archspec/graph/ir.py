@@ -45,6 +45,18 @@ class Node:
     """The innermost enclosing scope's path ("" at the top level)."""
     role: NodeRole = ""
     """``residual`` for the sum of a residual construct, ``shortcut`` for layers on its shortcut."""
+    layout: str = ""
+    """The output's axes, a letter each: ``CHW`` (an image), ``HWC`` (a channels-last image), ``LD`` (tokens),
+    ``F`` (features); ``""`` where unknown (see :meth:`archspec.ops.base.Op.output_layout`)."""
+
+    @property
+    def image_shape(self) -> Shape:
+        """The output shape with an image's axes in the order ``[C, H, W]`` whatever its layout (what a
+        diagram draws); any other tensor's shape as it is."""
+        shape = self.output_shape
+        if len(shape) == 3 and sorted(self.layout) == sorted("CHW") and self.layout != "CHW":
+            return tuple(shape[self.layout.index(axis)] for axis in "CHW")
+        return shape
 
     @property
     def local_name(self) -> str:

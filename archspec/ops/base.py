@@ -105,6 +105,15 @@ class TorchLayer:
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 
+DEFAULT_LAYOUTS = {1: "F", 2: "LD", 3: "CHW"}
+"""How a tensor of each rank is read unless an op moved its axes: features, tokens, a channels-first image."""
+
+
+def default_layout(rank: int) -> str:
+    """``F``, ``LD`` or ``CHW`` by rank (see :data:`DEFAULT_LAYOUTS`); ``""`` for other ranks."""
+    return DEFAULT_LAYOUTS.get(rank, "")
+
+
 class Op(Generic[ParamsT]):
     """Base class of every layer kind.  Subclass it, set the class attributes, override the rules.
 
@@ -156,6 +165,15 @@ class Op(Generic[ParamsT]):
     def label(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> str:
         """A short description for diagrams, such as ``conv 3×3/2, 128``."""
         return self.kind
+
+    def output_layout(self, params: ParamsT, inputs: Sequence[str], output: Shape) -> str:
+        """What the output's axes are, one letter each (``CHW``, ``HWC``, ``LD``, ``F``), from the inputs'
+        layouts: by default the first input's where the rank is kept, else :func:`default_layout`.
+        Only ops that move axes (``permute``) override it; diagrams use it to draw a channels-last image
+        as the image it is."""
+        if inputs and len(inputs[0]) == len(output):
+            return inputs[0]
+        return default_layout(len(output))
 
     def volume_label(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
         """How a volume figure writes this op on the arrow into its output: a title (above the arrow)

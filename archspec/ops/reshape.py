@@ -36,6 +36,10 @@ class Permute(Op[PermuteParams]):
     def label(self, params: PermuteParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"permute {format_shape(params.axes)}"
 
+    def output_layout(self, params: PermuteParams, inputs: Sequence[str], output: Shape) -> str:
+        layout = inputs[0] if inputs else ""
+        return "".join(layout[axis] for axis in params.axes) if len(layout) == len(params.axes) else ""
+
     def torch_layer(self, params: PermuteParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer | None:
         return None
 

@@ -94,3 +94,31 @@ def test_unknown_names_are_key_errors() -> None:
         graph.node("missing")
     with pytest.raises(KeyError):
         graph.scope("layer2")
+
+
+def test_layouts_follow_permutes_and_images_draw_as_channels_height_width() -> None:
+    from tests.strategies import analyse_document
+
+    graph = analyse_document({"archspec": 1, "name": "layouts", "input": [8, 6, 4], "layers": [
+        {"permute": [1, 2, 0], "name": "last"},
+        {"layer_norm": {"channels_last": True}, "name": "norm"},
+        {"linear": {"features": 5, "channels_last": True}, "name": "wide"},
+        {"permute": [2, 0, 1], "name": "first"},
+        {"flatten": {"start": 1}, "name": "tokens"},
+        {"permute": [1, 0], "name": "swapped"},
+    ]})
+    layouts = {node.name: node.layout for node in graph.nodes}
+    assert layouts == {INPUT: "CHW", "last": "HWC", "norm": "HWC", "wide": "HWC", "first": "CHW", "tokens": "LD",
+                       "swapped": "DL"}
+    assert graph.node("wide").output_shape == (6, 4, 5)
+    assert graph.node("wide").image_shape == (5, 6, 4)
+    assert graph.node("swapped").image_shape == graph.node("swapped").output_shape == (24, 5)
+
+
+def test_diagrams_label_a_channels_last_image_height_by_width_by_channels() -> None:
+    import archspec
+    from archspec.backends.graphviz import diagram_dot
+
+    dot = diagram_dot(archspec.analyse("swin_t", input_shape=(3, 64, 96)))
+    assert "16×24×96" in dot  # [16, 24, 96] channels-last after the 4×4 patches, not 16×96×24
+    assert "16×96×24" not in dot

@@ -425,8 +425,8 @@ def _run(graph: Graph, repeat: str, group: list[Scope], scope_nodes: dict[str, l
         return Run(repeat, members, first, last, sequence=sequence)
     nodes = [scope_nodes.get(member, []) for member in members]
     head = nodes[0][0] if nodes[0] else None
-    entry = graph.node(head.inputs[0]).output_shape if head is not None and head.inputs else ()
-    exit = nodes[-1][-1].output_shape if nodes[-1] else ()
+    entry = graph.node(head.inputs[0]).image_shape if head is not None and head.inputs else ()
+    exit = nodes[-1][-1].image_shape if nodes[-1] else ()
     parameters = tuple(sum(node.parameters for node in inside) for inside in nodes)
     return Run(repeat, members, first, last, entry, exit, parameters, sequence)
 

@@ -50,7 +50,8 @@ class Box:
 
     @property
     def output_shape(self) -> Shape:
-        return self.nodes[-1].output_shape
+        """The shape drawn for the box's output: an image as ``[C, H, W]`` in either layout."""
+        return self.nodes[-1].image_shape
 
     @property
     def parameters(self) -> int:
@@ -330,7 +331,7 @@ def _edges(graph: Graph, folding: Folding, box_of: dict[str, str],
             source_node = graph.node(source)
             skip = (on_shortcut(node) or on_shortcut(source_node)
                     or (node.role == "residual" and position > 0))
-            edges[source_box, target_box] = Edge(source_box, target_box, source_node.output_shape, skip)
+            edges[source_box, target_box] = Edge(source_box, target_box, source_node.image_shape, skip)
     return tuple(edges.values())
 
 

@@ -95,7 +95,7 @@ def _outputs(dot: graphviz.Digraph, view: DiagramView) -> None:
     """Where a network has several outputs, each is a small terminal named after it; a training-only one is dashed."""
     for output in view.graph.outputs:
         box_id = view.box_of[view.folding.representative(output.node)]
-        shape = theme.volume_text(view.graph.node(output.node).output_shape)
+        shape = theme.volume_text(view.graph.node(output.node).image_shape)
         note = "<BR/><FONT POINT-SIZE=\"9\">training only</FONT>" if output.training_only else ""
         style = {"style": "dashed,rounded"} if output.training_only else {"style": "rounded"}
         node_id = f"output@{output.name}"  # ":" would name a port

@@ -17,7 +17,7 @@ from archspec.graph.lower.nodes import lower_op
 from archspec.graph.lower.repeats import lower_repeat
 from archspec.graph.lower.residuals import lower_residual
 from archspec.graph.lower.state import MAX_NODES, Context, Ref, ScopeState
-from archspec.ops.base import Shape
+from archspec.ops.base import Shape, default_layout
 from archspec.ops.registry import registered_ops
 from archspec.spec.expressions import ExpressionError, evaluate
 from archspec.spec.loader import Spec, with_extends_notes
@@ -46,6 +46,7 @@ class Lowering:
         self.ops = registered_ops()
         self.nodes: list[Node] = []
         self.shapes: dict[str, Shape] = {}
+        self.layouts: dict[str, str] = {}
         self.scopes: list[Scope] = []
         self.scope_names: dict[str, dict[str, Ref]] = {}
         self.errors = DiagnosticCollector()
@@ -69,7 +70,8 @@ class Lowering:
 
     def _run(self) -> Graph:
         shape = tuple(self.spec.input_shape)
-        self.add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.tree.input_location))
+        self.add_node(Node(INPUT, INPUT, None, (), shape, label="input", location=self.tree.input_location,
+                           layout=default_layout(len(shape))))
         for block in self.blocks.values():
             check_register_first(self, block)
         layers = self.tree.layers
@@ -133,6 +135,7 @@ class Lowering:
                                hint="check the repeat counts")
         self.nodes.append(node)
         self.shapes[node.name] = node.output_shape
+        self.layouts[node.name] = node.layout
         return node.name
 
     def lower_body(self, body: Body, scope: ScopeState, current: str | None, context: Context) -> str | None:

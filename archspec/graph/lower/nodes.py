@@ -148,10 +148,12 @@ def make_node(lowering: Lowering, op: Op, name: str, params: BaseModel, inputs: 
                           location, where, errors)
     macs = _guarded(op, "macs", lambda: op.macs(params, shapes, checked), location, where, errors)
     label = _guarded(op, "label", lambda: op.label(params, shapes, checked), location, where, errors)
-    if parameters is None or macs is None or label is None:
+    layouts = [lowering.layouts.get(i, "") for i in inputs]
+    layout = _guarded(op, "output_layout", lambda: op.output_layout(params, layouts, checked), location, where, errors)
+    if parameters is None or macs is None or label is None or layout is None:
         return None
     return Node(name, op.kind, params, tuple(inputs), checked, int(parameters), int(macs), str(label),
-                location, scope, role)
+                location, scope, role, str(layout))
 
 
 def _op_fault(op: Op, what: str, exc: Exception, location: SourceLocation | None, where: str) -> Diagnostic:
