@@ -62,12 +62,16 @@ def published(name: str) -> Published:
     return TORCHVISION[name]
 
 
-def torchvision_model(name: str) -> Any:
-    """torchvision's model in its published configuration, randomly initialised, in eval mode."""
+def torchvision_model(name: str, resolution: int | None = None) -> Any:
+    """torchvision's model in its published configuration, randomly initialised, in eval mode; a ViT built
+    for ``resolution`` (its position embedding follows the input size it is constructed for)."""
     import torch
 
+    kwargs = dict(TORCHVISION_KWARGS.get(name, {}))
+    if resolution is not None and name.startswith("vit_"):
+        kwargs["image_size"] = resolution
     torch.manual_seed(0)
-    return torchvision_models().get_model(name, weights=None, **TORCHVISION_KWARGS.get(name, {})).eval()
+    return torchvision_models().get_model(name, weights=None, **kwargs).eval()
 
 
 def randomize_batch_norms(module: Any, seed: int = 0) -> None:
@@ -93,11 +97,11 @@ def ported_difference(name: str, resolution: int | None = None) -> float:
 
     import archspec
 
-    reference = torchvision_model(name)
-    randomize_batch_norms(reference)
-    model = archspec.build(name, seed=0).eval()
-    archspec.port_weights(model, reference.state_dict())
     size = resolution or published(name).resolution
+    reference = torchvision_model(name, size)
+    randomize_batch_norms(reference)
+    model = archspec.build(name, seed=0, input_shape=(3, size, size)).eval()
+    archspec.port_weights(model, reference.state_dict())
     sample = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, actual = reference(sample), model(sample)
