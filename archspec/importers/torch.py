@@ -288,3 +288,42 @@ class _FunctionMode:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower() or "imported"
+
+
+def import_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = "", source: str = "") -> str:
+    """A PyTorch module as the YAML text of a short spec whose built module takes its ``state_dict``.
+
+    The module runs once on random inputs of ``input_shape`` (no batch axis).  Blocks, named
+    repeats and layer names are recovered from its submodules, so
+    ``archspec.build(spec).load_state_dict(module.state_dict(), strict=True)`` works.  What the
+    spec language cannot express raises :class:`~archspec.errors.SpecError` naming the module.
+    """
+    from archspec.importers.write import write_spec
+
+    return write_spec(read_torch(module, input_shape, name), source or type(module).__name__)
+
+
+def load_source(source: str) -> torch.nn.Module:
+    """``package.module:attr``: an ``nn.Module`` subclass or a function returning one, called with no arguments."""
+    import importlib
+
+    import torch
+
+    module_name, _, attribute = source.partition(":")
+    if not module_name or not attribute:
+        raise ImportFailure(f"'{source}' is not a PyTorch source",
+                            hint="write package.module:attr (torchvision.models:resnet50) or a path to an .onnx file")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportFailure(f"cannot import '{module_name}': {exc}", hint="check the module path and PYTHONPATH") \
+            from None
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise ImportFailure(f"'{module_name}' has no attribute '{attribute}'")
+        found = getattr(found, part)
+    model = found() if callable(found) and not isinstance(found, torch.nn.Module) else found
+    if not isinstance(model, torch.nn.Module):
+        raise ImportFailure(f"'{source}' gave {type(model).__name__}, not a torch.nn.Module",
+                            hint="name an nn.Module subclass or a function that returns a module")
+    return model
