@@ -170,13 +170,24 @@ def _local_references(call: Call) -> None:
                 continue
             source = call.entries[owner[ref]]
             if source.child is not None and source.child.output != ref:
-                raise RecoveryFailure(f"'{call.where}' uses a tensor from inside '{source.child.where}' other than "
-                                      "its output", hint="return that tensor from the submodule")
+                refs.append(f"{names[owner[ref]]}.{_inner(source.child, ref)}")
+                continue
             refs.append(PREVIOUS if owner[ref] == position - 1 and len(reads) == 1 else names[owner[ref]])
         if position == 0 and refs == ["input"]:
             refs = [PREVIOUS]
         entry.inputs = tuple(refs)
     _needed_names(call, names)
+
+
+def _inner(call: Call, ref: str) -> str:
+    """``0.conv`` for a tensor made inside a call: a dotted path to a named entry that outputs it."""
+    for entry in call.entries:
+        if entry.child is not None and ref in entry.child.produced and entry.name:
+            return entry.name if entry.child.output == ref else f"{entry.name}.{_inner(entry.child, ref)}"
+        if entry.child is None and entry.layer_id == ref and entry.name:
+            return entry.name
+    raise RecoveryFailure(f"a tensor made inside '{call.where}' is used outside it, and has no name to reach it by",
+                          hint="return that tensor from the submodule")
 
 
 def _names(call: Call) -> dict[int, str]:
