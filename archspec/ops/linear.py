@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import StrictInt
 
-from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
+from archspec.ops.base import (
+    Flag,
+    Op,
+    OpParams,
+    Shape,
+    ShapeError,
+    Size,
+    TorchCall,
+    TorchLayer,
+    format_shape,
+    volume,
+)
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
@@ -55,6 +66,11 @@ class Linear(Op[LinearParams]):
     def volume_label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
         return ("FC",)
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ not in ("Linear", "NonDynamicallyQuantizableLinear"):
+            return None
+        return {"features": call.module.out_features, "bias": call.module.bias is not None}
+
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Linear", (inputs[0][-1], params.features), {"bias": params.bias})
 
@@ -98,6 +114,21 @@ class Flatten(Op[FlattenParams]):
         shape = inputs[0]
         start, end = self._range(params, shape)
         return (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:])
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ == "Flatten":
+            start, end = call.module.start_dim, call.module.end_dim
+        elif call.function == "flatten" and call.module is None:
+            start = call.arguments[1] if len(call.arguments) > 1 else call.keywords.get("start_dim", 0)
+            end = call.arguments[2] if len(call.arguments) > 2 else call.keywords.get("end_dim", -1)
+        elif call.function in ("reshape", "view") and len(call.output_shape) == 1 and call.input_shapes:
+            start, end = 1, -1
+        else:
+            return None
+        if start == 0 or end == 0:
+            return None  # the batch axis
+        params = {"start": start - 1 if start > 0 else start, "end": end - 1 if end > 0 else end}
+        return {key: value for key, value in params.items() if value != FlattenParams.model_fields[key].default}
 
     def label(self, params: FlattenParams, inputs: Sequence[Shape], output: Shape) -> str:
         start, end = self._range(params, inputs[0])

@@ -6,7 +6,7 @@ that would start inside the right padding is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import model_validator
@@ -19,10 +19,12 @@ from archspec.ops.base import (
     Shape,
     ShapeError,
     SizePair,
+    TorchCall,
     TorchLayer,
     pair,
     pair_text,
     require_rank,
+    unpair,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +122,13 @@ class MaxPool2d(_Pool2d[PoolParams]):
     def torch_layer(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.MaxPool2d", kwargs=self.torch_kwargs(params))
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        pool = call.module
+        if type(pool).__name__ != "MaxPool2d" or unpair(pool.dilation) != 1 or pool.return_indices:
+            return None
+        return {"kernel": unpair(pool.kernel_size), "stride": unpair(pool.stride), "padding": unpair(pool.padding),
+                "ceil_mode": pool.ceil_mode}
+
     def to_onnx(self, params: PoolParams, context: OnnxContext) -> None:
         attributes = _onnx_pool_attributes(params, context.input_shapes[0], context.output_shape)
         context.add_node("MaxPool", context.inputs, attributes, output=context.output)
@@ -131,6 +140,13 @@ class AvgPool2d(_Pool2d[AvgPoolParams]):
     name_prefix = "avgpool"
     label_name = "avg pool"
     description = "2-D average pooling (nn.AvgPool2d); stride defaults to the kernel"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        pool = call.module
+        if type(pool).__name__ != "AvgPool2d" or pool.divisor_override is not None:
+            return None
+        return {"kernel": unpair(pool.kernel_size), "stride": unpair(pool.stride), "padding": unpair(pool.padding),
+                "ceil_mode": pool.ceil_mode, "count_include_pad": pool.count_include_pad}
 
     def torch_layer(self, params: AvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs = self.torch_kwargs(params) | {"count_include_pad": params.count_include_pad}
@@ -173,6 +189,13 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
 
     def volume_label(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
         return ("adaptive avg pool", f"to {output[1]}×{output[2]}")
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ == "AdaptiveAvgPool2d":
+            return {"size": unpair(call.module.output_size)}
+        if call.function == "adaptive_avg_pool2d" and len(call.arguments) > 1:
+            return {"size": unpair(call.arguments[1])}
+        return None
 
     def torch_layer(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         size = pair(params.size)
