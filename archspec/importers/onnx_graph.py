@@ -73,6 +73,8 @@ class GraphReader:
         self.errors: list[NodeError] = []
         self.claimed: set[int] = set()
         self.deferred: dict[str, onnx.NodeProto] = {}
+        self.batch_of: dict[str, str] = {}
+        """Constants computed from a tensor's batch size (``Shape(x)``...): the tensor they read."""
         self.failed: set[str] = set()
         self.scope_of = scope_of
         self.producer: dict[str, onnx.NodeProto] = {}
@@ -185,7 +187,8 @@ class GraphReader:
         if node.op_type == "Shape" and present[0] in self.values:
             self._fold_shape(node)
             return
-        if all(name in self.constants for name in present):
+        batch_sized = node.op_type in GROWS_BY_VALUE and any(name in self.batch_of for name in present)
+        if all(name in self.constants for name in present) and not batch_sized:
             self._fold(node)
             return
         if node.op_type in DEFERRABLE and any(name in self.constants for name in present):
@@ -203,6 +206,7 @@ class GraphReader:
         shape = np.array([BATCH, *self.values[node.input[0]].shape], dtype=np.int64)
         attributes = attributes_of(node)
         self.constants[node.output[0]] = shape[attributes.get("start", 0):attributes.get("end", len(shape))]
+        self.batch_of[node.output[0]] = node.input[0]
 
     def _fold(self, node: onnx.NodeProto) -> None:
         from onnx.reference import ReferenceEvaluator
@@ -215,7 +219,13 @@ class GraphReader:
                               hint=None) from None
         for name, value in zip(node.output, results, strict=False):
             self.constants[name] = np.asarray(value)
+        source = next((self.batch_of[name] for name in node.input if name in self.batch_of), None)
+        if source is not None:
+            self.batch_of.update((name, source) for name in node.output)
 
+
+GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
+"""Ops whose output size is an input's value: never folded with a batch-sized value (a handler reads them)."""
 
 DEFERRABLE = frozenset({"Mul", "Div", "Add", "Sub"})
 """Element-wise ops that, with one constant operand, are only read as part of another op's pattern

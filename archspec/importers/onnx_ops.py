@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from archspec.importers.onnx_graph import GraphReader, Handler, Unsupported, attributes_of
+from archspec.importers.onnx_graph import BATCH, GraphReader, Handler, Unsupported, attributes_of
 from archspec.ops.conv import explicit_padding
 from archspec.ops.pool import pooled_extent
 
@@ -140,9 +140,9 @@ def matmul(reader: GraphReader, node: onnx.NodeProto) -> None:
     output, bias = node.output[0], None
     after = reader.only_consumer(output)
     if after is not None and after.op_type == "Add":
-        pair = _tensor_and_constant(reader, after)
-        if pair is not None and pair[0] == output and pair[1].size == weight.shape[1]:
-            bias, output = pair[1].reshape(-1), after.output[0]
+        constant = _other_constant(reader, after, output)
+        if constant is not None and constant.size == weight.shape[1]:
+            bias, output = constant.reshape(-1), after.output[0]
             reader.claim(after)
     _linear(reader, after if bias is not None and after is not None else node, node.input[0], weight.T, bias, output)
 
@@ -350,7 +350,7 @@ def gelu(reader: GraphReader, node: onnx.NodeProto) -> None:
 
 def erf(reader: GraphReader, node: onnx.NodeProto) -> None:
     """GELU before opset 20: ``x * 0.5 * (1 + erf(x / sqrt(2)))`` in archspec's or torch's order."""
-    scaled = reader.deferred.get(node.input[0])
+    scaled = reader.producer.get(node.input[0])
     x = _scaled_input(reader, scaled, math.sqrt(0.5)) if scaled is not None else None
     plus = reader.only_consumer(node.output[0])
     one_plus = plus if plus is not None and plus.op_type == "Add" else None
@@ -367,7 +367,7 @@ def erf(reader: GraphReader, node: onnx.NodeProto) -> None:
             raise Unsupported("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
         claimed.append(final)
     else:  # archspec: (x * 0.5) * (1 + erf)
-        half = reader.deferred.get(other)
+        half = reader.producer.get(other)
         if half is None or _scaled_input(reader, half, 0.5) != x:
             raise Unsupported("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
         final = product
@@ -463,8 +463,6 @@ def reshape(reader: GraphReader, node: onnx.NodeProto) -> None:
 
 def _reshaped(shape: tuple[int, ...], target: np.ndarray, allowzero: bool) -> tuple[int, ...]:
     """The shape a Reshape gives an input of ``shape`` (batch :data:`BATCH`), without the batch."""
-    from archspec.importers.onnx_graph import BATCH
-
     full = (BATCH, *shape)
     dims = [int(d) for d in target.reshape(-1)]
     dims = [full[axis] if d == 0 and not allowzero and axis < len(full) else d for axis, d in enumerate(dims)]
@@ -533,6 +531,36 @@ def slice_(reader: GraphReader, node: onnx.NodeProto) -> None:
     reader.emit(node, "chunk", params, node.input[:1], node.output[0])
 
 
+def split(reader: GraphReader, node: onnx.NodeProto) -> None:
+    """Equal groups of channels (``x.chunk(n, dim=1)``): one ``chunk`` per part that is used."""
+    channels = reader.tensor(node.input[0]).shape[0]
+    rank = len(reader.tensor(node.input[0]).shape) + 1
+    sizes = _optional_const(reader, node, 1)
+    parts = len(node.output)
+    if _axis(int(attributes_of(node).get("axis", 0)), rank) != 1 or channels % parts or (
+            sizes is not None and set(sizes.reshape(-1).tolist()) != {channels // parts}):
+        raise Unsupported("a split other than into equal groups of channels (archspec's chunk)")
+    for index, output in enumerate(node.output):
+        if output in reader.consumers or output in reader.graph_outputs:
+            reader.emit(node, "chunk", {"parts": parts} | ({"index": index} if index else {}), node.input[:1],
+                        output)
+
+
+def expand(reader: GraphReader, node: onnx.NodeProto) -> None:
+    """A learned tensor repeated over the batch of the tensor whose Shape gave the target (archspec's learned)."""
+    weight, target = _const(reader, node, 0, "tensor"), _const(reader, node, 1, "shape")
+    source = reader.batch_of.get(node.input[1])
+    dims = [int(d) for d in target.reshape(-1)]
+    if source is None or not dims or dims[0] != BATCH or not reader.is_initializer(node.input[0]):
+        raise Unsupported("an Expand other than a learned tensor repeated over the batch (archspec's learned)")
+    shape = tuple(dims[1:])
+    if weight.shape not in (shape, (1, *shape)):
+        raise Unsupported(f"an Expand of a {list(weight.shape)} tensor to {list(shape)}: archspec's learned "
+                          "repeats a tensor of the sample's shape")
+    params: dict[str, Any] = {"shape": list(shape)} | ({} if weight.ndim > len(shape) else {"batch_axis": False})
+    reader.emit(node, "learned", params, [source], node.output[0], {"weight": _weights(weight)})
+
+
 def sum_(reader: GraphReader, node: onnx.NodeProto) -> None:
     if len(node.input) == 1:
         reader.alias(node.output[0], node.input[0])
@@ -550,6 +578,6 @@ HANDLERS: dict[str, Handler] = {
     "Erf": erf, "Softmax": softmax,
     "Add": add, "Sum": sum_, "Mul": multiply, "Concat": concat,
     "Identity": identity, "Dropout": identity, "Flatten": flatten, "Reshape": reshape, "Transpose": transpose,
-    "Gather": gather, "Slice": slice_,
+    "Gather": gather, "Slice": slice_, "Split": split, "Expand": expand,
 }
 """What archspec reads, by ONNX op type (default domain).  A type missing here is an error naming the node."""
