@@ -24,6 +24,10 @@ from archspec.errors import Diagnostic, SpecError
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
 
 PREVIOUS = "<previous>"
+PRESENT = "<present>"
+"""The parameter key of an optional entry that says whether an instance has it."""
+_ANY = object()
+"""What an instance without an optional entry gives each of that entry's values: anything fits."""
 
 
 class RecoveryFailure(SpecError):
@@ -46,6 +50,10 @@ class Entry:
     layer_id: str = ""
     repeat: int = 0
     """For a named repeat: how many iterations; ``params`` then holds index expressions."""
+    optional: bool = False
+    """In a block body: a submodule that some instances lack (ResNet's ``downsample``); see :data:`PRESENT`."""
+    absent: bool = False
+    """In an instance: the stand-in for an optional submodule this instance lacks."""
 
 
 @dataclass
@@ -245,22 +253,120 @@ def _group(top: Call) -> dict[str, Block]:
     for call in _walk(top)[:-1]:
         signature = (call.type, tuple(_signature(entry) for entry in call.entries))
         block = by_signature.get(signature)
+        if block is not None:
+            layout = _alignment(block.body, call.entries) if len(call.entries) < len(block.body) else None
+            if layout is not None:
+                call.entries[:] = _padded(block.body, call.entries, layout)
+            block.instances.append(call)
+        else:
+            block = _with_options(call, blocks)
         if block is None:
             block = Block(_block_name(call, blocks), call.type, call.entries, {}, [], {})
             blocks[block.name] = block
-            by_signature[signature] = block
-        block.instances.append(call)
+            block.instances.append(call)
+        by_signature[signature] = block
         call.block = block.name
-    for block in blocks.values():
+    for block in _innermost_first(blocks):
+        block.instances.sort(key=lambda instance: any(entry.absent for entry in instance.entries))
+        optional = [position for position, entry in enumerate(block.body) if entry.optional]
         for instance in block.instances:
             _child_arguments(instance, blocks)
+            for position in optional:
+                entry = instance.entries[position]
+                entry.params = {PRESENT: False} if entry.absent else {**entry.params, PRESENT: True}
         _parameters(block)
     _child_arguments(top, blocks)
+    singles = {id(block.instances[0]) for block in blocks.values() if len(block.instances) == 1}
     for call in [top, *(block.instances[0] for block in blocks.values())]:
         for entry in call.entries:
-            _as_repeat(entry, blocks)
+            _as_repeat(entry, blocks, call is top or id(call) in singles)
     used = _used(top, blocks)
     return {name: block for name, block in blocks.items() if name in used}
+
+
+def _innermost_first(blocks: dict[str, Block]) -> list[Block]:
+    """Blocks after the blocks they call (a merged block may have been made before its children)."""
+    order: list[Block] = []
+    seen: set[str] = set()
+
+    def visit(block: Block) -> None:
+        if block.name in seen:
+            return
+        seen.add(block.name)
+        for instance in block.instances:
+            for entry in instance.entries:
+                if entry.child is not None:
+                    visit(blocks[entry.child.block])
+        order.append(block)
+
+    for block in blocks.values():
+        visit(block)
+    return order
+
+
+def _with_options(call: Call, blocks: dict[str, Block]) -> Block | None:
+    """A block of the call's class whose body is the call's with optional submodules added, or the reverse.
+
+    The call (or every instance so far) is padded with stand-ins for the submodules it lacks, so
+    all instances line up position by position; each optional submodule gets a bool parameter.
+    """
+    if call.type in _CONTAINERS:
+        return None
+    for block in blocks.values():
+        if block.type != call.type or any(entry.absent for entry in call.entries):
+            continue
+        if not any(entry.optional for entry in block.body):
+            layout = _alignment(call.entries, block.body)
+            if layout is not None:
+                for instance in block.instances:
+                    instance.entries[:] = _padded(call.entries, instance.entries, layout)
+                for position in set(range(len(call.entries))) - set(layout):
+                    call.entries[position].optional = True
+                block.body = call.entries
+                block.instances.insert(0, call)
+                return block
+        layout = _alignment(block.body, call.entries)
+        missing = set(range(len(block.body))) - set(layout or ())
+        fixed = any(entry.optional for entry in block.body)
+        if layout is not None and (not fixed or all(block.body[p].optional for p in missing)):
+            for position in missing:
+                block.body[position].optional = True
+            call.entries[:] = _padded(block.body, call.entries, layout)
+            block.instances.append(call)
+            return block
+    return None
+
+
+def _alignment(full: list[Entry], small: list[Entry]) -> list[int] | None:
+    """Positions in ``full`` of ``small``'s entries, if ``full`` is ``small`` plus named submodule calls.
+
+    A reference to a left-out submodule stands for what that submodule reads.
+    """
+    stands_for: dict[str, str] = {}
+    layout: list[int] = []
+    position = 0
+    for index, entry in enumerate(full):
+        expected = small[position] if position < len(small) else None
+        inputs = tuple(stands_for.get(ref, ref) for ref in entry.inputs)
+        if expected is not None and _signature(entry)[:3] == _signature(expected)[:3] \
+                and inputs == expected.inputs and entry.repeat == expected.repeat:
+            layout.append(index)
+            position += 1
+            continue
+        if entry.child is None or not entry.name or len(entry.inputs) != 1 or entry.inputs[0] == PREVIOUS:
+            return None
+        stands_for[entry.name] = entry.inputs[0]
+    return layout if position == len(small) and len(layout) < len(full) else None
+
+
+def _padded(full: list[Entry], small: list[Entry], layout: list[int]) -> list[Entry]:
+    found: list[Entry] = []
+    for position, entry in enumerate(full):
+        if position in layout:
+            found.append(small[layout.index(position)])
+        else:
+            found.append(Entry(entry.kind, {}, entry.name, entry.inputs, absent=True))
+    return found
 
 
 def _child_arguments(call: Call, blocks: dict[str, Block]) -> None:
@@ -302,7 +408,10 @@ def _snake(name: str) -> str:
 
 
 def _parameters(block: Block) -> None:
-    """Values that differ between the instances become parameters; equal vectors share one."""
+    """Values that differ between the instances become parameters; equal vectors share one.
+
+    An instance that lacks an optional entry fits any value of it (:data:`_ANY`).
+    """
     vectors: dict[tuple[int, str], list[Any]] = {}
     for position, entry in enumerate(block.body):
         if entry.repeat:
@@ -311,32 +420,47 @@ def _parameters(block: Block) -> None:
         keys = list(dict.fromkeys(key for row in rows for key in row))
         defaults = _defaults(entry.kind)
         for key in keys:
-            values = [row.get(key, defaults.get(key)) for row in rows]
             for row in rows:
-                row[key] = row.get(key, defaults.get(key))
-            if any(value != values[0] for value in values):
+                if key not in row:
+                    row[key] = _ANY if PRESENT in row and not row[PRESENT] else defaults.get(key)
+            values = [row[key] for row in rows]
+            known = [value for value in values if value is not _ANY]
+            if any(value != known[0] for value in known) or key == PRESENT:
                 vectors[(position, key)] = values
-            elif key in defaults and values[0] == defaults[key]:
+            elif key in defaults and known[0] == defaults[key]:
                 for row in rows:
                     del row[key]
+            else:
+                for row in rows:
+                    row[key] = known[0]
     names: dict[str, list[Any]] = {}
     by_key: dict[str, int] = {}
     for _, key in vectors:
         by_key[key] = by_key.get(key, 0) + 1
     for (position, key), values in vectors.items():
-        same = next((name for name, known in names.items() if known == values), None)
+        same = next((name for name, known in names.items() if _fits(values, known)), None)
         if same is None:
             entry = block.body[position]
-            base = key if by_key[key] == 1 or not entry.name else f"{_identifier(entry.name)}_{key}"
+            if key == PRESENT:
+                base = _identifier(entry.name or "present")
+            else:
+                base = key if by_key[key] == 1 or not entry.name else f"{_identifier(entry.name)}_{key}"
             if base[:1].isdigit():
                 base = f"{entry.kind}_{base}"
             same, number = base, 1
             while same in names:
                 number += 1
                 same = f"{base}_{number}"
-            names[same] = values
+            first = next(value for value in values if value is not _ANY)
+            names[same] = [first if value is _ANY else value for value in values]
+        for instance, value in zip(block.instances, names[same], strict=True):
+            instance.entries[position].params[key] = value
         block.slots[(position, key)] = same
     block.params = {name: values[0] for name, values in names.items()}
+
+
+def _fits(values: list[Any], known: list[Any]) -> bool:
+    return all(value is _ANY or value == other for value, other in zip(values, known, strict=True))
 
 
 def _defaults(kind: str) -> dict[str, Any]:
@@ -358,10 +482,16 @@ def arguments(block: Block, instance: Call) -> dict[str, Any]:
 
 # -- 3. repeats -------------------------------------------------------------------------------------
 
-def _as_repeat(entry: Entry, blocks: dict[str, Block]) -> None:
-    """A call of a container whose children are calls of one block, named 0..N-1, chained: a named repeat."""
+def _as_repeat(entry: Entry, blocks: dict[str, Block], concrete: bool) -> None:
+    """A call of a container whose children are calls of one block, named 0..N-1, chained: a named repeat.
+
+    ``concrete``: the entry is in a body written once with its own values (the top level, or a block
+    with one instance), so a container shared with other places can still be written as a repeat.
+    """
     call = entry.child
-    if call is None or (call.type and call.type not in _CONTAINERS) or len(blocks[call.block].instances) > 1:
+    if call is None or (call.type and call.type not in _CONTAINERS):
+        return
+    if len(blocks[call.block].instances) > 1 and not concrete:
         return
     children = call.entries
     if len(children) < 2 or any(c.child is None or c.name != str(i) for i, c in enumerate(children)):

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from archspec.importers.flat import FlatModel
-from archspec.importers.recover import PREVIOUS, Block, Entry, recover
+from archspec.importers.recover import PRESENT, PREVIOUS, Block, Entry, recover
 from archspec.ops.registry import get_op
 
 _WIDTH = 10**9
@@ -41,8 +41,23 @@ def _block(block: Block) -> list[str]:
         lines.append(f"    params: {_flow({name: _type(value) for name, value in block.params.items()})}")
     lines.append("    body:")
     slots = {(position, key): f"${name}" for (position, key), name in block.slots.items()}
-    lines += [f"      - {_entry(entry, slots, position)}" for position, entry in enumerate(block.body)]
+    for position, entry in enumerate(block.body):
+        if entry.optional:
+            lines += [f"      - {line}" for line in _optional(entry, slots, position)]
+        else:
+            lines.append(f"      - {_entry(entry, slots, position)}")
     return lines
+
+
+def _optional(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> list[str]:
+    """A submodule some instances lack: a repeat run once or never, and an identity of the same name otherwise.
+
+    The identity keeps the name, so what reads the submodule reads its input where it is absent.
+    """
+    present = slots[(position, PRESENT)].removeprefix("$")
+    standin = Entry("identity", {}, entry.name, entry.inputs)
+    return [_flow({"repeat": f"${{1 if {present} else 0}}", "body": _yaml(entry, slots, position)}),
+            _flow({"repeat": f"${{0 if {present} else 1}}", "body": _yaml(standin, {}, 0)})]
 
 
 def _type(value: Any) -> str:
@@ -53,10 +68,14 @@ def _type(value: Any) -> str:
 
 
 def _entry(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> str:
-    params = {key: slots.get((position, key), value) for key, value in entry.params.items()}
+    value = _yaml(entry, slots, position)
+    return value if isinstance(value, str) else _flow(value)
+
+
+def _yaml(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> Any:
+    params = {key: slots.get((position, key), value) for key, value in entry.params.items() if key != PRESENT}
     if entry.repeat:
-        text: dict[str, Any] = {"repeat": entry.repeat, "name": entry.name, "body": {entry.kind: params}}
-        return _flow(text)
+        return {"repeat": entry.repeat, "name": entry.name, "body": {entry.kind: params}}
     op = get_op(entry.kind)
     joins = op is not None and op.shorthand == "inputs"
     value: Any = params
@@ -71,7 +90,7 @@ def _entry(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> st
         meta["inputs"] = entry.inputs[0] if len(entry.inputs) == 1 else list(entry.inputs)
     if not meta and value == {} and op is not None:
         return entry.kind
-    return _flow({entry.kind: value, **meta})
+    return {entry.kind: value, **meta}
 
 
 def _flow(value: Any) -> str:
