@@ -338,9 +338,10 @@ def _with_options(call: Call, blocks: dict[str, Block]) -> Block | None:
 
 
 def _alignment(full: list[Entry], small: list[Entry]) -> list[int] | None:
-    """Positions in ``full`` of ``small``'s entries, if ``full`` is ``small`` plus named submodule calls.
+    """Positions in ``full`` of ``small``'s entries, if ``full`` is ``small`` plus submodule calls and ops.
 
-    A reference to a left-out submodule stands for what that submodule reads.
+    A reference to a left-out submodule stands for what that submodule reads; a left-out op must
+    be one that nothing names (a trailing activation, a final ``add``).
     """
     stands_for: dict[str, str] = {}
     layout: list[int] = []
@@ -353,6 +354,8 @@ def _alignment(full: list[Entry], small: list[Entry]) -> list[int] | None:
             layout.append(index)
             position += 1
             continue
+        if entry.child is None and entry.name is None and not entry.stateful:
+            continue  # an op nothing names: what follows reads what came before it
         if entry.child is None or not entry.name or len(entry.inputs) != 1 or entry.inputs[0] == PREVIOUS:
             return None
         stands_for[entry.name] = entry.inputs[0]
@@ -442,7 +445,7 @@ def _parameters(block: Block) -> None:
         if same is None:
             entry = block.body[position]
             if key == PRESENT:
-                base = _identifier(entry.name or "present")
+                base = _identifier(entry.name) if entry.name else f"with_{entry.kind}"
             else:
                 base = key if by_key[key] == 1 or not entry.name else f"{_identifier(entry.name)}_{key}"
             if base[:1].isdigit():

@@ -50,14 +50,15 @@ def _block(block: Block) -> list[str]:
 
 
 def _optional(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> list[str]:
-    """A submodule some instances lack: a repeat run once or never, and an identity of the same name otherwise.
-
-    The identity keeps the name, so what reads the submodule reads its input where it is absent.
+    """An entry some instances lack: a repeat run once or never, and, for a named submodule, an
+    identity of the same name otherwise, so what reads the submodule reads its input where it is absent.
     """
     present = slots[(position, PRESENT)].removeprefix("$")
-    standin = Entry("identity", {}, entry.name, entry.inputs)
-    return [_flow({"repeat": f"${{1 if {present} else 0}}", "body": _yaml(entry, slots, position)}),
-            _flow({"repeat": f"${{0 if {present} else 1}}", "body": _yaml(standin, {}, 0)})]
+    lines = [_flow({"repeat": f"${{1 if {present} else 0}}", "body": _yaml(entry, slots, position)})]
+    if entry.name is not None:
+        standin = Entry("identity", {}, entry.name, entry.inputs)
+        lines.append(_flow({"repeat": f"${{0 if {present} else 1}}", "body": _yaml(standin, {}, 0)}))
+    return lines
 
 
 def _type(value: Any) -> str:
