@@ -56,6 +56,10 @@ class _Recording:
     poisoned: dict[int, str] = field(default_factory=dict)
     keep: list[Any] = field(default_factory=list)
     quiet: int = 0
+    parameters: dict[int, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    """id of each parameter -> the path of the module holding it, and its attribute name."""
+    last: str = NETWORK_INPUT
+    """The latest value computed: what a learned tensor reads for the batch size."""
 
     @property
     def where(self) -> _Call:
@@ -73,6 +77,9 @@ def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = 
     ops = [registered.op for registered in registered_ops().values()]
     paths = {id(m): tuple(p.split(".")) if p else () for p, m in reversed(list(module.named_modules()))}
     recording = _Recording(ops, paths)
+    for path, owner in module.named_modules():
+        for attribute, parameter in owner.named_parameters(recurse=False):
+            recording.parameters[id(parameter)] = (tuple(path.split(".")) if path else (), attribute)
     example = torch.randn(BATCH, *input_shape)
     recording.values[id(example)] = NETWORK_INPUT
     recording.keep.append(example)
@@ -160,6 +167,9 @@ def _add_layer(recording: _Recording, call: TorchCall, inputs: Sequence[Any], ou
         recording.keep.append(output)
         return
     op, params = found
+    for tensor in _unique(inputs):
+        if id(tensor) in recording.parameters and id(tensor) not in recording.values:
+            _learned(recording, tensor, tensor, tensor.shape)
     sources = tuple(_source(recording, tensor) for tensor in _unique(inputs))
     if not sources:
         raise ImportFailure(f"{what} in {where} takes no tensor input that archspec can trace", hint=_HELP)
@@ -170,6 +180,26 @@ def _add_layer(recording: _Recording, call: TorchCall, inputs: Sequence[Any], ou
     scope, types = call_site.path, call_site.types
     recording.layers.append(FlatLayer(layer_id, op.kind, _without_defaults(op, dict(params)), sources, scope,
                                       types, name, state))
+    recording.values[id(output)] = layer_id
+    recording.last = layer_id
+    recording.keep.append(output)
+
+
+def _learned(recording: _Recording, parameter: Any, output: Any, shape: Sequence[int]) -> None:
+    """A parameter used directly in forward (ViT's class token, ConvNeXt's layer scale) as a ``learned`` layer
+    held by the module that uses it, under its attribute name."""
+    owner, attribute = recording.parameters[id(parameter)]
+    call_site = recording.where
+    if owner != call_site.path:
+        raise ImportFailure(f"parameter '{'.'.join((*owner, attribute))}' is used in {recording.place()}, outside "
+                            "the module that holds it", hint="use a parameter only in its own module's forward")
+    batch_axis = len(shape) > 1 and shape[0] == 1 and parameter.dim() == len(shape)
+    params = {"shape": [int(n) for n in (shape[1:] if batch_axis else shape)], "batch_axis": batch_axis,
+              "parameter": True}
+    layer_id = f"n{len(recording.layers)}"
+    recording.layers.append(FlatLayer(layer_id, "learned", params, (recording.last,), (*owner, attribute),
+                                      (*call_site.types, "Parameter"), attribute,
+                                      {"": parameter.detach().clone()}))
     recording.values[id(output)] = layer_id
     recording.keep.append(output)
 
@@ -242,6 +272,9 @@ def _function_mode(recording: _Recording) -> Any:
             inputs = _tensors(args) + _tensors(list(kwargs.values()))
             traced = [t for t in inputs if id(t) in recording.values or id(t) in recording.poisoned]
             if not traced:
+                if raw_name == "expand" and len(inputs) == 1 and id(inputs[0]) in recording.parameters \
+                        and result.dim() == inputs[0].dim() and result.shape[0] == BATCH:
+                    _learned(recording, inputs[0], result, inputs[0].shape)
                 return result
             if raw_name in _CONTROL_FLOW:
                 raise ImportFailure(f"data-dependent control flow in {recording.place()}: forward turns a tensor "
@@ -250,9 +283,14 @@ def _function_mode(recording: _Recording) -> Any:
                                          "argument, or " + _HELP)
             import torch
 
+            name = _function_name(func)
+            parts = list(result) if isinstance(result, (tuple, list)) else []
+            if parts and all(isinstance(part, torch.Tensor) for part in parts):
+                for index, part in enumerate(parts):
+                    _offer(recording, name, args, kwargs, inputs, part, index)
+                return result
             if not isinstance(result, torch.Tensor):
                 return result
-            name = _function_name(func)
             if name in _PASS_THROUGH and len(traced) == 1 and tuple(result.shape) == tuple(traced[0].shape):
                 recording.values[id(result)] = _source(recording, traced[0])
                 recording.keep.append(result)
@@ -261,18 +299,24 @@ def _function_mode(recording: _Recording) -> Any:
                 recording.values[id(result)] = _source(recording, traced[0])
                 recording.keep.append(result)
                 return result
-            keywords = {k: _masked(v) for k, v in kwargs.items()}
-            shapes = tuple(tuple(t.shape[1:]) for t in _unique(inputs))
-            call = TorchCall(shapes, tuple(result.shape[1:]), function=name,
-                             arguments=tuple(_masked(a) for a in args), keywords=keywords)
-            recording.quiet += 1
-            try:
-                _add_layer(recording, call, inputs, result, "", {})
-            finally:
-                recording.quiet -= 1
+            _offer(recording, name, args, kwargs, inputs, result, None)
             return result
 
     return Recorder()
+
+
+def _offer(recording: _Recording, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], inputs: list[Any],
+           result: Any, output_index: int | None) -> None:
+    """Offer one function call (or one of the tensors it returns) to the ops as a layer."""
+    keywords = {k: _masked(v) for k, v in kwargs.items()}
+    shapes = tuple(tuple(t.shape[1:]) for t in _unique(inputs))
+    call = TorchCall(shapes, tuple(result.shape[1:]), function=name, arguments=tuple(_masked(a) for a in args),
+                     keywords=keywords, output_index=output_index)
+    recording.quiet += 1
+    try:
+        _add_layer(recording, call, inputs, result, "", {})
+    finally:
+        recording.quiet -= 1
 
 
 class _FunctionMode:

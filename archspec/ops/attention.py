@@ -10,8 +10,8 @@ products of attention (queries by keys, weights by values).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from archspec.ops.base import (
     CountPair,
@@ -23,6 +23,7 @@ from archspec.ops.base import (
     ShapeError,
     Size,
     SizePair,
+    TorchCall,
     TorchLayer,
     format_shape,
     pair,
@@ -76,6 +77,17 @@ class MultiheadAttention(Op[AttentionParams]):
         kwargs["batch_first"] = True
         return TorchLayer("torch.nn.MultiheadAttention", (inputs[0][1], params.heads), kwargs,
                           "{module}({0}, {0}, {0}, need_weights=False)[0]")
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``nn.MultiheadAttention`` (batch first, one projection for query, key and value) used as self-attention."""
+        module = call.module
+        if type(module).__name__ != "MultiheadAttention" or not module.batch_first:
+            return None
+        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+            return None
+        if len(set(call.input_shapes)) > 1:
+            return None
+        return {"heads": module.num_heads, "dropout": module.dropout, "bias": module.in_proj_bias is not None}
 
     def to_onnx(self, params: AttentionParams, context: OnnxContext) -> None:
         tokens, features = context.input_shapes[0]

@@ -119,6 +119,8 @@ class TorchCall:
     function: str = ""
     arguments: tuple[Any, ...] = ()
     keywords: Mapping[str, Any] = field(default_factory=dict)
+    output_index: int | None = None
+    """For a function that returns several tensors (``x.chunk(2, dim=1)``): which of them this call is about."""
 
 
 TENSOR = "<tensor>"

@@ -7,12 +7,12 @@ beyond what torch itself does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import model_validator
 
-from archspec.ops.base import Count, Op, OpParams, Shape, ShapeError, Size, require_rank
+from archspec.ops.base import TENSOR, Count, Op, OpParams, Shape, ShapeError, Size, TorchCall, require_rank
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -50,6 +50,16 @@ class Chunk(Op[ChunkParams]):
 
     def torch_layer(self, params: ChunkParams, inputs: Sequence[Shape], output: Shape) -> None:
         return None
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """One part of ``x.chunk(n, dim=1)`` (``call.output_index`` says which)."""
+        if call.function != "chunk" or call.output_index is None or call.arguments[:1] != (TENSOR,):
+            return None
+        parts = call.arguments[1] if len(call.arguments) > 1 else call.keywords.get("chunks")
+        dim = call.arguments[2] if len(call.arguments) > 2 else call.keywords.get("dim", 0)
+        if dim != 1 or not isinstance(parts, int) or call.input_shapes[0][0] % parts:
+            return None
+        return {"parts": parts, "index": call.output_index}
 
     def torch_expression(self, params: ChunkParams, arguments: Sequence[str]) -> str:
         return f"{arguments[0]}.chunk({params.parts}, dim=1)[{params.index}]"

@@ -69,7 +69,8 @@ class Linear(Op[LinearParams]):
     def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
         if type(call.module).__name__ not in ("Linear", "NonDynamicallyQuantizableLinear"):
             return None
-        return {"features": call.module.out_features, "bias": call.module.bias is not None}
+        params = {"features": call.module.out_features, "bias": call.module.bias is not None}
+        return {**params, "channels_last": True} if call.input_shapes and len(call.input_shapes[0]) == 3 else params
 
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Linear", (inputs[0][-1], params.features), {"bias": params.bias})
@@ -121,8 +122,11 @@ class Flatten(Op[FlattenParams]):
         elif call.function == "flatten" and call.module is None:
             start = call.arguments[1] if len(call.arguments) > 1 else call.keywords.get("start_dim", 0)
             end = call.arguments[2] if len(call.arguments) > 2 else call.keywords.get("end_dim", -1)
-        elif call.function in ("reshape", "view") and len(call.output_shape) == 1 and call.input_shapes:
-            start, end = 1, -1
+        elif call.function in ("reshape", "view") and call.input_shapes:
+            merged = _merged_axes(call.input_shapes[0], call.output_shape)
+            if merged is None:
+                return None
+            start, end = merged
         else:
             return None
         if start == 0 or end == 0:
@@ -147,3 +151,16 @@ class Flatten(Op[FlattenParams]):
             return
         shape = context.constant("shape", [0, *context.output_shape])
         context.add_node("Reshape", [context.inputs[0], shape], output=context.output)
+
+
+def _merged_axes(before: Shape, after: Shape) -> tuple[int, int] | None:
+    """The axes (counting the batch as 0, as torch does) that a reshape from ``before`` to ``after`` merges
+    into one, if that is all it does."""
+    merged = len(before) - len(after) + 1
+    if merged < 2:
+        return None
+    for start in range(len(after)):
+        if before[:start] == after[:start] and before[start + merged:] == after[start + 1:] \
+                and volume(before[start:start + merged]) == after[start]:
+            return start + 1, start + merged
+    return None
