@@ -16,6 +16,7 @@ inputs, a value used from inside another call) is an :class:`ImportFailure` nami
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -356,9 +357,14 @@ def _alignment(full: list[Entry], small: list[Entry]) -> list[int] | None:
             continue
         if entry.child is None and entry.name is None and not entry.stateful:
             continue  # an op nothing names: what follows reads what came before it
-        if entry.child is None or not entry.name or len(entry.inputs) != 1 or entry.inputs[0] == PREVIOUS:
+        if entry.stateful or not entry.name or len(entry.inputs) != 1:
             return None
-        stands_for[entry.name] = entry.inputs[0]
+        if entry.inputs[0] != PREVIOUS:
+            stands_for[entry.name] = entry.inputs[0]
+        elif index and full[index - 1].name:
+            stands_for[entry.name] = full[index - 1].name or ""
+        else:
+            return None
     return layout if position == len(small) and len(layout) < len(full) else None
 
 
@@ -526,6 +532,10 @@ def index_expression(values: list[Any]) -> Any:
         step = values[1] - values[0]
         if all(b - a == step for a, b in itertools.pairwise(values)):
             return f"${{{first} + {step} * index}}"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and len(values) > 2:
+        step = values[1] - values[0]
+        if all(math.isclose(b - a, step, rel_tol=1e-9, abs_tol=1e-12) for a, b in itertools.pairwise(values)):
+            return f"${{{_literal(first)} + {_literal(step)} * index}}"  # stochastic depth rising block by block
     return f"${{[{', '.join(_literal(v) for v in values)}][index]}}"
 
 
