@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import archspec  # noqa: E402
-from tests.zoo.reference import TORCHVISION, torchvision_models  # noqa: E402
+import archspec
+from tests.zoo.reference import TORCHVISION, torchvision_models
 
 
 def round_trip(name: str, folder: Path) -> str:
@@ -36,7 +36,7 @@ def round_trip(name: str, folder: Path) -> str:
         x = torch.randn(1, *shape)
         with torch.no_grad():
             expected, actual = source(x), built(x)
-    except Exception as exc:  # noqa: BLE001 - the reason is the result
+    except Exception as exc:
         message = exc.format() if hasattr(exc, "format") else f"{type(exc).__name__}: {exc}"
         return "FAIL " + next(line for line in str(message).splitlines() if line.strip())
     error = (actual - expected).abs().max().item() / max(1.0, expected.abs().max().item())
