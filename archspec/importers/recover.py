@@ -27,6 +27,8 @@ from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
 PREVIOUS = "<previous>"
 PRESENT = "<present>"
 """The parameter key of an optional entry that says whether an instance has it."""
+MIXED = object()
+"""A parameter whose values differ in type between instances (a kernel of 3 here, [1, 7] there): type ``any``."""
 _ANY = object()
 """What an instance without an optional entry gives each of that entry's values: anything fits."""
 
@@ -80,7 +82,7 @@ class Block:
     type: str
     body: list[Entry]
     params: dict[str, Any]
-    """Parameter name -> the value the first instance gives it (its type comes from that value)."""
+    """Parameter name -> the value the first instance gives it (its type comes from that value), or :data:`MIXED`."""
     instances: list[Call]
     slots: dict[tuple[int, str], str]
     """(entry position, parameter key) -> block parameter name."""
@@ -204,7 +206,7 @@ def _names(call: Call) -> dict[int, str]:
     taken: set[str] = set()
     names: dict[int, str] = {}
     for position, entry in enumerate(call.entries):
-        wanted = _identifier(entry.name) if entry.name else ""
+        wanted = _layer_name(entry.name) if entry.name else ""
         if entry.stateful or entry.child is not None:
             if wanted in taken:
                 what = "module" if entry.child is None else "submodule"
@@ -216,7 +218,7 @@ def _names(call: Call) -> dict[int, str]:
     for position, entry in enumerate(call.entries):
         if position in names:
             continue
-        base = _identifier(entry.name) if entry.name else entry.kind
+        base = _layer_name(entry.name) if entry.name else entry.kind
         candidate, number = base, 1
         while candidate in taken:
             number += 1
@@ -233,7 +235,13 @@ def _needed_names(call: Call, names: dict[int, str]) -> None:
         entry.name = names[position] if keep else None
 
 
+def _layer_name(name: str) -> str:
+    """A source name as a layer name (RegNet's ``block1-0`` keeps its hyphen)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
 def _identifier(name: str) -> str:
+    """A source name as a block or parameter name, which expressions read (no hyphen)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
@@ -465,7 +473,8 @@ def _parameters(block: Block) -> None:
         for instance, value in zip(block.instances, names[same], strict=True):
             instance.entries[position].params[key] = value
         block.slots[(position, key)] = same
-    block.params = {name: values[0] for name, values in names.items()}
+    block.params = {name: values[0] if len({type(value) for value in values}) == 1 else MIXED
+                    for name, values in names.items()}
 
 
 def _fits(values: list[Any], known: list[Any]) -> bool:

@@ -124,6 +124,14 @@ class MaxPool2d(_Pool2d[PoolParams]):
 
     def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
         pool = call.module
+        if pool is None and call.function == "max_pool2d":
+            names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+            given = dict(zip(names, call.arguments, strict=False)) | dict(call.keywords)
+            if unpair(given.get("dilation", 1)) != 1 or given.get("return_indices") or "kernel_size" not in given:
+                return None
+            kernel, stride = unpair(given["kernel_size"]), given.get("stride")
+            return {"kernel": kernel, "stride": unpair(stride) if stride not in (None, []) else kernel,
+                    "padding": unpair(given.get("padding", 0)), "ceil_mode": bool(given.get("ceil_mode", False))}
         if type(pool).__name__ != "MaxPool2d" or unpair(pool.dilation) != 1 or pool.return_indices:
             return None
         return {"kernel": unpair(pool.kernel_size), "stride": unpair(pool.stride), "padding": unpair(pool.padding),
@@ -143,10 +151,25 @@ class AvgPool2d(_Pool2d[AvgPoolParams]):
 
     def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
         pool = call.module
+        if pool is None and call.function == "avg_pool2d":
+            return self._from_function(call)
         if type(pool).__name__ != "AvgPool2d" or pool.divisor_override is not None:
             return None
         return {"kernel": unpair(pool.kernel_size), "stride": unpair(pool.stride), "padding": unpair(pool.padding),
                 "ceil_mode": pool.ceil_mode, "count_include_pad": pool.count_include_pad}
+
+    @staticmethod
+    def _from_function(call: TorchCall) -> Mapping[str, Any] | None:
+        """``F.avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True)``."""
+        names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+        given = dict(zip(names, call.arguments, strict=False)) | dict(call.keywords)
+        if given.get("divisor_override") is not None or "kernel_size" not in given:
+            return None
+        kernel = unpair(given["kernel_size"])
+        stride = given.get("stride")
+        return {"kernel": kernel, "stride": unpair(stride) if stride not in (None, []) else kernel,
+                "padding": unpair(given.get("padding", 0)), "ceil_mode": bool(given.get("ceil_mode", False)),
+                "count_include_pad": bool(given.get("count_include_pad", True))}
 
     def torch_layer(self, params: AvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs = self.torch_kwargs(params) | {"count_include_pad": params.count_include_pad}
