@@ -96,11 +96,65 @@ class Recovered:
 
 def recover(model: FlatModel) -> Recovered:
     """The model's calls, grouped into blocks and repeats."""
-    top = _calls(model)
+    top = _calls(_growing_concats(model))
     for call in _walk(top):
         _local_references(call)
     blocks = _group(top)
     return Recovered(top, blocks)
+
+
+# -- 0. concatenations that grow (DenseNet) ------------------------------------------------------------
+
+def _growing_concats(model: FlatModel) -> FlatModel:
+    """Concatenations of a growing list, rewritten so each module takes one tensor.
+
+    DenseNet's layer k concatenates the block input and the k-1 outputs before it, inside its own
+    forward.  Since ``cat(a, b, c) == cat(cat(a, b), c)``, each such concatenation becomes the one
+    before it plus the newest tensor, and moves to the end of the module that made the newest
+    tensor when that module read exactly the rest: layer k-1 then returns the concatenation, and
+    layer k reads that one tensor.  A concatenation of one tensor is that tensor.
+    """
+    alias: dict[str, str] = {}
+    known: dict[tuple[str, ...], str] = {}
+    layers: list[FlatLayer] = []
+    for layer in model.layers:
+        inputs = tuple(alias.get(ref, ref) for ref in layer.inputs)
+        if layer.op == "concat" and not layer.params and len(inputs) == 1:
+            alias[layer.id] = inputs[0]
+            continue
+        if layer.op == "concat" and not layer.params and len(inputs) > 2 and inputs[:-1] in known:
+            inputs = (known[inputs[:-1]], inputs[-1])
+        layer = FlatLayer(layer.id, layer.op, layer.params, inputs, layer.scope, layer.scope_types, layer.name,
+                          layer.state)
+        if layer.op == "concat" and not layer.params and len(inputs) == 2:
+            known[tuple(model_inputs for model_inputs in _concat_sources(layer, known))] = layer.id
+            layer = _into_maker(layer, layers)
+        layers.append(layer)
+    outputs = tuple(alias.get(ref, ref) for ref in model.outputs)
+    return FlatModel(model.name, model.input_shape, tuple(layers), outputs)
+
+
+def _concat_sources(layer: FlatLayer, known: dict[tuple[str, ...], str]) -> tuple[str, ...]:
+    """What a two-input concatenation holds, with a known concatenation spelled out."""
+    head, newest = layer.inputs
+    spelled = next((sources for sources, made in known.items() if made == head), (head,))
+    return (*spelled, newest)
+
+
+def _into_maker(layer: FlatLayer, before: list[FlatLayer]) -> FlatLayer:
+    """``concat [K, s]`` placed at the end of the module that made ``s``, if that module read only ``K``."""
+    if not before or before[-1].id != layer.inputs[1]:
+        return layer
+    maker = _container(before[-1])
+    if not maker or _container(layer)[: len(maker) - 1] != maker[:-1] or _container(layer)[: len(maker)] == maker:
+        return layer
+    inside = [other for other in before if other.scope[: len(maker)] == maker]
+    made = {other.id for other in inside}
+    read = {ref for other in inside for ref in other.inputs if ref not in made}
+    if read != {layer.inputs[0]}:
+        return layer
+    return FlatLayer(layer.id, layer.op, layer.params, layer.inputs, maker, before[-1].scope_types[: len(maker)], "",
+                     layer.state)
 
 
 # -- 1. scopes -------------------------------------------------------------------------------------
@@ -347,33 +401,49 @@ def _with_options(call: Call, blocks: dict[str, Block]) -> Block | None:
 
 
 def _alignment(full: list[Entry], small: list[Entry]) -> list[int] | None:
-    """Positions in ``full`` of ``small``'s entries, if ``full`` is ``small`` plus submodule calls and ops.
+    """Positions in ``full`` of ``small``'s entries, if ``full`` is ``small`` plus named entries and unnamed ops.
 
-    A reference to a left-out submodule stands for what that submodule reads; a left-out op must
-    be one that nothing names (a trailing activation, a final ``add``).
+    References are compared by what they reach, so a reference to a left-out entry stands for
+    what that entry reads (``add: [conv, downsample]`` matches ``add: [conv, input]``).
     """
-    stands_for: dict[str, str] = {}
+    small_names = {entry.name: position for position, entry in enumerate(small) if entry.name}
+    full_names = {entry.name: index for index, entry in enumerate(full) if entry.name}
+    matched: dict[int, str] = {}
+    skipped: set[int] = set()
+
+    def small_ref(ref: str, position: int) -> str:
+        if ref == PREVIOUS:
+            return "input" if position == 0 else f"#{position - 1}"
+        return f"#{small_names[ref]}" if ref in small_names else ref
+
+    def full_ref(ref: str, index: int) -> str:
+        target = index - 1 if ref == PREVIOUS else full_names.get(ref)
+        if target is None:
+            return ref
+        if target < 0:
+            return "input"
+        if target in skipped:
+            reads = full[target].inputs
+            return full_ref(reads[0], target) if len(reads) == 1 else "?"
+        return matched.get(target, "?")
+
     layout: list[int] = []
-    position = 0
     for index, entry in enumerate(full):
+        position = len(layout)
         expected = small[position] if position < len(small) else None
-        inputs = tuple(stands_for.get(ref, ref) for ref in entry.inputs)
         if expected is not None and _signature(entry)[:3] == _signature(expected)[:3] \
-                and inputs == expected.inputs and entry.repeat == expected.repeat:
+                and entry.repeat == expected.repeat \
+                and [full_ref(ref, index) for ref in entry.inputs] == [small_ref(ref, position)
+                                                                       for ref in expected.inputs]:
+            matched[index] = f"#{position}"
             layout.append(index)
-            position += 1
             continue
-        if entry.child is None and entry.name is None and not entry.stateful:
-            continue  # an op nothing names: what follows reads what came before it
-        if entry.stateful or not entry.name or len(entry.inputs) != 1:
+        if entry.name is None and (entry.child is not None or entry.stateful):
             return None
-        if entry.inputs[0] != PREVIOUS:
-            stands_for[entry.name] = entry.inputs[0]
-        elif index and full[index - 1].name:
-            stands_for[entry.name] = full[index - 1].name or ""
-        else:
+        if entry.name is not None and len(entry.inputs) != 1:
             return None
-    return layout if position == len(small) and len(layout) < len(full) else None
+        skipped.add(index)
+    return layout if len(layout) == len(small) and len(layout) < len(full) else None
 
 
 def _padded(full: list[Entry], small: list[Entry], layout: list[int]) -> list[Entry]:
@@ -406,7 +476,7 @@ def _used(top: Call, blocks: dict[str, Block]) -> set[str]:
 
 
 def _block_name(call: Call, blocks: dict[str, Block]) -> str:
-    base = _snake(call.type) if call.type not in _CONTAINERS else _identifier(call.path[-1])
+    base = (_snake(call.type) if call.type not in _CONTAINERS else _identifier(call.path[-1])).lstrip("_") or "block"
     if base[:1].isdigit():
         base = f"block_{base}"
     from archspec.ops.registry import get_op

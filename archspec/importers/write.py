@@ -41,21 +41,22 @@ def _block(block: Block) -> list[str]:
         lines.append(f"    params: {_flow({name: _type(value) for name, value in block.params.items()})}")
     lines.append("    body:")
     slots = {(position, key): f"${name}" for (position, key), name in block.slots.items()}
+    read = {ref.split(".")[0] for entry in block.body for ref in entry.inputs}
     for position, entry in enumerate(block.body):
         if entry.optional:
-            lines += [f"      - {line}" for line in _optional(entry, slots, position)]
+            lines += [f"      - {line}" for line in _optional(entry, slots, position, entry.name in read)]
         else:
             lines.append(f"      - {_entry(entry, slots, position)}")
     return lines
 
 
-def _optional(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> list[str]:
-    """An entry some instances lack: a repeat run once or never, and, for a named submodule, an
-    identity of the same name otherwise, so what reads the submodule reads its input where it is absent.
+def _optional(entry: Entry, slots: dict[tuple[int, str], str], position: int, named: bool) -> list[str]:
+    """An entry some instances lack: a repeat run once or never, and, when a later entry reads it by
+    name, an identity of the same name otherwise, so that entry reads its input where it is absent.
     """
     present = slots[(position, PRESENT)].removeprefix("$")
     lines = [_flow({"repeat": f"${{1 if {present} else 0}}", "body": _yaml(entry, slots, position)})]
-    if entry.name is not None:
+    if named:
         standin = Entry("identity", {}, entry.name, entry.inputs)
         lines.append(_flow({"repeat": f"${{0 if {present} else 1}}", "body": _yaml(standin, {}, 0)}))
     return lines

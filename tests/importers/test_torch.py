@@ -185,3 +185,51 @@ def test_torchvision_models_round_trip(name: str, tmp_path: Path) -> None:
 
     text = round_trip(getattr(torchvision_models(), name)(), (3, 224, 224), tmp_path)
     assert lines(text) <= TARGETS[name]
+
+
+class Block(nn.Module):
+    """A block whose projection exists only where the shape changes, as ResNet's downsample."""
+
+    def __init__(self, channels_in: int, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels_in, channels, 3, padding=1)
+        self.downsample = nn.Conv2d(channels_in, channels, 1) if channels_in != channels else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = self.downsample(x) if self.downsample is not None else x
+        return torch.relu(self.conv(x) + shortcut)
+
+
+def test_an_optional_submodule_becomes_a_block_option(tmp_path: Path) -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.Sequential(Block(3, 8), Block(8, 8), Block(8, 8))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.blocks(x)
+
+    text = round_trip(Net(), (3, 8, 8), tmp_path)
+    assert "block_2" not in text and "downsample: bool" in text and "${index == 0}" in text
+
+
+class Tokens(nn.Module):
+    """Parameters used directly in forward: a class token and a scale, as ViT and ConvNeXt hold them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.class_token = nn.Parameter(torch.randn(1, 1, 8))
+        self.scale = nn.Parameter(torch.randn(8))
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = x + self.attention(x, x, x, need_weights=False)[0]
+        return self.norm(x)[:, 0] * self.scale
+
+
+def test_parameters_used_in_forward_attention_and_select_round_trip(tmp_path: Path) -> None:
+    text = round_trip(Tokens(), (8, 4, 4), tmp_path)
+    assert "parameter: true" in text and "attention" in text and "select" in text
