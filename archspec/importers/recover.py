@@ -262,6 +262,13 @@ def _names(call: Call) -> dict[int, str]:
     for position, entry in enumerate(call.entries):
         wanted = _layer_name(entry.name) if entry.name else ""
         if entry.stateful or entry.child is not None:
+            if wanted in taken and entry.child is not None and entry.child.type in ("ModuleList", "ModuleDict"):
+                raise RecoveryFailure(f"the children of {entry.child.type} '{'.'.join((*call.path, wanted))}' are "
+                                      "called one at a time with other layers between them (as a U-Net's decoder "
+                                      "concatenates a skip before each stage); a spec cannot interleave a "
+                                      "repeat's iterations with its parent's layers",
+                                      hint="do the concatenation inside each stage's module, or hold the stages "
+                                           "as separate attributes (self.up1, self.up2)")
             if wanted in taken:
                 what = "module" if entry.child is None else "submodule"
                 raise RecoveryFailure(f"{what} '{'.'.join((*call.path, wanted))}' is called more than once and "

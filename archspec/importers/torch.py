@@ -56,6 +56,8 @@ class _Recording:
     poisoned: dict[int, str] = field(default_factory=dict)
     keep: list[Any] = field(default_factory=list)
     quiet: int = 0
+    types: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Module path -> class name, for every module (a ModuleList is never called, yet it is a scope)."""
     parameters: dict[int, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     """id of each parameter -> the path of the module holding it, and its attribute name."""
     last: str = NETWORK_INPUT
@@ -77,6 +79,7 @@ def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = 
     ops = [registered.op for registered in registered_ops().values()]
     paths = {id(m): tuple(p.split(".")) if p else () for p, m in reversed(list(module.named_modules()))}
     recording = _Recording(ops, paths)
+    recording.types = {tuple(p.split(".")) if p else (): type(m).__name__ for p, m in module.named_modules()}
     for path, owner in module.named_modules():
         for attribute, parameter in owner.named_parameters(recurse=False):
             recording.parameters[id(parameter)] = (tuple(path.split(".")) if path else (), attribute)
@@ -119,7 +122,7 @@ def _before(recording: _Recording) -> Any:
             recording.stack.append(_Call(outer.path, outer.types, True))
             return
         path = recording.paths.get(id(module), (*outer.path, "?"))
-        types = (*outer.types[: len(path) - 1], type(module).__name__)
+        types = tuple(recording.types.get(path[: depth + 1], "") for depth in range(len(path)))
         recording.stack.append(_Call(path, types, False))
         tensors = _tensors(args) + _tensors(list(kwargs.values()))
         if tensors and all(id(t) in recording.values or id(t) in recording.poisoned for t in tensors):
@@ -170,7 +173,8 @@ def _add_layer(recording: _Recording, call: TorchCall, inputs: Sequence[Any], ou
     for tensor in _unique(inputs):
         if id(tensor) in recording.parameters and id(tensor) not in recording.values:
             _learned(recording, tensor, tensor, tensor.shape)
-    sources = tuple(_source(recording, tensor) for tensor in _unique(inputs))
+    read = _unique(inputs) if op.max_inputs == 1 else inputs  # attention(x, x, x) reads x; cat([x, x]) twice
+    sources = tuple(_source(recording, tensor) for tensor in read)
     if not sources:
         raise ImportFailure(f"{what} in {where} takes no tensor input that archspec can trace", hint=_HELP)
     if output.shape[:1] != (BATCH,):

@@ -102,6 +102,35 @@ def test_a_unet_with_a_module_list_and_concatenated_skips_round_trips(tmp_path: 
     assert "concat" in text
 
 
+def test_the_unet_is_refused_naming_the_module_list_and_the_remedy() -> None:
+    with pytest.raises(SpecError) as caught:
+        archspec.import_torch(TinyUNet(), (3, 32, 32))
+    message = caught.value.format()
+    assert "ModuleList 'up'" in message and "one at a time" in message and "self.up1" in message
+
+
+class StagedUNet(nn.Module):
+    """The same U-Net with its decoder stages as attributes: each stage reads one concatenation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down1, self.down2 = Stage(3, 4), Stage(4, 8)
+        self.up1, self.up2 = Stage(16, 8), Stage(12, 4)
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip1 = self.down1(x)
+        skip2 = self.down2(skip1)
+        x = self.up1(torch.cat([skip2, skip2], dim=1))
+        x = self.up2(torch.cat([x, skip1], dim=1))
+        return self.head(x)
+
+
+def test_a_unet_with_stages_as_attributes_round_trips(tmp_path: Path) -> None:
+    text = round_trip(StagedUNet(), (3, 16, 16), tmp_path)
+    assert text.count("concat") == 2 and "stage:" in text
+
+
 def test_a_module_called_several_times_round_trips(tmp_path: Path) -> None:
     text = round_trip(Twice(), (3, 16, 16), tmp_path)
     assert text.count("maxpool2d") == 3
