@@ -242,25 +242,49 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
             context.add_node("MatMul", [rows, across], output=context.output)
 
 
-class GlobalAvgPool(Op[OpParams]):
+class GlobalAvgPoolParams(OpParams):
+    flat: Flag = False
+    """Drop the 1×1 axes: [C, H, W] -> [C], as ``x.mean([2, 3])`` (MNASNet)."""
+
+
+class GlobalAvgPool(Op[GlobalAvgPoolParams]):
     kind = "global_avgpool"
+    Params = GlobalAvgPoolParams
     family = "pool"
     name_prefix = "avgpool"
     owns_output = True
-    description = "global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1))"
+    description = "global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)), or [C] with flat"
 
-    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
+    def output_shape(self, params: GlobalAvgPoolParams, inputs: Sequence[Shape]) -> Shape:
         channels, _, _ = require_rank(self.kind, inputs, 3, "an image")
-        return (channels, 1, 1)
+        return (channels,) if params.flat else (channels, 1, 1)
 
-    def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
+    def label(self, params: GlobalAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "global avg pool"
 
-    def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``x.mean([2, 3])`` (``keepdim=True`` keeps the 1×1 axes)."""
+        if call.module is not None or call.function != "mean" or len(call.input_shapes[:1]) != 1:
+            return None
+        given = dict(zip(("input", "dim", "keepdim"), call.arguments, strict=False)) | dict(call.keywords)
+        dims = given.get("dim")
+        rank = len(call.input_shapes[0]) + 1
+        if rank != 4 or not isinstance(dims, (list, tuple)) or sorted(int(d) % rank for d in dims) != [2, 3]:
+            return None
+        return {"flat": not given.get("keepdim", False)}
+
+    def torch_layer(self, params: GlobalAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        if params.flat:
+            return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": 1},
+                              forward="{module}({0}).flatten(1)")
         return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": 1})
 
-    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
-        context.add_node("GlobalAveragePool", context.inputs, output=context.output)
+    def to_onnx(self, params: GlobalAvgPoolParams, context: OnnxContext) -> None:
+        if not params.flat:
+            context.add_node("GlobalAveragePool", context.inputs, output=context.output)
+            return
+        pooled = context.add_node("GlobalAveragePool", context.inputs)
+        context.add_node("Flatten", [pooled], {"axis": 1}, output=context.output)
 
 
 # -- ONNX lowering helpers ----------------------------------------------------------------------
