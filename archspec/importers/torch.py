@@ -73,7 +73,20 @@ class _Recording:
 
 
 def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = "") -> FlatModel:
-    """Run ``module`` once on a batch of random inputs of ``input_shape`` and read it as flat layers."""
+    """Run ``module`` once on a batch of random inputs of ``input_shape`` and read it as flat layers.
+
+    The run computes shapes only (fake tensors, as ``torch.export`` does), which is all an import
+    needs; a model that fake tensors cannot run is run for real.
+    """
+    try:
+        return _read(module, input_shape, name, shapes_only=True)
+    except SpecError:
+        raise
+    except Exception:  # a model fake tensors cannot run: run it for real
+        return _read(module, input_shape, name, shapes_only=False)
+
+
+def _read(module: torch.nn.Module, input_shape: Sequence[int], name: str, shapes_only: bool) -> FlatModel:
     import torch
 
     ops = [registered.op for registered in registered_ops().values()]
@@ -83,14 +96,15 @@ def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = 
     for path, owner in module.named_modules():
         for attribute, parameter in owner.named_parameters(recurse=False):
             recording.parameters[id(parameter)] = (tuple(path.split(".")) if path else (), attribute)
-    example = torch.randn(BATCH, *input_shape)
-    recording.values[id(example)] = NETWORK_INPUT
-    recording.keep.append(example)
     was_training = module.training
     module.eval()
     try:
-        with _hooks(module, recording), torch.no_grad(), _FunctionMode(recording):
-            output = module(example)
+        with _shapes_only(shapes_only):
+            example = torch.randn(BATCH, *input_shape)
+            recording.values[id(example)] = NETWORK_INPUT
+            recording.keep.append(example)
+            with _hooks(module, recording), torch.no_grad(), _FunctionMode(recording):
+                output = module(example)
     finally:
         module.train(was_training)
     if not isinstance(output, torch.Tensor):
@@ -98,6 +112,17 @@ def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = 
                             hint="wrap it in a module whose forward returns the one output to import")
     return FlatModel(name or _snake(type(module).__name__), tuple(int(n) for n in input_shape),
                      tuple(recording.layers), (_source(recording, output),))
+
+
+@contextmanager
+def _shapes_only(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        yield
 
 
 @contextmanager
@@ -153,7 +178,7 @@ def _after(recording: _Recording) -> Any:
         recording.stack.append(call)
         try:
             _add_layer(recording, torch_call, inputs, result, call.path[-1] if call.path else "",
-                       state={k: v.detach().clone() for k, v in module.state_dict().items()})
+                       state={k: v.detach() for k, v in module.state_dict().items()})
         finally:
             recording.stack.pop()
         return None
@@ -270,21 +295,21 @@ def _function_mode(recording: _Recording) -> Any:
                                kwargs: dict[str, Any] | None = None) -> Any:
             kwargs = kwargs or {}
             raw_name = getattr(func, "__name__", "")
-            result = func(*args, **kwargs)
             if recording.where.layer or recording.quiet:
-                return result
+                return func(*args, **kwargs)
             inputs = _tensors(args) + _tensors(list(kwargs.values()))
             traced = [t for t in inputs if id(t) in recording.values or id(t) in recording.poisoned]
+            if traced and raw_name in _CONTROL_FLOW:
+                raise ImportFailure(f"data-dependent control flow in {recording.place()}: forward turns a tensor "
+                                    f"into a Python value ({raw_name})",
+                                    hint="archspec specs are static graphs; make the branch a constructor "
+                                         "argument, or " + _HELP)
+            result = func(*args, **kwargs)
             if not traced:
                 if raw_name == "expand" and len(inputs) == 1 and id(inputs[0]) in recording.parameters \
                         and result.dim() == inputs[0].dim() and result.shape[0] == BATCH:
                     _learned(recording, inputs[0], result, inputs[0].shape)
                 return result
-            if raw_name in _CONTROL_FLOW:
-                raise ImportFailure(f"data-dependent control flow in {recording.place()}: forward turns a tensor "
-                                    f"into a Python value ({raw_name})",
-                                    hint="archspec specs are static graphs; make the branch a constructor "
-                                         "argument, or " + _HELP)
             import torch
 
             name = _function_name(func)
