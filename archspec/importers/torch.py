@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from archspec.errors import Diagnostic, SpecError
@@ -56,6 +56,8 @@ class _Recording:
     poisoned: dict[int, str] = field(default_factory=dict)
     keep: list[Any] = field(default_factory=list)
     quiet: int = 0
+    pending: dict[int, tuple[Any, tuple[TorchCall, ...]]] = field(default_factory=dict)
+    """id of a tensor no op made -> the traced tensor it came from and the calls since (see TorchCall.chain)."""
     types: dict[tuple[str, ...], str] = field(default_factory=dict)
     """Module path -> class name, for every module (a ModuleList is never called, yet it is a scope)."""
     parameters: dict[int, tuple[tuple[str, ...], str]] = field(default_factory=dict)
@@ -187,12 +189,28 @@ def _after(recording: _Recording) -> Any:
 
 def _add_layer(recording: _Recording, call: TorchCall, inputs: Sequence[Any], output: Any, name: str,
                state: Mapping[str, Any]) -> None:
-    found = next(((op, params) for op in recording.ops if (params := _accepts(op, call)) is not None), None)
     where = recording.place()
     what = f"{type(call.module).__name__}" if call.module is not None else f"function '{call.function}'"
+    single = _unique(inputs)[0] if call.module is None and len(_unique(inputs)) == 1 else None
+    found = None
+    if single is not None and id(single) in recording.pending:
+        origin, chain = recording.pending[id(single)]
+        chained = replace(call, input_shapes=(tuple(origin.shape[1:]),), chain=chain)
+        found = next(((op, params) for op in recording.ops
+                      if op.torch_chains and (params := _accepts(op, chained)) is not None), None)
+        if found is not None:
+            call, inputs = chained, [origin]
+        else:
+            found = None  # a call on a tensor no op made is itself pending: no op reads it alone
+    else:
+        found = next(((op, params) for op in recording.ops if (params := _accepts(op, call)) is not None), None)
     if found is None:
         recording.poisoned[id(output)] = f"{what} in {where} has no archspec op"
         recording.keep.append(output)
+        if single is not None:
+            origin, chain = recording.pending.get(id(single), (single, ()))
+            if id(origin) in recording.values:
+                recording.pending[id(output)] = (origin, (*chain, call))
         return
     op, params = found
     for tensor in _unique(inputs):
@@ -319,6 +337,12 @@ def _function_mode(recording: _Recording) -> Any:
                     _offer(recording, name, args, kwargs, inputs, part, index)
                 return result
             if not isinstance(result, torch.Tensor):
+                return result
+            if name in _PASS_THROUGH and len(traced) == 1 and id(traced[0]) in recording.poisoned:
+                recording.poisoned[id(result)] = recording.poisoned[id(traced[0])]
+                if id(traced[0]) in recording.pending:
+                    recording.pending[id(result)] = recording.pending[id(traced[0])]
+                recording.keep.append(result)
                 return result
             if name in _PASS_THROUGH and len(traced) == 1 and tuple(result.shape) == tuple(traced[0].shape):
                 recording.values[id(result)] = _source(recording, traced[0])

@@ -121,6 +121,9 @@ class TorchCall:
     keywords: Mapping[str, Any] = field(default_factory=dict)
     output_index: int | None = None
     """For a function that returns several tensors (``x.chunk(2, dim=1)``): which of them this call is about."""
+    chain: tuple[TorchCall, ...] = ()
+    """Function calls no op took that led from the traced input to this one, first first (ShuffleNet's
+    ``view``, ``transpose`` before the ``view`` back): ``input_shapes`` are then the chain's input's."""
 
 
 TENSOR = "<tensor>"
@@ -181,6 +184,9 @@ class Op(Generic[ParamsT]):
     """For ``archspec import``: class names of the ``nn.Module`` s this op is, when it has no parameters."""
     torch_functions: ClassVar[tuple[str, ...]] = ()
     """For ``archspec import``: names of the functions (see :class:`TorchCall`) this op is, without parameters."""
+    torch_chains: ClassVar[bool] = False
+    """For ``archspec import``: :meth:`from_torch` reads :attr:`TorchCall.chain` (several calls that are one op);
+    only such ops are offered a call that ends a chain."""
 
     # -- static analysis ------------------------------------------------------------------
     def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:

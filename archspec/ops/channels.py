@@ -83,6 +83,7 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
     shorthand = "groups"
     family = "reshape"
     name_prefix = "shuffle"
+    torch_chains = True
     description = "interleaves the channels of `groups` groups (ShuffleNet): view, transpose, flatten"
 
     def output_shape(self, params: ChannelShuffleParams, inputs: Sequence[Shape]) -> Shape:
@@ -96,6 +97,19 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
 
     def torch_layer(self, params: ChannelShuffleParams, inputs: Sequence[Shape], output: Shape) -> None:
         return None
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``x.view(n, groups, c // groups, h, w)``, ``transpose(1, 2)``, ``view(n, c, h, w)`` (torchvision's)."""
+        names = [step.function for step in call.chain] + [call.function]
+        if names != ["view", "transpose", "view"] and names != ["reshape", "transpose", "reshape"]:
+            return None
+        split, swap = call.chain
+        shape = call.input_shapes[0]
+        if len(shape) != 3 or call.output_shape != shape or len(split.output_shape) != 4:
+            return None
+        if split.output_shape[2:] != shape[1:] or [int(a) for a in swap.arguments[1:]] not in ([1, 2], [2, 1]):
+            return None
+        return {"groups": split.output_shape[0]}
 
     def torch_expression(self, params: ChannelShuffleParams, arguments: Sequence[str]) -> str:
         return f"{arguments[0]}.unflatten(1, ({params.groups}, -1)).transpose(1, 2).flatten(1, 2)"
