@@ -605,7 +605,10 @@ def _as_repeat(entry: Entry, blocks: dict[str, Block], concrete: bool) -> None:
 
 
 def index_expression(values: list[Any]) -> Any:
-    """One value per iteration as the shortest thing a repeat can write: a constant or an ``index`` expression."""
+    """One value per iteration as the shortest thing a repeat can write: a constant or an ``index`` expression.
+
+    The first iteration may differ from a rule the others follow (a stage's first block).
+    """
     first = values[0]
     if all(value == first for value in values):
         return first
@@ -614,15 +617,27 @@ def index_expression(values: list[Any]) -> Any:
         if isinstance(first, bool) and isinstance(rest[0], bool):
             return "${index == 0}" if first else "${index > 0}"
         return f"${{{_literal(first)} if index == 0 else {_literal(rest[0])}}}"
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        step = values[1] - values[0]
-        if all(b - a == step for a, b in itertools.pairwise(values)):
-            return f"${{{first} + {step} * index}}"
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and len(values) > 2:
-        step = values[1] - values[0]
-        if all(math.isclose(b - a, step, rel_tol=1e-9, abs_tol=1e-12) for a, b in itertools.pairwise(values)):
-            return f"${{{_literal(first)} + {_literal(step)} * index}}"  # stochastic depth rising block by block
+    rule = _progression(values)
+    if rule is not None:
+        return f"${{{rule}}}"
+    rule = _progression([2 * rest[0] - rest[1], *rest]) if len(rest) > 2 else None
+    if rule is not None:
+        return f"${{{_literal(first)} if index == 0 else {rule}}}"
     return f"${{[{', '.join(_literal(v) for v in values)}][index]}}"
+
+
+def _progression(values: list[Any]) -> str | None:
+    """``a + b * index`` if the values rise by equal steps (floats within rounding: stochastic depth)."""
+    if len(values) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    step = values[1] - values[0]
+    exact = all(isinstance(v, int) for v in values)
+    if exact and all(b - a == step for a, b in itertools.pairwise(values)):
+        return f"{values[0]} + {step} * index"
+    if not exact and len(values) > 2 and all(math.isclose(b - a, step, rel_tol=1e-9, abs_tol=1e-12)
+                                             for a, b in itertools.pairwise(values)):
+        return f"{_literal(values[0])} + {_literal(step)} * index"
+    return None
 
 
 def _literal(value: Any) -> str:
