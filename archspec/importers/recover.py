@@ -620,7 +620,8 @@ def index_expression(values: list[Any]) -> Any:
     rule = _progression(values)
     if rule is not None:
         return f"${{{rule}}}"
-    rule = _progression([2 * rest[0] - rest[1], *rest]) if len(rest) > 2 else None
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rest)
+    rule = _progression([2 * rest[0] - rest[1], *rest]) if numbers and len(rest) > 2 else None
     if rule is not None:
         return f"${{{_literal(first)} if index == 0 else {rule}}}"
     return f"${{[{', '.join(_literal(v) for v in values)}][index]}}"

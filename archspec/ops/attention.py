@@ -109,6 +109,15 @@ class MultiheadAttention(Op[AttentionParams]):
         _project(context, flat, "out_proj.weight", "out_proj.bias" if params.bias else None, final=True)
 
 
+def _window_from_torch(call: TorchCall) -> Mapping[str, Any] | None:
+    """torchvision's ``ShiftedWindowAttention`` (Swin v1), by its class name and attributes."""
+    module = call.module
+    if type(module).__name__ != "ShiftedWindowAttention" or module.qkv.bias is None or module.proj.bias is None:
+        return None
+    return {"heads": module.num_heads, "window": list(module.window_size), "shift": list(module.shift_size),
+            "attention_dropout": module.attention_dropout, "dropout": module.dropout}
+
+
 def _project(context: OnnxContext, value: str, weight: str, bias: str | None, *, final: bool = False) -> str:
     """``value @ weight.T + bias`` over the last axis (Gemm takes only matrices)."""
     transposed = context.add_node("Transpose", [context.weight(weight)], {"perm": [1, 0]})
@@ -166,6 +175,9 @@ class WindowAttention(Op[WindowAttentionParams]):
         wh, ww = pair(params.window)
         shifted = ", shifted" if any(pair(params.shift)) else ""
         return f"window attention {wh}×{ww}{shifted}, {params.heads} heads"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        return _window_from_torch(call)
 
     def torch_layer(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs: dict[str, object] = {}

@@ -117,6 +117,15 @@ class PatchMerging(Op[PatchMergingParams]):
     def label(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"merge 2×2 patches, {output[2]}"
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """A module named ``PatchMerging`` (Swin v1) or ``PatchMergingV2`` (norm after the reduction) holding
+        ``reduction`` (a linear layer without bias) and ``norm`` (a layer norm), as torchvision's."""
+        module = call.module
+        if type(module).__name__ not in ("PatchMerging", "PatchMergingV2") or module.reduction.bias is not None:
+            return None
+        params: dict[str, Any] = {"channels": module.reduction.out_features, "eps": module.norm.eps}
+        return {**params, "norm_first": False} if type(module).__name__ == "PatchMergingV2" else params
+
     def torch_layer(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs: dict[str, object] = {}
         if not params.norm_first:
