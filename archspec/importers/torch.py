@@ -180,7 +180,7 @@ def _after(recording: _Recording) -> Any:
         recording.stack.append(call)
         try:
             _add_layer(recording, torch_call, inputs, result, call.path[-1] if call.path else "",
-                       state={k: v.detach() for k, v in module.state_dict().items()})
+                       state=dict(module.state_dict(keep_vars=True)))  # no detach: no fake-tensor work
         finally:
             recording.stack.pop()
         return None
@@ -246,7 +246,7 @@ def _learned(recording: _Recording, parameter: Any, output: Any, shape: Sequence
     layer_id = f"n{len(recording.layers)}"
     recording.layers.append(FlatLayer(layer_id, "learned", params, (recording.last,), (*owner, attribute),
                                       (*call_site.types, "Parameter"), attribute,
-                                      {"": parameter.detach().clone()}))
+                                      {"": parameter}))
     recording.values[id(output)] = layer_id
     recording.keep.append(output)
 
