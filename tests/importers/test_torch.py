@@ -262,3 +262,21 @@ class Tokens(nn.Module):
 def test_parameters_used_in_forward_attention_and_select_round_trip(tmp_path: Path) -> None:
     text = round_trip(Tokens(), (8, 4, 4), tmp_path)
     assert "parameter: true" in text and "attention" in text and "select" in text
+
+
+class SharedConv(nn.Module):
+    """One convolution applied twice: its weights would have to be shared, which layers do not do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.relu(self.conv(x)))
+
+
+def test_a_module_with_weights_called_twice_is_refused_by_name() -> None:
+    with pytest.raises(SpecError) as caught:
+        archspec.import_torch(SharedConv(), (3, 8, 8))
+    message = caught.value.format()
+    assert "'conv' is called more than once and has weights" in message and "its own module" in message
