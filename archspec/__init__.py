@@ -31,6 +31,8 @@ _PUBLIC = {
     "Summary": "archspec.analysis.summary",
     "build": "archspec.api", "compile": "archspec.api", "reset_parameters": "archspec.api",
     "port_weights": "archspec.backends.torch",
+    # existing models as specs
+    "import_torch": "archspec.importers.torch", "import_onnx": "archspec.importers.onnx",
     # diagrams in notebooks and scripts
     "render": "archspec.integrations.figure", "Figure": "archspec.integrations.figure",
     # errors
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
     from archspec.errors import ArchspecError, Diagnostic, SourceLocation, SpecError, UsageError
     from archspec.graph.ir import Graph, Node, Scope
     from archspec.graph.lower import analyse
+    from archspec.importers.onnx import import_onnx
+    from archspec.importers.torch import import_torch
     from archspec.integrations.figure import Figure, render
     from archspec.ops.base import Op, OpParams, Shape, ShapeError, TorchLayer, require_rank
     from archspec.ops.context import OnnxContext

@@ -449,6 +449,25 @@ def inspect(
         print(describe_onnx(model))
 
 
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Argument(help="package.module:attr (an nn.Module class or a function returning "
+                                                "one; it runs), or a path to an .onnx file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The spec to write (YAML).")],
+    input_shape: Annotated[str | None, typer.Option("--input-shape", help="The input without the batch, e.g. "
+                                                    "3,224,224; required for a PyTorch source.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The spec's name (default: the source's).")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Also write the source's weights as a "
+                                                 "state_dict of the new spec's module (.pt).")] = None,
+) -> None:
+    """Turn a PyTorch model or an ONNX file into a short, editable spec with its blocks and repeats."""
+    with reported_errors():
+        from archspec.importers.source import import_source
+
+        lines = import_source(source, output, parse_input_shape(input_shape), name=name or "", weights=weights)
+        print(f"wrote {output} ({lines} lines)" + (f" and {weights}" if weights else ""))
+
+
 def version_callback(value: bool) -> None:
     if value:
         from archspec import __version__

@@ -39,6 +39,19 @@ class Learned(nn.Module):
         return self.weight.expand(x.shape[0], *self.shape)
 
 
+def learned_parameter(shape: tuple[int, ...], batch_axis: bool = True, fill: float = 0.0,
+                      std: float | None = None) -> nn.Parameter:
+    """A learned tensor held by the module that uses it (``self.class_token``), as torchvision holds ViT's class
+    token and ConvNeXt's layer scale: its state_dict key is the layer's name, with no ``.weight``."""
+    weight = torch.empty((1, *shape) if batch_axis else tuple(shape))
+    with torch.no_grad():
+        if std is None:
+            weight.fill_(fill)
+        else:
+            nn.init.normal_(weight, fill, std)
+    return nn.Parameter(weight)
+
+
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer norm over the channels of a ``[N, C, H, W]`` image at each position (torchvision's LayerNorm2d)."""
 

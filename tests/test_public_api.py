@@ -59,3 +59,9 @@ def test_import_is_light_and_op_names_need_no_backend() -> None:
                "print(heavy)")
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_import_onnx_is_public_and_loads_onnx_only_when_called() -> None:
+    program = "import sys, archspec; archspec.import_onnx; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"  # reading an ONNX file needs no torch

@@ -4,10 +4,10 @@ hardsigmoid, mish, tanh, sigmoid, softmax, dropout, identity.  None of them chan
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchLayer
+from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchCall, TorchLayer, plain_call
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -24,6 +24,14 @@ class _ShapePreserving(Op[ParamsT]):
 
     def torch_layer(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer(f"torch.nn.{self.torch_class}")
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        torch_class = getattr(self, "torch_class", "")
+        if self.Params is not OpParams or not torch_class:
+            return super().from_torch(call)
+        if call.module is not None:
+            return {} if type(call.module).__name__ == torch_class else None
+        return {} if call.function in (self.kind, torch_class.lower()) and plain_call(call) else None
 
 
 class ReLU(_ShapePreserving[OpParams]):
@@ -65,6 +73,10 @@ class GELU(_ShapePreserving[OpParams]):
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "GELU"
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        exact = call.module is None or getattr(call.module, "approximate", "none") == "none"
+        return super().from_torch(call) if exact else None
+
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         if context.opset >= 20:
             context.add_node("Gelu", context.inputs, output=context.output)
@@ -93,6 +105,11 @@ class LeakyReLU(_ShapePreserving[LeakyReluParams]):
 
     def torch_layer(self, params: LeakyReluParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.LeakyReLU", (params.slope,))
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ == "LeakyReLU":
+            return {"slope": call.module.negative_slope}
+        return None
 
     def to_onnx(self, params: LeakyReluParams, context: OnnxContext) -> None:
         context.add_node("LeakyRelu", context.inputs, {"alpha": float(params.slope)}, output=context.output)
@@ -128,6 +145,11 @@ class Dropout(_ShapePreserving[DropoutParams]):
 
     def torch_layer(self, params: DropoutParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Dropout", kwargs={"p": params.p})
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ == "Dropout":
+            return {"p": call.module.p}
+        return None
 
     def to_onnx(self, params: DropoutParams, context: OnnxContext) -> None:
         context.add_node("Identity", context.inputs, output=context.output)  # inference: no dropout

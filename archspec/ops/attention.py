@@ -12,8 +12,8 @@ products of attention (queries by keys, weights by values).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,7 @@ from archspec.ops.base import (
     ShapeError,
     Size,
     SizePair,
+    TorchCall,
     TorchLayer,
     format_shape,
     pair,
@@ -82,6 +83,17 @@ class MultiheadAttention(Op[AttentionParams]):
         return TorchLayer("torch.nn.MultiheadAttention", (inputs[0][1], params.heads), kwargs,
                           "{module}({0}, {0}, {0}, need_weights=False)[0]")
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``nn.MultiheadAttention`` (batch first, one projection for query, key and value) used as self-attention."""
+        module = call.module
+        if type(module).__name__ != "MultiheadAttention" or not module.batch_first:
+            return None
+        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+            return None
+        if len(set(call.input_shapes)) > 1:
+            return None
+        return {"heads": module.num_heads, "dropout": module.dropout, "bias": module.in_proj_bias is not None}
+
     def to_onnx(self, params: AttentionParams, context: OnnxContext) -> None:
         tokens, features = context.input_shapes[0]
         heads = params.heads
@@ -100,6 +112,15 @@ class MultiheadAttention(Op[AttentionParams]):
         merged = context.add_node("Transpose", [mixed], {"perm": [0, 2, 1, 3]})
         flat = context.add_node("Reshape", [merged, context.constant("out_shape", [0, tokens, features])])
         _project(context, flat, "out_proj.weight", "out_proj.bias" if params.bias else None, final=True)
+
+
+def _window_from_torch(call: TorchCall) -> Mapping[str, Any] | None:
+    """torchvision's ``ShiftedWindowAttention`` (Swin v1), by its class name and attributes."""
+    module = call.module
+    if type(module).__name__ != "ShiftedWindowAttention" or module.qkv.bias is None or module.proj.bias is None:
+        return None
+    return {"heads": module.num_heads, "window": list(module.window_size), "shift": list(module.shift_size),
+            "attention_dropout": module.attention_dropout, "dropout": module.dropout}
 
 
 def _project(context: OnnxContext, value: str, weight: str, bias: str | None, *, final: bool = False) -> str:
@@ -149,6 +170,9 @@ class WindowAttention(Op[WindowAttentionParams]):
         wh, ww = pair(params.window)
         shifted = ", shifted" if any(pair(params.shift)) else ""
         return f"window attention {wh}×{ww}{shifted}, {params.heads} heads"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        return _window_from_torch(call)
 
     def torch_layer(self, params: WindowAttentionParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs: dict[str, object] = {}

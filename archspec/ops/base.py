@@ -11,7 +11,7 @@ Shapes never include the batch dimension: ``(C, H, W)`` for images, ``(F,)`` for
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -102,6 +102,47 @@ class TorchLayer:
     forward: str = "{module}({0})"
 
 
+@dataclass(frozen=True)
+class TorchCall:
+    """A call seen while importing a PyTorch model (``archspec import``), offered to each op.
+
+    Either a module call (``module`` is the ``nn.Module``) or a function call: ``function`` is the
+    function's plain name with in-place and operator spellings folded (``torch.add``, ``x + y``,
+    ``x += y`` and ``x.add_(y)`` are all ``add``; ``F.relu`` and ``x.relu()`` are ``relu``).
+    ``arguments`` and ``keywords`` are the call's own, with each tensor input replaced by
+    :data:`TENSOR`; ``input_shapes`` are those inputs' shapes without the batch axis.
+    """
+
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    module: Any = None
+    function: str = ""
+    arguments: tuple[Any, ...] = ()
+    keywords: Mapping[str, Any] = field(default_factory=dict)
+    output_index: int | None = None
+    """For a function that returns several tensors (``x.chunk(2, dim=1)``): which of them this call is about."""
+    chain: tuple[TorchCall, ...] = ()
+    """Function calls no op took that led from the traced input to this one, first first (ShuffleNet's
+    ``view``, ``transpose`` before the ``view`` back): ``input_shapes`` are then the chain's input's."""
+
+
+TENSOR = "<tensor>"
+"""What stands for a tensor input in :attr:`TorchCall.arguments`."""
+
+
+def plain_call(call: TorchCall, allowed: Sequence[str] = ("inplace",)) -> bool:
+    """A function call whose only non-tensor arguments are keywords in ``allowed`` (``inplace``)."""
+    return all(argument == TENSOR for argument in call.arguments) and set(call.keywords) <= set(allowed)
+
+
+def unpair(value: Any) -> Any:
+    """A torch size as a spec writes it: ``(3, 3)`` as ``3``, ``(1, 2)`` as ``[1, 2]``."""
+    if isinstance(value, (tuple, list)):
+        values = [int(v) for v in value]
+        return values[0] if len(set(values)) == 1 else values
+    return value
+
+
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 
@@ -148,6 +189,13 @@ class Op(Generic[ParamsT]):
     owns_output: ClassVar[bool] = False
     torch_inplace_layer: ClassVar[bool] = False
     torch_inplace_operator: ClassVar[str | None] = None
+    torch_modules: ClassVar[tuple[str, ...]] = ()
+    """For ``archspec import``: class names of the ``nn.Module`` s this op is, when it has no parameters."""
+    torch_functions: ClassVar[tuple[str, ...]] = ()
+    """For ``archspec import``: names of the functions (see :class:`TorchCall`) this op is, without parameters."""
+    torch_chains: ClassVar[bool] = False
+    """For ``archspec import``: :meth:`from_torch` reads :attr:`TorchCall.chain` (several calls that are one op);
+    only such ops are offered a call that ends a chain."""
 
     # -- static analysis ------------------------------------------------------------------
     def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:
@@ -196,6 +244,16 @@ class Op(Generic[ParamsT]):
         raise NotImplementedError(
             f"op '{self.kind}' has no ONNX lowering; define {type(self).__name__}.to_onnx to add one"
         )
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """This op's parameters that reproduce a PyTorch module or function call, or None if it is not this op.
+
+        ``archspec import`` offers every call to every op.  The default recognizes the names in
+        :attr:`torch_modules` and :attr:`torch_functions` for an op without parameters.
+        """
+        if call.module is not None:
+            return {} if type(call.module).__name__ in self.torch_modules else None
+        return {} if call.function in self.torch_functions else None
 
     @property
     def supports_onnx(self) -> bool:

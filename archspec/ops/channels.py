@@ -7,12 +7,12 @@ beyond what torch itself does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import model_validator
 
-from archspec.ops.base import Count, Op, OpParams, Shape, ShapeError, Size, require_rank
+from archspec.ops.base import TENSOR, Count, Op, OpParams, Shape, ShapeError, Size, TorchCall, require_rank
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -51,6 +51,16 @@ class Chunk(Op[ChunkParams]):
     def torch_layer(self, params: ChunkParams, inputs: Sequence[Shape], output: Shape) -> None:
         return None
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """One part of ``x.chunk(n, dim=1)`` (``call.output_index`` says which)."""
+        if call.function != "chunk" or call.output_index is None or call.arguments[:1] != (TENSOR,):
+            return None
+        parts = call.arguments[1] if len(call.arguments) > 1 else call.keywords.get("chunks")
+        dim = call.arguments[2] if len(call.arguments) > 2 else call.keywords.get("dim", 0)
+        if dim != 1 or not isinstance(parts, int) or call.input_shapes[0][0] % parts:
+            return None
+        return {"parts": parts, "index": call.output_index}
+
     def torch_expression(self, params: ChunkParams, arguments: Sequence[str]) -> str:
         return f"{arguments[0]}.chunk({params.parts}, dim=1)[{params.index}]"
 
@@ -73,6 +83,7 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
     shorthand = "groups"
     family = "reshape"
     name_prefix = "shuffle"
+    torch_chains = True
     description = "interleaves the channels of `groups` groups (ShuffleNet): view, transpose, flatten"
 
     def output_shape(self, params: ChannelShuffleParams, inputs: Sequence[Shape]) -> Shape:
@@ -86,6 +97,19 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
 
     def torch_layer(self, params: ChannelShuffleParams, inputs: Sequence[Shape], output: Shape) -> None:
         return None
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``x.view(n, groups, c // groups, h, w)``, ``transpose(1, 2)``, ``view(n, c, h, w)`` (torchvision's)."""
+        names = [step.function for step in call.chain] + [call.function]
+        if names != ["view", "transpose", "view"] and names != ["reshape", "transpose", "reshape"]:
+            return None
+        split, swap = call.chain
+        shape = call.input_shapes[0]
+        if len(shape) != 3 or call.output_shape != shape or len(split.output_shape) != 4:
+            return None
+        if split.output_shape[2:] != shape[1:] or [int(a) for a in swap.arguments[1:]] not in ([1, 2], [2, 1]):
+            return None
+        return {"groups": split.output_shape[0]}
 
     def torch_expression(self, params: ChannelShuffleParams, arguments: Sequence[str]) -> str:
         return f"{arguments[0]}.unflatten(1, ({params.groups}, -1)).transpose(1, 2).flatten(1, 2)"

@@ -8,8 +8,8 @@ PyTorch calls ``same``.  ``valid`` means no padding.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from archspec.ops.base import (
     Flag,
@@ -20,10 +20,12 @@ from archspec.ops.base import (
     ShapeError,
     Size,
     SizePair,
+    TorchCall,
     TorchLayer,
     pair,
     pair_text,
     require_rank,
+    unpair,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +87,14 @@ class Conv2d(Op[Conv2dParams]):
     name_prefix = "conv"
     owns_output = True
     description = "2-D convolution (PyTorch nn.Conv2d); padding int, [h, w], same or valid"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        conv = call.module
+        if type(conv).__name__ != "Conv2d" or conv.padding_mode != "zeros":
+            return None
+        return {"channels": conv.out_channels, "kernel": unpair(conv.kernel_size), "stride": unpair(conv.stride),
+                "padding": unpair(conv.padding), "dilation": unpair(conv.dilation), "groups": conv.groups,
+                "bias": conv.bias is not None}
 
     def padding(self, params: Conv2dParams, shape: Shape) -> tuple[int, int, int, int]:
         return explicit_padding(params.padding, (shape[1], shape[2]), pair(params.kernel),

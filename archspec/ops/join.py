@@ -8,10 +8,10 @@ a squeeze-and-excitation gate).  The batch axis is never part of a shape and is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from archspec.ops.base import Op, OpParams, Shape, ShapeError, format_shape
+from archspec.ops.base import TENSOR, Op, OpParams, Shape, ShapeError, TorchCall, format_shape, plain_call
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -30,6 +30,10 @@ class Add(Op[OpParams]):
     owns_output = True
     torch_inplace_operator = "+="
     description = "element-wise sum of inputs of identical shape (residual connections); no broadcasting"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        same = len(call.input_shapes) == 2 and call.input_shapes[0] == call.input_shapes[1]
+        return {} if call.function == "add" and same and plain_call(call, ()) else None
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
         if any(shape != inputs[0] for shape in inputs):
@@ -72,6 +76,9 @@ class Multiply(Op[OpParams]):
     owns_output = True
     description = "element-wise product with broadcasting (size-1 axes stretch): squeeze-and-excitation gates"
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        return {} if call.function == "mul" and len(call.input_shapes) == 2 and plain_call(call, ()) else None
+
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
         return broadcast_shapes("multiply", inputs)
 
@@ -99,6 +106,13 @@ class Concat(Op[OpParams]):
     family = "join"
     owns_output = True
     description = "concatenation along channels; heights and widths must match"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if call.function not in ("cat", "concat") or not call.arguments or not isinstance(call.arguments[0], list):
+            return None
+        dim = call.arguments[1] if len(call.arguments) > 1 else call.keywords.get("dim", 0)
+        rank = len(call.input_shapes[0])
+        return {} if dim in (1, -rank) and all(a == TENSOR for a in call.arguments[0]) else None
 
     def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
         ranks = {len(shape) for shape in inputs}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from archspec.ops.base import Flag, Number, Op, OpParams, Shape, TorchLayer
+from archspec.ops.base import Flag, Number, Op, OpParams, Shape, TorchCall, TorchLayer
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
@@ -53,6 +53,26 @@ class LayerNorm(Op[LayerNormParams]):
             kwargs["elementwise_affine"] = False
         factory = "archspec.nn.ChannelLayerNorm" if image else "torch.nn.LayerNorm"
         return TorchLayer(factory, (features,), kwargs)
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``nn.LayerNorm`` over the last axis (channels-last when the input is an image), or a subclass with a
+        forward of its own over an image's channels (torchvision's ``LayerNorm2d``: permute, norm, permute back)."""
+        module = call.module
+        if module is None or "LayerNorm" not in (base.__name__ for base in type(module).__mro__):
+            return None
+        features, affine = tuple(module.normalized_shape), bool(module.elementwise_affine)
+        if affine and getattr(module, "bias", None) is None:
+            return None
+        params: dict[str, Any] = {"eps": module.eps, "affine": affine}
+        if not call.input_shapes:
+            return params  # asked before the call: could this module be a layer
+        shape = call.input_shapes[0]
+        own_forward = next(base for base in type(module).__mro__ if "forward" in vars(base)).__name__ != "LayerNorm"
+        if own_forward:
+            return params if len(shape) == 3 and features == shape[:1] else None
+        if features != shape[-1:] or len(shape) > 3:
+            return None
+        return {**params, "channels_last": True} if len(shape) == 3 else params
 
     def to_onnx(self, params: LayerNormParams, context: OnnxContext) -> None:
         context.require_opset(17, "layer_norm (LayerNormalization)")

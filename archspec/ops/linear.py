@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import StrictInt
 
-from archspec.ops.base import Flag, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
+from archspec.ops.base import (
+    Flag,
+    Op,
+    OpParams,
+    Shape,
+    ShapeError,
+    Size,
+    TorchCall,
+    TorchLayer,
+    format_shape,
+    volume,
+)
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
@@ -55,6 +66,12 @@ class Linear(Op[LinearParams]):
     def volume_label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
         return ("FC",)
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ not in ("Linear", "NonDynamicallyQuantizableLinear"):
+            return None
+        params = {"features": call.module.out_features, "bias": call.module.bias is not None}
+        return {**params, "channels_last": True} if call.input_shapes and len(call.input_shapes[0]) == 3 else params
+
     def torch_layer(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Linear", (inputs[0][-1], params.features), {"bias": params.bias})
 
@@ -99,6 +116,24 @@ class Flatten(Op[FlattenParams]):
         start, end = self._range(params, shape)
         return (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:])
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ == "Flatten":
+            start, end = call.module.start_dim, call.module.end_dim
+        elif call.function == "flatten" and call.module is None:
+            start = call.arguments[1] if len(call.arguments) > 1 else call.keywords.get("start_dim", 0)
+            end = call.arguments[2] if len(call.arguments) > 2 else call.keywords.get("end_dim", -1)
+        elif call.function in ("reshape", "view") and call.input_shapes:
+            merged = _merged_axes(call.input_shapes[0], call.output_shape)
+            if merged is None:
+                return None
+            start, end = merged
+        else:
+            return None
+        if start == 0 or end == 0:
+            return None  # the batch axis
+        params = {"start": start - 1 if start > 0 else start, "end": end - 1 if end > 0 else end}
+        return {key: value for key, value in params.items() if value != FlattenParams.model_fields[key].default}
+
     def label(self, params: FlattenParams, inputs: Sequence[Shape], output: Shape) -> str:
         start, end = self._range(params, inputs[0])
         return "flatten" if (start, end) == (0, len(inputs[0]) - 1) else f"flatten axes {start}–{end}"
@@ -116,3 +151,16 @@ class Flatten(Op[FlattenParams]):
             return
         shape = context.constant("shape", [0, *context.output_shape])
         context.add_node("Reshape", [context.inputs[0], shape], output=context.output)
+
+
+def _merged_axes(before: Shape, after: Shape) -> tuple[int, int] | None:
+    """The axes (counting the batch as 0, as torch does) that a reshape from ``before`` to ``after`` merges
+    into one, if that is all it does."""
+    merged = len(before) - len(after) + 1
+    if merged < 2:
+        return None
+    for start in range(len(after)):
+        if before[:start] == after[:start] and before[start + merged:] == after[start + 1:] \
+                and volume(before[start:start + merged]) == after[start]:
+            return start + 1, start + merged
+    return None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchLayer, require_rank
+from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchCall, TorchLayer, require_rank
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -38,6 +38,12 @@ class BatchNorm2d(Op[BatchNormParams]):
 
     def label(self, params: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "batch norm"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        norm = call.module
+        if type(norm).__name__ != "BatchNorm2d" or not norm.track_running_stats or norm.momentum is None:
+            return None
+        return {"eps": norm.eps, "momentum": norm.momentum, "affine": norm.affine}
 
     def torch_layer(self, params: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs: dict[str, object] = {}

@@ -6,7 +6,7 @@ that would start inside the right padding is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import model_validator
@@ -19,10 +19,12 @@ from archspec.ops.base import (
     Shape,
     ShapeError,
     SizePair,
+    TorchCall,
     TorchLayer,
     pair,
     pair_text,
     require_rank,
+    unpair,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +122,21 @@ class MaxPool2d(_Pool2d[PoolParams]):
     def torch_layer(self, params: PoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.MaxPool2d", kwargs=self.torch_kwargs(params))
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        pool = call.module
+        if pool is None and call.function == "max_pool2d":
+            names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+            given = dict(zip(names, call.arguments, strict=False)) | dict(call.keywords)
+            if unpair(given.get("dilation", 1)) != 1 or given.get("return_indices") or "kernel_size" not in given:
+                return None
+            kernel, stride = unpair(given["kernel_size"]), given.get("stride")
+            return {"kernel": kernel, "stride": unpair(stride) if stride not in (None, []) else kernel,
+                    "padding": unpair(given.get("padding", 0)), "ceil_mode": bool(given.get("ceil_mode", False))}
+        if type(pool).__name__ != "MaxPool2d" or unpair(pool.dilation) != 1 or pool.return_indices:
+            return None
+        return {"kernel": unpair(pool.kernel_size), "stride": unpair(pool.stride), "padding": unpair(pool.padding),
+                "ceil_mode": pool.ceil_mode}
+
     def to_onnx(self, params: PoolParams, context: OnnxContext) -> None:
         attributes = _onnx_pool_attributes(params, context.input_shapes[0], context.output_shape)
         context.add_node("MaxPool", context.inputs, attributes, output=context.output)
@@ -131,6 +148,28 @@ class AvgPool2d(_Pool2d[AvgPoolParams]):
     name_prefix = "avgpool"
     label_name = "avg pool"
     description = "2-D average pooling (nn.AvgPool2d); stride defaults to the kernel"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        pool = call.module
+        if pool is None and call.function == "avg_pool2d":
+            return self._from_function(call)
+        if type(pool).__name__ != "AvgPool2d" or pool.divisor_override is not None:
+            return None
+        return {"kernel": unpair(pool.kernel_size), "stride": unpair(pool.stride), "padding": unpair(pool.padding),
+                "ceil_mode": pool.ceil_mode, "count_include_pad": pool.count_include_pad}
+
+    @staticmethod
+    def _from_function(call: TorchCall) -> Mapping[str, Any] | None:
+        """``F.avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True)``."""
+        names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+        given = dict(zip(names, call.arguments, strict=False)) | dict(call.keywords)
+        if given.get("divisor_override") is not None or "kernel_size" not in given:
+            return None
+        kernel = unpair(given["kernel_size"])
+        stride = given.get("stride")
+        return {"kernel": kernel, "stride": unpair(stride) if stride not in (None, []) else kernel,
+                "padding": unpair(given.get("padding", 0)), "ceil_mode": bool(given.get("ceil_mode", False)),
+                "count_include_pad": bool(given.get("count_include_pad", True))}
 
     def torch_layer(self, params: AvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs = self.torch_kwargs(params) | {"count_include_pad": params.count_include_pad}
@@ -174,6 +213,13 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
     def volume_label(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
         return ("adaptive avg pool", f"to {output[1]}×{output[2]}")
 
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        if type(call.module).__name__ == "AdaptiveAvgPool2d":
+            return {"size": unpair(call.module.output_size)}
+        if call.function == "adaptive_avg_pool2d" and len(call.arguments) > 1:
+            return {"size": unpair(call.arguments[1])}
+        return None
+
     def torch_layer(self, params: AdaptiveAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         size = pair(params.size)
         return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": size if size[0] != size[1] else size[0]})
@@ -196,25 +242,49 @@ class AdaptiveAvgPool2d(Op[AdaptiveAvgPoolParams]):
             context.add_node("MatMul", [rows, across], output=context.output)
 
 
-class GlobalAvgPool(Op[OpParams]):
+class GlobalAvgPoolParams(OpParams):
+    flat: Flag = False
+    """Drop the 1×1 axes: [C, H, W] -> [C], as ``x.mean([2, 3])`` (MNASNet)."""
+
+
+class GlobalAvgPool(Op[GlobalAvgPoolParams]):
     kind = "global_avgpool"
+    Params = GlobalAvgPoolParams
     family = "pool"
     name_prefix = "avgpool"
     owns_output = True
-    description = "global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1))"
+    description = "global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)), or [C] with flat"
 
-    def output_shape(self, params: OpParams, inputs: Sequence[Shape]) -> Shape:
+    def output_shape(self, params: GlobalAvgPoolParams, inputs: Sequence[Shape]) -> Shape:
         channels, _, _ = require_rank(self.kind, inputs, 3, "an image")
-        return (channels, 1, 1)
+        return (channels,) if params.flat else (channels, 1, 1)
 
-    def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
+    def label(self, params: GlobalAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "global avg pool"
 
-    def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``x.mean([2, 3])`` (``keepdim=True`` keeps the 1×1 axes)."""
+        if call.module is not None or call.function != "mean" or len(call.input_shapes[:1]) != 1:
+            return None
+        given = dict(zip(("input", "dim", "keepdim"), call.arguments, strict=False)) | dict(call.keywords)
+        dims = given.get("dim")
+        rank = len(call.input_shapes[0]) + 1
+        if rank != 4 or not isinstance(dims, (list, tuple)) or sorted(int(d) % rank for d in dims) != [2, 3]:
+            return None
+        return {"flat": not given.get("keepdim", False)}
+
+    def torch_layer(self, params: GlobalAvgPoolParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
+        if params.flat:
+            return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": 1},
+                              forward="{module}({0}).flatten(1)")
         return TorchLayer("torch.nn.AdaptiveAvgPool2d", kwargs={"output_size": 1})
 
-    def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
-        context.add_node("GlobalAveragePool", context.inputs, output=context.output)
+    def to_onnx(self, params: GlobalAvgPoolParams, context: OnnxContext) -> None:
+        if not params.flat:
+            context.add_node("GlobalAveragePool", context.inputs, output=context.output)
+            return
+        pooled = context.add_node("GlobalAveragePool", context.inputs)
+        context.add_node("Flatten", [pooled], {"axis": 1}, output=context.output)
 
 
 # -- ONNX lowering helpers ----------------------------------------------------------------------

@@ -9,10 +9,10 @@ The forward skips it entirely outside training, so inference costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from archspec.ops.base import Op, OpParams, Probability, Shape, TorchLayer
+from archspec.ops.base import Op, OpParams, Probability, Shape, TorchCall, TorchLayer
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -43,6 +43,13 @@ class StochasticDepth(Op[StochasticDepthParams]):
     def torch_layer(self, params: StochasticDepthParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         forward = "({0} * " + ROW_MASK + " if self.training else {0})"
         return TorchLayer("torch.nn.Dropout", kwargs={"p": params.p}, forward=forward)
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """A module named ``StochasticDepth`` that drops rows (torchvision's): its class and its ``p`` and ``mode``."""
+        module = call.module
+        if type(module).__name__ != "StochasticDepth" or getattr(module, "mode", "row") != "row":
+            return None
+        return {"p": float(module.p)}
 
     def to_onnx(self, params: StochasticDepthParams, context: OnnxContext) -> None:
         context.add_node("Identity", context.inputs, output=context.output)  # inference: no drop

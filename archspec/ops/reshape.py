@@ -3,12 +3,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
-from archspec.ops.base import Count, Flag, Number, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape
+from archspec.ops.base import (
+    TENSOR,
+    Count,
+    Flag,
+    Number,
+    Op,
+    OpParams,
+    Shape,
+    ShapeError,
+    Size,
+    TorchCall,
+    TorchLayer,
+    format_shape,
+)
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -42,6 +55,28 @@ class Permute(Op[PermuteParams]):
 
     def torch_layer(self, params: PermuteParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer | None:
         return None
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``x.permute(0, 2, 3, 1)``, ``torch.permute(x, [...])``, ``x.transpose(1, 2)`` and a module holding ``dims``
+        (torchvision's ``Permute``): any order that keeps the batch axis first."""
+        rank = len(call.input_shapes[0]) + 1 if call.input_shapes else 0
+        if call.module is not None:
+            dims = list(call.module.dims) if type(call.module).__name__ == "Permute" else None
+        elif call.function == "permute":
+            rest = [a for a in call.arguments if a != TENSOR] or [call.keywords.get("dims")]
+            dims = list(rest[0]) if len(rest) == 1 and isinstance(rest[0], (list, tuple)) else rest
+        elif call.function in ("transpose", "swapaxes") and len(call.arguments) == 3:
+            first, second = (int(a) % rank for a in call.arguments[1:])
+            dims = list(range(rank))
+            dims[first], dims[second] = second, first
+        else:
+            return None
+        if not rank:
+            return {} if dims else None  # asked before the call: could this module be a layer
+        dims = [int(d) % rank for d in dims] if dims else None
+        if not dims or len(dims) != rank or dims[0] != 0:
+            return None
+        return {"axes": [d - 1 for d in dims[1:]]}
 
     def torch_expression(self, params: PermuteParams, arguments: Sequence[str]) -> str:
         return f"{arguments[0]}.permute({', '.join(str(axis) for axis in (0, *(a + 1 for a in params.axes)))})"
@@ -85,6 +120,15 @@ class PatchMerging(Op[PatchMergingParams]):
 
     def label(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"merge 2×2 patches, {output[2]}"
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """A module named ``PatchMerging`` (Swin v1) or ``PatchMergingV2`` (norm after the reduction) holding
+        ``reduction`` (a linear layer without bias) and ``norm`` (a layer norm), as torchvision's."""
+        module = call.module
+        if type(module).__name__ not in ("PatchMerging", "PatchMergingV2") or module.reduction.bias is not None:
+            return None
+        params: dict[str, Any] = {"channels": module.reduction.out_features, "eps": module.norm.eps}
+        return {**params, "norm_first": False} if type(module).__name__ == "PatchMergingV2" else params
 
     def torch_layer(self, params: PatchMergingParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         kwargs: dict[str, object] = {}

@@ -7,12 +7,24 @@ and ConvNeXt's block its layer scale before its convolutions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StrictInt
 
-from archspec.ops.base import Flag, Number, Op, OpParams, Shape, ShapeError, Size, TorchLayer, format_shape, volume
+from archspec.ops.base import (
+    Flag,
+    Number,
+    Op,
+    OpParams,
+    Shape,
+    ShapeError,
+    Size,
+    TorchCall,
+    TorchLayer,
+    format_shape,
+    volume,
+)
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext
@@ -28,6 +40,9 @@ class LearnedParams(OpParams):
     """Initial value (the mean, when std is set)."""
     std: Number | None = Field(default=None, ge=0)
     """Draw the initial values from a normal distribution with this standard deviation."""
+    parameter: Flag = False
+    """Hold the tensor as a parameter of the enclosing scope under the layer's name (state_dict key
+    ``encoder.pos_embedding``, as torchvision holds it) rather than as a module's ``weight``."""
 
 
 class Learned(Op[LearnedParams]):
@@ -54,13 +69,18 @@ class Learned(Op[LearnedParams]):
             kwargs["fill"] = params.fill
         if params.std is not None:
             kwargs["std"] = params.std
+        if params.parameter:
+            sizes = ", ".join(str(size) for size in output)
+            return TorchLayer("archspec.nn.learned_parameter", (tuple(output),), kwargs,
+                              f"{{module}}.expand({{0}}.shape[0], {sizes})")
         return TorchLayer("archspec.nn.Learned", (tuple(output),), kwargs)
 
     def to_onnx(self, params: LearnedParams, context: OnnxContext) -> None:
         batch = context.add_node("Gather", [context.add_node("Shape", context.inputs), context.constant("zero", [0])])
         shape = context.add_node("Concat", [batch, context.constant("shape", list(context.output_shape))],
                                  {"axis": 0})
-        context.add_node("Expand", [context.weight("weight"), shape], output=context.output)
+        context.add_node("Expand", [context.weight("" if params.parameter else "weight"), shape],
+                         output=context.output)
 
 
 class SelectParams(OpParams):
@@ -87,6 +107,15 @@ class Select(Op[SelectParams]):
         return f"token {params.index}"
 
     def torch_layer(self, params: SelectParams, inputs: Sequence[Shape], output: Shape) -> None:
+        return None
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """``x[:, 0]``: one index on the axis after the batch, nothing else."""
+        if call.function != "getitem" or len(call.arguments) != 2:
+            return None
+        key = call.arguments[1]
+        if isinstance(key, (tuple, list)) and len(key) == 2 and key[0] == slice(None) and isinstance(key[1], int):
+            return {"index": key[1]}
         return None
 
     def torch_expression(self, params: SelectParams, arguments: Sequence[str]) -> str:

@@ -43,8 +43,10 @@ Expression = Annotated[
     Field(pattern=r"^\$", description="an expression over variables in scope, such as $channels * 2"),
 ]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
-LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
-InputRef = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", max_length=400)]
+LayerName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length=100)]
+"""A layer name: letters, digits, underscores and inner hyphens; all digits (``'0'``) names a child as
+``nn.Sequential`` does, and a hyphen as RegNet does (``block1-0``)."""
+InputRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=400)]
 """A layer name in the current scope, ``input`` for the scope's input, or a dotted path into a block."""
 
 ENTRY_META_KEYS = ("name", "inputs")

@@ -145,12 +145,14 @@ class LayerContext:
         return self._builder.opset
 
     def weight(self, parameter: str) -> str:
-        """The value name of the module's tensor ``{layer}.{parameter}`` (e.g. ``weight``), added as an initializer."""
-        key = f"{self.node.name}.{parameter}"
+        """The value name of the module's tensor ``{layer}.{parameter}`` (e.g. ``weight``), added as an initializer;
+        ``""``: the layer is itself a tensor of its scope (a ``learned`` parameter)."""
+        state_key = f"{self.node.name}.{parameter}" if parameter else self.node.name
+        key = state_key if parameter else f"{state_key}.value"
         if key not in self._builder.initializers:
-            array = self._builder.weights.get(key)
+            array = self._builder.weights.get(state_key)
             if array is None:
-                raise UsageError(f"the module has no tensor '{key}' for layer '{self.node.name}' "
+                raise UsageError(f"the module has no tensor '{state_key}' for layer '{self.node.name}' "
                                  f"({self.node.op}); was it built from this graph?")
             self._builder.initializers[key] = array
             self._builder.value_names.taken.add(key)

@@ -30,7 +30,16 @@ from archspec.backends.torch.module_plan import (
     ScopeMember,
     ShortcutMember,
 )
-from archspec.backends.torch.pyformat import INDENT, WIDTH, Call, Keyword, docstring_text, flat, wrapped_lines
+from archspec.backends.torch.pyformat import (
+    INDENT,
+    WIDTH,
+    Call,
+    Keyword,
+    docstring_text,
+    flat,
+    member_assignment,
+    wrapped_lines,
+)
 from archspec.graph.ir import Graph, Node
 from archspec.ops.base import TorchLayer
 from archspec.spec.model import InitScheme
@@ -212,10 +221,12 @@ class ClassWriter:
             attribute = shortcut_attribute(module_class, index, member)
             built = self._child(module_class, key, module)
             if flag is True:
-                return wrapped_lines(f"self.{attribute} = ", built, depth)
-            return [f"{INDENT * depth}self.{attribute} = None", f"{INDENT * depth}if {flag}:",
-                    *wrapped_lines(f"self.{attribute} = ", built, depth + 1)]
-        return wrapped_lines(f"self.{member.attribute} = ", self._construction(module_class, key, member), depth)
+                return wrapped_lines(member_assignment(attribute)[0], built, depth, member_assignment(attribute)[1])
+            head, tail = member_assignment(attribute)
+            return [f"{INDENT * depth}{head}None{tail}", f"{INDENT * depth}if {flag}:",
+                    *wrapped_lines(head, built, depth + 1, tail)]
+        head, tail = member_assignment(member.attribute)
+        return wrapped_lines(head, self._construction(module_class, key, member), depth, tail)
 
     def _construction(self, module_class: ModuleClass, key: SlotKey, member: Member) -> Any:
         if isinstance(member, LayerMember):
@@ -251,9 +262,16 @@ class ClassWriter:
 
     def _child(self, module_class: ModuleClass, key: SlotKey, plan: ModulePlan) -> Any:
         if is_inline(plan):
-            entries = [Keyword(member.attribute, self._construction(module_class, (*key, "sequential", i), member))
-                       for i, member in enumerate(plan.members)]
-            return Call("nn.Sequential", [Call("OrderedDict", entries, explode=True)])
+            built = [self._construction(module_class, (*key, "sequential", i), member)
+                     for i, member in enumerate(plan.members)]
+            names = [member.attribute for member in plan.members]
+            if names == [str(i) for i in range(len(names))]:
+                return Call("nn.Sequential", built, explode=True)
+            if all(name.isidentifier() for name in names):
+                entries = [Keyword(name, value) for name, value in zip(names, built, strict=True)]
+                return Call("nn.Sequential", [Call("OrderedDict", entries, explode=True)])
+            pairs = [Call("", [repr(name), value], brackets="()") for name, value in zip(names, built, strict=True)]
+            return Call("nn.Sequential", [Call("OrderedDict", [Call("", pairs, brackets="[]", explode=True)])])
         child = self.classes.of(plan)
         arguments: list[Any] = []
         for position, parameter in enumerate(child.parameters):

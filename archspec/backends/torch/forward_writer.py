@@ -14,7 +14,7 @@ from archspec.backends.torch.module_plan import (
     ShortcutMember,
     Step,
 )
-from archspec.backends.torch.pyformat import INDENT, is_atom
+from archspec.backends.torch.pyformat import INDENT, is_atom, member_access
 
 if TYPE_CHECKING:
     from archspec.backends.torch.class_writer import ClassWriter
@@ -169,9 +169,9 @@ class ForwardWriter:
         assert step.member is not None
         member = self.plan.members[step.member]
         if isinstance(member, ShortcutMember):
-            callee = f"self.{shortcut_attribute(self.module_class, step.member, member)}"
+            callee = member_access(shortcut_attribute(self.module_class, step.member, member))
         else:
-            callee = f"self.{member.attribute}" + (f"[{step.item}]" if step.item is not None else "")
+            callee = member_access(member.attribute) + (f"[{step.item}]" if step.item is not None else "")
         if isinstance(member, LayerMember):
             return member.layer.forward.format(*arguments, module=callee)
         return f"{callee}({', '.join(arguments)})"
@@ -184,7 +184,7 @@ class ForwardWriter:
         attribute = shortcut_attribute(self.module_class, step.member, member)
         (target,) = self._targets(step, dying)
         first = [] if target == argument else [f"{target} = {argument}"]
-        return [*first, f"if self.{attribute} is not None:", f"{INDENT}{target} = {expression}"]
+        return [*first, f"if {member_access(attribute)} is not None:", f"{INDENT}{target} = {expression}"]
 
     def _targets(self, step: Step, dying: list[str]) -> list[str]:
         reusable = [self.variable[v] for v in dying]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,3 +89,17 @@ def docstring_text(text: str) -> str:
     closing quotes, control characters written as escapes (a NUL byte cannot even be in Python source)."""
     text = text.replace("\\", "\\\\").replace('"""', "'''")
     return _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def member_access(name: str, owner: str = "self") -> str:
+    """``self.conv1``, or ``getattr(self, "0")`` for a member name that is not a Python identifier."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"{owner}.{name}"
+    return f"getattr({owner}, {name!r})"
+
+
+def member_assignment(name: str, owner: str = "self") -> tuple[str, str]:
+    """The head and tail around a value that sets a member: ``self.x = `` or ``setattr(self, "0", ``...``)``."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"{owner}.{name} = ", ""
+    return f"setattr({owner}, {name!r}, ", ")"

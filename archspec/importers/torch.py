@@ -1,0 +1,426 @@
+"""The PyTorch front end of ``archspec import``: a module, run once, read into a :class:`FlatModel`.
+
+The module runs on a random batch of two (two, so that an op that mixes the batch axis shows up).
+Forward hooks keep the stack of module calls; a module that an op recognizes (its
+:meth:`~archspec.ops.base.Op.from_torch`) is one layer and what runs inside it is not looked at.
+Everywhere else a torch function mode sees each function call on a tensor, and offers it to the
+ops the same way.  A call no op takes marks its result; the error comes only when that result is
+used (so an unused side computation does not stop an import), and a tensor turned into a Python
+value (``if x.sum() > 0``) is reported as data-dependent control flow.  Running the user's code is
+the point: they named it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from archspec.errors import Diagnostic, SpecError
+from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
+from archspec.ops.base import TENSOR, Op, TorchCall
+from archspec.ops.registry import registered_ops
+
+if TYPE_CHECKING:
+    import torch
+
+BATCH = 2
+_CONTROL_FLOW = {"__bool__", "item", "tolist", "__int__", "__float__", "__index__", "nonzero", "__len__"}
+_PASS_THROUGH = {"contiguous", "clone", "detach", "to", "float", "type_as"}
+_HELP = "write the computation as an op of your own (see 'Writing your own op' in docs/custom-ops.md)"
+
+
+class ImportFailure(SpecError):
+    """A source that archspec cannot express: where (module path), what (module or function), what to do."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(Diagnostic(message, None, hint=hint))
+
+
+@dataclass
+class _Call:
+    path: tuple[str, ...]
+    types: tuple[str, ...]
+    layer: bool
+
+
+@dataclass
+class _Recording:
+    ops: list[Op]
+    paths: dict[int, tuple[str, ...]]
+    stack: list[_Call] = field(default_factory=list)
+    layers: list[FlatLayer] = field(default_factory=list)
+    values: dict[int, str] = field(default_factory=dict)
+    poisoned: dict[int, str] = field(default_factory=dict)
+    keep: list[Any] = field(default_factory=list)
+    quiet: int = 0
+    pending: dict[int, tuple[Any, tuple[TorchCall, ...]]] = field(default_factory=dict)
+    """id of a tensor no op made -> the traced tensor it came from and the calls since (see TorchCall.chain)."""
+    types: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Module path -> class name, for every module (a ModuleList is never called, yet it is a scope)."""
+    parameters: dict[int, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    """id of each parameter -> the path of the module holding it, and its attribute name."""
+    last: str = NETWORK_INPUT
+    """The latest value computed: what a learned tensor reads for the batch size."""
+
+    @property
+    def where(self) -> _Call:
+        return self.stack[-1] if self.stack else _Call((), (), False)
+
+    def place(self) -> str:
+        call = self.where
+        return f"'{'.'.join(call.path)}' ({call.types[-1]})" if call.path else "the model's own forward"
+
+
+def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = "") -> FlatModel:
+    """Run ``module`` once on a batch of random inputs of ``input_shape`` and read it as flat layers.
+
+    The run computes shapes only (fake tensors, as ``torch.export`` does), which is all an import
+    needs; a model that fake tensors cannot run is run for real.
+    """
+    try:
+        return _read(module, input_shape, name, shapes_only=True)
+    except SpecError:
+        raise
+    except Exception:  # a model fake tensors cannot run: run it for real
+        return _read(module, input_shape, name, shapes_only=False)
+
+
+def _read(module: torch.nn.Module, input_shape: Sequence[int], name: str, shapes_only: bool) -> FlatModel:
+    import torch
+
+    ops = [registered.op for registered in registered_ops().values()]
+    paths = {id(m): tuple(p.split(".")) if p else () for p, m in reversed(list(module.named_modules()))}
+    recording = _Recording(ops, paths)
+    recording.types = {tuple(p.split(".")) if p else (): type(m).__name__ for p, m in module.named_modules()}
+    for path, owner in module.named_modules():
+        for attribute, parameter in owner.named_parameters(recurse=False):
+            recording.parameters[id(parameter)] = (tuple(path.split(".")) if path else (), attribute)
+    was_training = module.training
+    module.eval()
+    try:
+        with _shapes_only(shapes_only):
+            example = torch.randn(BATCH, *input_shape)
+            recording.values[id(example)] = NETWORK_INPUT
+            recording.keep.append(example)
+            with _hooks(module, recording), torch.no_grad(), _FunctionMode(recording):
+                output = module(example)
+    finally:
+        module.train(was_training)
+    if not isinstance(output, torch.Tensor):
+        raise ImportFailure(f"the model returns {type(output).__name__}, not one tensor",
+                            hint="wrap it in a module whose forward returns the one output to import")
+    return FlatModel(name or _snake(type(module).__name__), tuple(int(n) for n in input_shape),
+                     tuple(recording.layers), (_source(recording, output),))
+
+
+@contextmanager
+def _shapes_only(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        yield
+
+
+@contextmanager
+def _hooks(module: torch.nn.Module, recording: _Recording) -> Iterator[None]:
+    handles = []
+    for child in module.modules():
+        if child is module:
+            continue
+        handles.append(child.register_forward_pre_hook(_before(recording), with_kwargs=True))
+        handles.append(child.register_forward_hook(_after(recording), with_kwargs=True))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _before(recording: _Recording) -> Any:
+    def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        outer = recording.where
+        if outer.layer:
+            recording.stack.append(_Call(outer.path, outer.types, True))
+            return
+        path = recording.paths.get(id(module), (*outer.path, "?"))
+        types = tuple(recording.types.get(path[: depth + 1], "") for depth in range(len(path)))
+        recording.stack.append(_Call(path, types, False))
+        tensors = _tensors(args) + _tensors(list(kwargs.values()))
+        if tensors and all(id(t) in recording.values or id(t) in recording.poisoned for t in tensors):
+            recording.stack[-1].layer = _module_layer_possible(recording, module)
+    return hook
+
+
+def _module_layer_possible(recording: _Recording, module: Any) -> bool:
+    return any(_accepts(op, TorchCall((), (), module=module)) is not None for op in recording.ops)
+
+
+def _accepts(op: Op, call: TorchCall) -> Mapping[str, Any] | None:
+    try:
+        return op.from_torch(call)
+    except (AttributeError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _after(recording: _Recording) -> Any:
+    def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
+        call = recording.stack.pop()
+        if not call.layer or (recording.stack and recording.stack[-1].layer):
+            return None
+        result = output[0] if isinstance(output, tuple) and output else output
+        inputs = _tensors(args) + _tensors(list(kwargs.values()))
+        shapes = tuple(tuple(t.shape[1:]) for t in inputs)
+        torch_call = TorchCall(shapes, tuple(result.shape[1:]), module=module)
+        recording.stack.append(call)
+        try:
+            _add_layer(recording, torch_call, inputs, result, call.path[-1] if call.path else "",
+                       state=dict(module.state_dict(keep_vars=True)))  # no detach: no fake-tensor work
+        finally:
+            recording.stack.pop()
+        return None
+    return hook
+
+
+def _add_layer(recording: _Recording, call: TorchCall, inputs: Sequence[Any], output: Any, name: str,
+               state: Mapping[str, Any]) -> None:
+    where = recording.place()
+    what = f"{type(call.module).__name__}" if call.module is not None else f"function '{call.function}'"
+    single = _unique(inputs)[0] if call.module is None and len(_unique(inputs)) == 1 else None
+    found = None
+    if single is not None and id(single) in recording.pending:
+        origin, chain = recording.pending[id(single)]
+        chained = replace(call, input_shapes=(tuple(origin.shape[1:]),), chain=chain)
+        found = next(((op, params) for op in recording.ops
+                      if op.torch_chains and (params := _accepts(op, chained)) is not None), None)
+        if found is not None:
+            call, inputs = chained, [origin]
+        else:
+            found = None  # a call on a tensor no op made is itself pending: no op reads it alone
+    else:
+        found = next(((op, params) for op in recording.ops if (params := _accepts(op, call)) is not None), None)
+    if found is None:
+        recording.poisoned[id(output)] = f"{what} in {where} has no archspec op"
+        recording.keep.append(output)
+        if single is not None:
+            origin, chain = recording.pending.get(id(single), (single, ()))
+            if id(origin) in recording.values:
+                recording.pending[id(output)] = (origin, (*chain, call))
+        return
+    op, params = found
+    for tensor in _unique(inputs):
+        if id(tensor) in recording.parameters and id(tensor) not in recording.values:
+            _learned(recording, tensor, tensor, tensor.shape)
+    read = _unique(inputs) if op.max_inputs == 1 else inputs  # attention(x, x, x) reads x; cat([x, x]) twice
+    sources = tuple(_source(recording, tensor) for tensor in read)
+    if not sources:
+        raise ImportFailure(f"{what} in {where} takes no tensor input that archspec can trace", hint=_HELP)
+    if output.shape[:1] != (BATCH,):
+        raise ImportFailure(f"{what} in {where} changes the batch axis", hint=_HELP)
+    layer_id = f"n{len(recording.layers)}"
+    call_site = recording.where
+    scope, types = call_site.path, call_site.types
+    recording.layers.append(FlatLayer(layer_id, op.kind, _without_defaults(op, dict(params)), sources, scope,
+                                      types, name, state))
+    recording.values[id(output)] = layer_id
+    recording.last = layer_id
+    recording.keep.append(output)
+
+
+def _learned(recording: _Recording, parameter: Any, output: Any, shape: Sequence[int]) -> None:
+    """A parameter used directly in forward (ViT's class token, ConvNeXt's layer scale) as a ``learned`` layer
+    held by the module that uses it, under its attribute name."""
+    owner, attribute = recording.parameters[id(parameter)]
+    call_site = recording.where
+    if owner != call_site.path:
+        raise ImportFailure(f"parameter '{'.'.join((*owner, attribute))}' is used in {recording.place()}, outside "
+                            "the module that holds it", hint="use a parameter only in its own module's forward")
+    batch_axis = len(shape) > 1 and shape[0] == 1 and parameter.dim() == len(shape)
+    params = {"shape": [int(n) for n in (shape[1:] if batch_axis else shape)], "batch_axis": batch_axis,
+              "parameter": True}
+    layer_id = f"n{len(recording.layers)}"
+    recording.layers.append(FlatLayer(layer_id, "learned", params, (recording.last,), (*owner, attribute),
+                                      (*call_site.types, "Parameter"), attribute,
+                                      {"": parameter}))
+    recording.values[id(output)] = layer_id
+    recording.keep.append(output)
+
+
+def _source(recording: _Recording, tensor: Any) -> str:
+    found = recording.values.get(id(tensor))
+    if found is not None:
+        return found
+    reason = recording.poisoned.get(id(tensor))
+    if reason is not None:
+        raise ImportFailure(reason, hint=_HELP)
+    raise ImportFailure(f"a tensor used in {recording.place()} does not come from the input (a constant, "
+                        "a parameter used directly, or a tensor made inside forward)", hint=_HELP)
+
+
+def _without_defaults(op: Op, params: dict[str, Any]) -> dict[str, Any]:
+    fields = op.Params.model_fields
+    return {key: value for key, value in params.items()
+            if key not in fields or fields[key].is_required() or fields[key].default != value}
+
+
+def _unique(tensors: Sequence[Any]) -> list[Any]:
+    seen: set[int] = set()
+    return [t for t in tensors if not (id(t) in seen or seen.add(id(t)))]  # type: ignore[func-returns-value]
+
+
+def _tensors(values: Sequence[Any]) -> list[Any]:
+    import torch
+
+    found: list[Any] = []
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(_tensors(value))
+    return found
+
+
+def _function_name(func: Any) -> str:
+    name = getattr(func, "__name__", "") or ""
+    if name.startswith("__") and name.endswith("__"):
+        name = name[2:-2]
+        if name.startswith("i") and name[1:] in ("add", "mul", "sub", "truediv"):
+            name = name[1:]
+        name = {"truediv": "div"}.get(name, name)
+    return name.rstrip("_") if not name.startswith("_") else name
+
+
+def _masked(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return TENSOR
+    if isinstance(value, (list, tuple)):
+        return [_masked(v) for v in value]
+    return value
+
+
+def _function_mode(recording: _Recording) -> Any:
+    from torch.overrides import TorchFunctionMode
+
+    class Recorder(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                               kwargs: dict[str, Any] | None = None) -> Any:
+            kwargs = kwargs or {}
+            raw_name = getattr(func, "__name__", "")
+            if recording.where.layer or recording.quiet:
+                return func(*args, **kwargs)
+            inputs = _tensors(args) + _tensors(list(kwargs.values()))
+            traced = [t for t in inputs if id(t) in recording.values or id(t) in recording.poisoned]
+            if traced and raw_name in _CONTROL_FLOW:
+                raise ImportFailure(f"data-dependent control flow in {recording.place()}: forward turns a tensor "
+                                    f"into a Python value ({raw_name})",
+                                    hint="archspec specs are static graphs; make the branch a constructor "
+                                         "argument, or " + _HELP)
+            result = func(*args, **kwargs)
+            if not traced:
+                if raw_name == "expand" and len(inputs) == 1 and id(inputs[0]) in recording.parameters \
+                        and result.dim() == inputs[0].dim() and result.shape[0] == BATCH:
+                    _learned(recording, inputs[0], result, inputs[0].shape)
+                return result
+            import torch
+
+            name = _function_name(func)
+            parts = list(result) if isinstance(result, (tuple, list)) else []
+            if parts and all(isinstance(part, torch.Tensor) for part in parts):
+                for index, part in enumerate(parts):
+                    _offer(recording, name, args, kwargs, inputs, part, index)
+                return result
+            if not isinstance(result, torch.Tensor):
+                return result
+            if name in _PASS_THROUGH and len(traced) == 1 and id(traced[0]) in recording.poisoned:
+                recording.poisoned[id(result)] = recording.poisoned[id(traced[0])]
+                if id(traced[0]) in recording.pending:
+                    recording.pending[id(result)] = recording.pending[id(traced[0])]
+                recording.keep.append(result)
+                return result
+            if name in _PASS_THROUGH and len(traced) == 1 and tuple(result.shape) == tuple(traced[0].shape):
+                recording.values[id(result)] = _source(recording, traced[0])
+                recording.keep.append(result)
+                return result
+            if name == "dropout" and not kwargs.get("training", args[2] if len(args) > 2 else False):
+                recording.values[id(result)] = _source(recording, traced[0])
+                recording.keep.append(result)
+                return result
+            _offer(recording, name, args, kwargs, inputs, result, None)
+            return result
+
+    return Recorder()
+
+
+def _offer(recording: _Recording, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], inputs: list[Any],
+           result: Any, output_index: int | None) -> None:
+    """Offer one function call (or one of the tensors it returns) to the ops as a layer."""
+    keywords = {k: _masked(v) for k, v in kwargs.items()}
+    shapes = tuple(tuple(t.shape[1:]) for t in _unique(inputs))
+    call = TorchCall(shapes, tuple(result.shape[1:]), function=name, arguments=tuple(_masked(a) for a in args),
+                     keywords=keywords, output_index=output_index)
+    recording.quiet += 1
+    try:
+        _add_layer(recording, call, inputs, result, "", {})
+    finally:
+        recording.quiet -= 1
+
+
+class _FunctionMode:
+    def __init__(self, recording: _Recording):
+        self.mode = _function_mode(recording)
+
+    def __enter__(self) -> None:
+        self.mode.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.mode.__exit__(*exc)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower() or "imported"
+
+
+def import_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = "", source: str = "") -> str:
+    """A PyTorch module as the YAML text of a short spec whose built module takes its ``state_dict``.
+
+    The module runs once on random inputs of ``input_shape`` (no batch axis).  Blocks, named
+    repeats and layer names are recovered from its submodules, so
+    ``archspec.build(spec).load_state_dict(module.state_dict(), strict=True)`` works.  What the
+    spec language cannot express raises :class:`~archspec.errors.SpecError` naming the module.
+    """
+    from archspec.importers.write import write_spec
+
+    return write_spec(read_torch(module, input_shape, name), source or type(module).__name__)
+
+
+def load_source(source: str) -> torch.nn.Module:
+    """``package.module:attr``: an ``nn.Module`` subclass or a function returning one, called with no arguments."""
+    import importlib
+
+    import torch
+
+    module_name, _, attribute = source.partition(":")
+    if not module_name or not attribute:
+        raise ImportFailure(f"'{source}' is not a PyTorch source",
+                            hint="write package.module:attr (torchvision.models:resnet50) or a path to an .onnx file")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportFailure(f"cannot import '{module_name}': {exc}", hint="check the module path and PYTHONPATH") \
+            from None
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise ImportFailure(f"'{module_name}' has no attribute '{attribute}'")
+        found = getattr(found, part)
+    model = found() if callable(found) and not isinstance(found, torch.nn.Module) else found
+    if not isinstance(model, torch.nn.Module):
+        raise ImportFailure(f"'{source}' gave {type(model).__name__}, not a torch.nn.Module",
+                            hint="name an nn.Module subclass or a function that returns a module")
+    return model

@@ -1,0 +1,254 @@
+"""``archspec.import_onnx``: ONNX files (archspec's own and torch's exporters') read back as specs.
+
+The bar: a spec archspec exported reads back with the same analysis layer by layer, and a module
+torch exported reads back as a spec that, built with the imported weights, computes what
+onnxruntime computes on the source file (within 1e-4 of the output's scale).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+import archspec
+from archspec.importers.flat_writer import flat_state_dict, layer_names
+from archspec.importers.onnx import import_onnx_file, read_onnx
+from tests.zoo.harness import randomize_batch_norms, torchvision_model
+from tests.zoo.marks import spec_param
+
+INFERENCE_IDENTITIES = {"dropout", "identity", "stochastic_depth"}
+"""Layers an exporter writes as Identity (or leaves out): they have no counterpart to read back."""
+
+
+def export_torch(module: torch.nn.Module, shape: tuple[int, ...], path: Path, *, dynamo: bool = False) -> Path:
+    example = torch.randn(1, *shape)
+    if dynamo:
+        torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},))
+    else:
+        torch.onnx.export(module, (example,), str(path), dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch"}})
+    return path
+
+
+def imported_module(source: Path, tmp_path: Path) -> torch.nn.Module:
+    """The source imported as a spec and weights, then built from those files."""
+    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.pt"
+    spec.write_text(import_onnx_file(source, weights=weights))
+    return archspec.build(str(spec), weights=str(weights)).eval()
+
+
+def assert_matches_onnxruntime(source: Path, module: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    import onnxruntime
+
+    inputs = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    with torch.no_grad():
+        got = module(torch.from_numpy(inputs)).numpy()
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= 1e-4 * max(1.0, float(np.abs(expected).max()))
+
+
+# -- torch's exporters -----------------------------------------------------------------------------
+
+class SmallNet(torch.nn.Module):
+    """Most of what torch's exporters write: conv + bn, SiLU, hardswish, a residual, pooling, GELU, softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False),
+                                        torch.nn.BatchNorm2d(8), torch.nn.SiLU())
+        self.branch = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding=1, groups=2), torch.nn.Hardswish())
+        self.pool = torch.nn.MaxPool2d(3, stride=2, padding=1)
+        self.gate = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(8, 8, 1), torch.nn.Hardsigmoid())
+        self.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 32), torch.nn.GELU(),
+                                        torch.nn.Dropout(0.2), torch.nn.Linear(32, 10), torch.nn.Softmax(dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = self.branch(x) + x
+        x = self.pool(x)
+        x = x * self.gate(x)
+        x = torch.nn.functional.relu6(torch.nn.functional.avg_pool2d(x, 2))
+        return self.head(torch.cat([x[:, :4], x[:, 4:]], dim=1))
+
+
+@pytest.fixture
+def small_net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = SmallNet().eval()
+    randomize_batch_norms(net)
+    return net
+
+
+def test_torchscript_export_reads_back_with_onnxruntimes_outputs(small_net: torch.nn.Module, tmp_path: Path) -> None:
+    source = export_torch(small_net, (3, 32, 32), tmp_path / "small.onnx")
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
+
+
+@pytest.mark.slow
+def test_dynamo_export_reads_back_with_onnxruntimes_outputs(small_net: torch.nn.Module, tmp_path: Path) -> None:
+    source = export_torch(small_net, (3, 32, 32), tmp_path / "small.onnx", dynamo=True)
+    module = imported_module(source, tmp_path)
+    assert_matches_onnxruntime(source, module, (3, 32, 32))
+    model = read_onnx(source)
+    assert model.layers[0].scope[0] == "stem"  # module paths from the metadata (conv + bn fused: bn's)
+    assert model.layers[0].scope_types[-1].startswith("torch.nn.modules.")
+
+
+def test_torchscript_node_names_give_module_paths(small_net: torch.nn.Module, tmp_path: Path) -> None:
+    model = read_onnx(export_torch(small_net, (3, 32, 32), tmp_path / "small.onnx"))
+    names = layer_names(model)
+    first = model.layers[0]
+    assert first.scope == ("stem", "0") and first.op == "conv2d"  # conv + bn folded by the exporter
+    assert names[first.id] == "stem_0"
+    joins = [layer for layer in model.layers if layer.op == "add"]
+    assert joins and joins[0].scope == () and joins[0].name == ""  # a function call in the root module
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", pytest.param("resnet50", marks=pytest.mark.slow)])
+def test_torchvision_models_through_torchscript(name: str, tmp_path: Path) -> None:
+    net = torchvision_model(name)
+    randomize_batch_norms(net)
+    source = export_torch(net, (3, 224, 224), tmp_path / f"{name}.onnx")
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 224, 224))
+
+
+@pytest.mark.slow
+def test_torchvision_model_through_dynamo(tmp_path: Path) -> None:
+    net = torchvision_model("shufflenet_v2_x0_5")
+    randomize_batch_norms(net)
+    source = export_torch(net, (3, 224, 224), tmp_path / "shufflenet.onnx", dynamo=True)
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 224, 224))
+
+
+# -- archspec's own export, read back --------------------------------------------------------------
+
+def figures(graph: archspec.Graph) -> list[tuple[Any, ...]]:
+    """Per layer: output shape, parameters, MACs; layers that export as Identity left out."""
+    kept = [node for node in graph.layers if node.op not in INFERENCE_IDENTITIES
+            and not (node.op == "adaptive_avgpool2d" and node.output_shape == graph.node(node.inputs[0]).output_shape)]
+    return [(node.output_shape, node.parameters, node.macs) for node in kept]
+
+
+@pytest.mark.parametrize("spec", [
+    "lenet5", "resnet18", "mobilenet_v2", "nin", "squeezenet1_0", "shufflenet_v2_x0_5", "mobilenet_v3_small",
+    spec_param("efficientnet_b0", large=True), spec_param("googlenet", large=True), spec_param("alexnet", large=True),
+    spec_param("convnext_tiny", large=True), spec_param("densenet121", large=True),
+])
+def test_archspec_export_reads_back_with_the_same_analysis(spec: str, tmp_path: Path) -> None:
+    archspec.compile(spec, outputs=["onnx"], out_dir=str(tmp_path))
+    imported = tmp_path / "imported.yaml"
+    imported.write_text(import_onnx_file(tmp_path / f"{spec}.onnx"))
+    original, again = archspec.analyse(spec), archspec.analyse(str(imported))
+    assert figures(again) == figures(original)
+    assert (again.parameters, again.macs, again.output_shape) == (original.parameters, original.macs,
+                                                                   original.output_shape)
+
+
+def test_archspec_export_reads_back_with_its_names_and_weights(tmp_path: Path) -> None:
+    module = archspec.build("resnet18", seed=0).eval()
+    randomize_batch_norms(module)
+    graph = archspec.analyse("resnet18")
+    from archspec.backends.onnx import write_onnx
+
+    write_onnx(graph, module, tmp_path / "resnet18.onnx")
+    model = read_onnx(tmp_path / "resnet18.onnx")
+    state = flat_state_dict(model)
+    assert "layer1_0_conv1.weight" in state and "layer4_1_bn2.running_var" in state
+    original = module.state_dict()
+    assert np.array_equal(state["layer1_0_conv1.weight"], original["layer1.0.conv1.weight"].numpy())
+    rebuilt = imported_module(tmp_path / "resnet18.onnx", tmp_path)
+    assert_matches_onnxruntime(tmp_path / "resnet18.onnx", rebuilt, (3, 224, 224))
+
+
+# -- what cannot be read: clear errors, nothing written ---------------------------------------------
+
+def write_graph(path: Path, nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto],
+                initializers: list[onnx.TensorProto] = (), outputs: list[str] = ("y",)) -> Path:  # type: ignore[assignment]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+                                                   for name in outputs], initializer=list(initializers))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    return path
+
+
+def image_input(name: str = "x", dims: list[Any] = ("batch", 3, 8, 8)) -> onnx.ValueInfoProto:  # type: ignore[assignment]
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(dims))
+
+
+def import_error(path: Path, tmp_path: Path) -> str:
+    weights = tmp_path / "never.pt"
+    with pytest.raises(archspec.SpecError) as error:
+        import_onnx_file(path, weights=weights)
+    assert not weights.exists()
+    return str(error.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "no such file" in import_error(tmp_path / "absent.onnx", tmp_path)
+
+
+def test_bytes_that_are_not_onnx_are_not_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "secret.onnx"
+    path.write_bytes(b"password=hunter2\n" * 10)
+    message = import_error(path, tmp_path)
+    assert "is not an ONNX model" in message and "hunter2" not in message
+
+
+def test_input_without_a_fixed_shape(tmp_path: Path) -> None:
+    path = write_graph(tmp_path / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])],
+                       [image_input(dims=["batch", 3, "height", "width"])])
+    message = import_error(path, tmp_path)
+    assert "no fixed shape except the batch" in message and "[batch, 3, height, width]" in message
+
+
+def test_several_inputs(tmp_path: Path) -> None:
+    path = write_graph(tmp_path / "m.onnx", [helper.make_node("Add", ["a", "b"], ["y"])],
+                       [image_input("a"), image_input("b")])
+    assert "2 inputs ('a', 'b')" in import_error(path, tmp_path)
+
+
+def test_an_op_archspec_lacks_names_the_node_and_what_to_do(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="/features/relu/Relu"),
+             helper.make_node("Cos", ["r"], ["c"], name="/features/cos/Cos"),
+             helper.make_node("Erf", ["x"], ["e"], name="lonely_erf"),
+             helper.make_node("Add", ["c", "e"], ["y"], name="/Add")]
+    message = import_error(write_graph(tmp_path / "m.onnx", nodes, [image_input()]), tmp_path)
+    assert "ONNX node '/features/cos/Cos' (Cos): op type Cos has no archspec counterpart" in message
+    assert "Writing your own op" in message and "docs/custom-ops.md" in message
+    assert "ONNX node 'lonely_erf' (Erf)" in message  # every problem at once
+    assert "'/Add'" not in message  # a node after a failed one is not reported again
+
+
+def test_a_parameter_archspec_cannot_express(tmp_path: Path) -> None:
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], np.zeros(108, np.float32))
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="odd_pad", kernel_shape=[3, 3], pads=[0, 0, 2, 2])
+    message = import_error(write_graph(tmp_path / "m.onnx", [conv], [image_input()], [weight]), tmp_path)
+    assert "ONNX node 'odd_pad' (Conv): asymmetric padding" in message
+
+
+def test_a_constant_scale_is_not_an_op(tmp_path: Path) -> None:
+    scale = helper.make_tensor("s", TensorProto.FLOAT, [], [2.0])
+    nodes = [helper.make_node("Mul", ["x", "s"], ["m"], name="scale"), helper.make_node("Relu", ["m"], ["y"])]
+    message = import_error(write_graph(tmp_path / "m.onnx", nodes, [image_input()], [scale]), tmp_path)
+    assert "ONNX node 'scale' (Mul): Mul with a constant operand" in message
+
+
+def test_flatten_from_shape_computation_is_folded(tmp_path: Path) -> None:
+    """``x.view(x.size(0), -1)`` as the TorchScript exporter writes it: Shape, Gather, Unsqueeze, Concat, Reshape."""
+    constants = [helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+                 helper.make_tensor("axes", TensorProto.INT64, [1], [0]),
+                 helper.make_tensor("rest", TensorProto.INT64, [1], [-1])]
+    nodes = [helper.make_node("Shape", ["x"], ["shape"]), helper.make_node("Gather", ["shape", "zero"], ["batch"]),
+             helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"]),
+             helper.make_node("Concat", ["batch1", "rest"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"], name="view")]
+    model = read_onnx(write_graph(tmp_path / "m.onnx", nodes, [image_input()], constants))
+    assert [(layer.op, dict(layer.params)) for layer in model.layers] == [("flatten", {})]
