@@ -56,7 +56,8 @@ class NodeError:
 
 
 Handler = Callable[["GraphReader", onnx.NodeProto], None]
-ScopeOf = Callable[[onnx.NodeProto], tuple[tuple[str, ...], tuple[str, ...], str]]
+ScopeOf = Callable[[onnx.NodeProto], tuple[tuple[str, ...], tuple[str, ...], str] | None]
+"""A node's (module path, module classes, layer name), or None where its exporter recorded nothing."""
 
 
 class GraphReader:
@@ -77,6 +78,8 @@ class GraphReader:
         """Constants computed from a tensor's batch size (``Shape(x)``...): the tensor they read."""
         self.failed: set[str] = set()
         self.scope_of = scope_of
+        self.unplaced: set[str] = set()
+        """Layers whose node recorded no scope: :func:`place_by_consumers` places them."""
         self.producer: dict[str, onnx.NodeProto] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in graph.node:
@@ -148,7 +151,10 @@ class GraphReader:
         except (ValidationError, ShapeError) as exc:
             detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise Unsupported(f"as archspec's {op} it does not fit: {detail}") from None
-        scope, scope_types, name = self.scope_of(node)
+        found = self.scope_of(node)
+        scope, scope_types, name = found if found is not None else ((), (), "")
+        if found is None:
+            self.unplaced.add(f"n{len(self.layers)}")
         layer = FlatLayer(id=f"n{len(self.layers)}", op=op, params=dict(params),
                           inputs=tuple(source.layer for source in sources), scope=scope, scope_types=scope_types,
                           name=name, state=dict(state or {}))
@@ -222,6 +228,29 @@ class GraphReader:
         source = next((self.batch_of[name] for name in node.input if name in self.batch_of), None)
         if source is not None:
             self.batch_of.update((name, source) for name in node.output)
+
+
+def place_by_consumers(layers: Sequence[FlatLayer], unplaced: set[str]) -> list[FlatLayer]:
+    """Layers whose node recorded no scope (dynamo's ``Split``) moved into the deepest scope that all
+    layers reading them share, so they stay inside the module call that uses them."""
+    from dataclasses import replace
+
+    readers: dict[str, list[FlatLayer]] = {}
+    for layer in layers:
+        for source in layer.inputs:
+            readers.setdefault(source, []).append(layer)
+    placed = {layer.id: layer for layer in layers}
+    for layer in reversed(layers):
+        users = [placed[user.id] for user in readers.get(layer.id, [])]
+        if layer.id not in unplaced or not users:
+            continue
+        scopes = [user.scope[:-1] if user.name and user.scope[-1:] == (user.name,) else user.scope for user in users]
+        depth = 0
+        while all(len(scope) > depth and scope[depth] == scopes[0][depth] for scope in scopes):
+            depth += 1
+        types = users[0].scope_types[:depth] if len(users[0].scope_types) >= depth else ()
+        placed[layer.id] = replace(layer, scope=scopes[0][:depth], scope_types=types, name="")
+    return [placed[layer.id] for layer in layers]
 
 
 GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
