@@ -164,8 +164,9 @@ class GraphReader:
         return tensor
 
     # -- the walk -------------------------------------------------------------------------------
-    def read(self, handlers: Mapping[str, Handler]) -> None:
-        """Visit every node once: fold it, hand it to its handler, or record why it cannot be read."""
+    def read(self, handlers: Mapping[str, Handler], offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
+        """Visit every node once: fold it, offer it to the ops (``offer``), else hand it to its handler,
+        or record why it cannot be read."""
         for node in self.graph.node:
             if id(node) in self.claimed:
                 continue
@@ -173,7 +174,7 @@ class GraphReader:
                 self.failed.update(node.output)
                 continue
             try:
-                self._read_node(node, handlers)
+                self._read_node(node, handlers, offer)
             except Unsupported as exc:
                 culprit = exc.node or node
                 self.errors.append(NodeError(culprit, exc.message, exc.hint))
@@ -186,7 +187,8 @@ class GraphReader:
                 self.errors.append(NodeError(node, f"{_what(node)} with a constant operand is not part of any "
                                                    "archspec op", CUSTOM_OP_HINT))
 
-    def _read_node(self, node: onnx.NodeProto, handlers: Mapping[str, Handler]) -> None:
+    def _read_node(self, node: onnx.NodeProto, handlers: Mapping[str, Handler],
+                   offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"op type '{node.domain}.{node.op_type}' is outside the standard ONNX domain")
         present = [name for name in node.input if name]
@@ -200,10 +202,12 @@ class GraphReader:
         if node.op_type in DEFERRABLE and any(name in self.constants for name in present):
             self.deferred.update((name, node) for name in node.output)
             return
-        handler = handlers.get(node.op_type)
-        if handler is None:
-            raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
         try:
+            if offer(self, node):
+                return
+            handler = handlers.get(node.op_type)
+            if handler is None:
+                raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
             handler(self, node)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise Unsupported(f"a malformed {node.op_type} node ({type(exc).__name__}: {exc})", hint=None) from None
