@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
 from archspec.backends.onnx.describe import external_data_file, load_model_proto, printable
 from archspec.errors import Diagnostic, SpecError
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
-from archspec.importers.flat_writer import identifier, write_flat_spec, write_weights
-from archspec.importers.onnx_graph import GraphReader, NodeError
+from archspec.importers.flat_writer import identifier
+from archspec.importers.onnx_graph import GraphReader, NodeError, place_by_consumers
+from archspec.importers.onnx_match import offer_to_ops
 from archspec.importers.onnx_ops import HANDLERS
 
 __all__ = ["import_onnx", "import_onnx_file", "read_onnx"]
@@ -38,21 +40,26 @@ _TORCH_GRAPH_NAMES = {"main_graph", "torch_jit", "torch-jit-export", ""}
 def import_onnx(path: str | Path) -> str:
     """The YAML text of a spec for the ONNX model at ``path`` (its weights: :func:`import_onnx_file`).
 
-    Nothing in the file runs.  Raises SpecError naming every node archspec cannot express.
+    Nothing in the file runs.  Blocks and repeats are recovered from the nodes' scopes.  Raises
+    SpecError naming every node archspec cannot express.
     """
-    return write_flat_spec(read_onnx(path))
+    from archspec.importers.write import write_spec
+
+    return write_spec(read_onnx(path), Path(path).name)
 
 
 def import_onnx_file(path: str | Path, name: str | None = None, weights: str | Path | None = None) -> str:
     """What ``archspec import MODEL.onnx`` does: the spec's text, and with ``weights`` its state_dict written there.
 
-    The weights file (a ``torch.save`` state_dict for the built spec) is written atomically, and
-    only once the whole model has been read.
+    The weights file (a ``torch.save`` state_dict for the built spec, under the names the spec
+    writer gives its layers) is written atomically, and only once the whole model has been read.
     """
+    from archspec.importers.write import spec_state_dict, write_spec
+
     model = read_onnx(path, name=name)
-    text = write_flat_spec(model)
+    text = write_spec(model, Path(path).name)
     if weights is not None:
-        write_weights(model, weights)
+        _save_weights(spec_state_dict(model), weights)
     return text
 
 
@@ -70,19 +77,29 @@ def read_onnx(path: str | Path, name: str | None = None) -> FlatModel:
     from_archspec = model.producer_name == "archspec"
     reader = GraphReader(graph, input_name, input_shape, constants, _archspec_scope if from_archspec else _torch_scope,
                          int(opset))
-    reader.read(HANDLERS)
+    reader.read(HANDLERS, offer_to_ops)
     output = graph.output[0].name
     if not reader.errors and (output not in reader.values or reader.values[output].layer == NETWORK_INPUT):
         raise SpecError.at(f"{path}: the model's output '{printable(output)}' is not computed from its input "
                            "by any layer archspec reads")
     if reader.errors:
         raise SpecError([_diagnostic(path, error) for error in reader.errors])
-    layers = _used(reader.layers, reader.values[output].layer)
+    layers = _used(place_by_consumers(reader.layers, reader.unplaced), reader.values[output].layer)
     if not from_archspec:
         layers = _leaf_names(layers)
     model_name = name or (graph.name if graph.name not in _TORCH_GRAPH_NAMES else path.stem)
     return FlatModel(name=identifier(model_name), input_shape=input_shape, layers=tuple(layers),
                      outputs=(layers[-1].id,))
+
+
+def _save_weights(state: dict[str, np.ndarray], path: str | Path) -> None:
+    import torch
+
+    from archspec.io import atomic_output
+
+    tensors = {key: torch.from_numpy(np.array(value, dtype=np.float32)) for key, value in state.items()}
+    with atomic_output(Path(path)) as temporary:
+        torch.save(tensors, temporary)
 
 
 def _load(path: Path) -> onnx.ModelProto:
@@ -155,8 +172,9 @@ def _archspec_scope(node: onnx.NodeProto) -> tuple[tuple[str, ...], tuple[str, .
     return parts, (), parts[-1]
 
 
-def _torch_scope(node: onnx.NodeProto) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """The module path of a node from either of torch's exporters (name empty: a function call)."""
+def _torch_scope(node: onnx.NodeProto) -> tuple[tuple[str, ...], tuple[str, ...], str] | None:
+    """The module path of a node from either of torch's exporters (name empty: a function call);
+    None where the node records none."""
     namespace = next((prop.value for prop in node.metadata_props if prop.key == "namespace"), None)
     if namespace is not None:
         segments = namespace.split("/")[1:-1]
@@ -167,13 +185,13 @@ def _torch_scope(node: onnx.NodeProto) -> tuple[tuple[str, ...], tuple[str, ...]
             path = _extend(path, module)
             types.extend([kind] * (len(path) - len(types)))
         leaf = bool(types) and types[-1].startswith("torch.nn.modules.")
-        return tuple(path), tuple(types), path[-1] if leaf else ""
+        return tuple(path), tuple(kind.rpartition(".")[2] for kind in types), path[-1] if leaf else ""
     if node.name.startswith("/"):
         path = []
         for segment in node.name.strip("/").split("/")[:-1]:
             path = _extend(path, segment)
         return tuple(path), (), ""
-    return (), (), ""
+    return None
 
 
 def _extend(path: list[str], module: str) -> list[str]:

@@ -56,7 +56,8 @@ class NodeError:
 
 
 Handler = Callable[["GraphReader", onnx.NodeProto], None]
-ScopeOf = Callable[[onnx.NodeProto], tuple[tuple[str, ...], tuple[str, ...], str]]
+ScopeOf = Callable[[onnx.NodeProto], tuple[tuple[str, ...], tuple[str, ...], str] | None]
+"""A node's (module path, module classes, layer name), or None where its exporter recorded nothing."""
 
 
 class GraphReader:
@@ -77,6 +78,8 @@ class GraphReader:
         """Constants computed from a tensor's batch size (``Shape(x)``...): the tensor they read."""
         self.failed: set[str] = set()
         self.scope_of = scope_of
+        self.unplaced: set[str] = set()
+        """Layers whose node recorded no scope: :func:`place_by_consumers` places them."""
         self.producer: dict[str, onnx.NodeProto] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in graph.node:
@@ -148,7 +151,10 @@ class GraphReader:
         except (ValidationError, ShapeError) as exc:
             detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise Unsupported(f"as archspec's {op} it does not fit: {detail}") from None
-        scope, scope_types, name = self.scope_of(node)
+        found = self.scope_of(node)
+        scope, scope_types, name = found if found is not None else ((), (), "")
+        if found is None:
+            self.unplaced.add(f"n{len(self.layers)}")
         layer = FlatLayer(id=f"n{len(self.layers)}", op=op, params=dict(params),
                           inputs=tuple(source.layer for source in sources), scope=scope, scope_types=scope_types,
                           name=name, state=dict(state or {}))
@@ -158,8 +164,9 @@ class GraphReader:
         return tensor
 
     # -- the walk -------------------------------------------------------------------------------
-    def read(self, handlers: Mapping[str, Handler]) -> None:
-        """Visit every node once: fold it, hand it to its handler, or record why it cannot be read."""
+    def read(self, handlers: Mapping[str, Handler], offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
+        """Visit every node once: fold it, offer it to the ops (``offer``), else hand it to its handler,
+        or record why it cannot be read."""
         for node in self.graph.node:
             if id(node) in self.claimed:
                 continue
@@ -167,7 +174,7 @@ class GraphReader:
                 self.failed.update(node.output)
                 continue
             try:
-                self._read_node(node, handlers)
+                self._read_node(node, handlers, offer)
             except Unsupported as exc:
                 culprit = exc.node or node
                 self.errors.append(NodeError(culprit, exc.message, exc.hint))
@@ -180,7 +187,8 @@ class GraphReader:
                 self.errors.append(NodeError(node, f"{_what(node)} with a constant operand is not part of any "
                                                    "archspec op", CUSTOM_OP_HINT))
 
-    def _read_node(self, node: onnx.NodeProto, handlers: Mapping[str, Handler]) -> None:
+    def _read_node(self, node: onnx.NodeProto, handlers: Mapping[str, Handler],
+                   offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"op type '{node.domain}.{node.op_type}' is outside the standard ONNX domain")
         present = [name for name in node.input if name]
@@ -194,10 +202,12 @@ class GraphReader:
         if node.op_type in DEFERRABLE and any(name in self.constants for name in present):
             self.deferred.update((name, node) for name in node.output)
             return
-        handler = handlers.get(node.op_type)
-        if handler is None:
-            raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
         try:
+            if offer(self, node):
+                return
+            handler = handlers.get(node.op_type)
+            if handler is None:
+                raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
             handler(self, node)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise Unsupported(f"a malformed {node.op_type} node ({type(exc).__name__}: {exc})", hint=None) from None
@@ -222,6 +232,29 @@ class GraphReader:
         source = next((self.batch_of[name] for name in node.input if name in self.batch_of), None)
         if source is not None:
             self.batch_of.update((name, source) for name in node.output)
+
+
+def place_by_consumers(layers: Sequence[FlatLayer], unplaced: set[str]) -> list[FlatLayer]:
+    """Layers whose node recorded no scope (dynamo's ``Split``) moved into the deepest scope that all
+    layers reading them share, so they stay inside the module call that uses them."""
+    from dataclasses import replace
+
+    readers: dict[str, list[FlatLayer]] = {}
+    for layer in layers:
+        for source in layer.inputs:
+            readers.setdefault(source, []).append(layer)
+    placed = {layer.id: layer for layer in layers}
+    for layer in reversed(layers):
+        users = [placed[user.id] for user in readers.get(layer.id, [])]
+        if layer.id not in unplaced or not users:
+            continue
+        scopes = [user.scope[:-1] if user.name and user.scope[-1:] == (user.name,) else user.scope for user in users]
+        depth = 0
+        while all(len(scope) > depth and scope[depth] == scopes[0][depth] for scope in scopes):
+            depth += 1
+        types = users[0].scope_types[:depth] if len(users[0].scope_types) >= depth else ()
+        placed[layer.id] = replace(layer, scope=scopes[0][:depth], scope_types=types, name="")
+    return [placed[layer.id] for layer in layers]
 
 
 GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})

@@ -204,11 +204,6 @@ def layer_norm(reader: GraphReader, node: onnx.NodeProto, value: str | None = No
     reader.emit(node, "layer_norm", params, [value], output or node.output[0], state)
 
 
-def lrn(reader: GraphReader, node: onnx.NodeProto) -> None:
-    attributes = attributes_of(node)
-    params = {"size": int(attributes["size"]), "alpha": _number(attributes.get("alpha", 1e-4)),
-              "beta": _number(attributes.get("beta", 0.75)), "k": _number(attributes.get("bias", 1.0))}
-    reader.emit(node, "lrn", params, node.input[:1], node.output[0])
 
 
 # -- pooling ---------------------------------------------------------------------------------------
@@ -289,63 +284,18 @@ def reduce_mean(reader: GraphReader, node: onnx.NodeProto) -> None:
 
 # -- activations -----------------------------------------------------------------------------------
 
-def _simple(op: str) -> Handler:
-    def handler(reader: GraphReader, node: onnx.NodeProto) -> None:
-        reader.emit(node, op, {}, node.input[:1], node.output[0])
-    handler.__doc__ = f"One node, archspec's {op}."
-    return handler
 
 
-def sigmoid(reader: GraphReader, node: onnx.NodeProto) -> None:
-    gate = _gate(reader, node)
-    if gate is not None:
-        reader.claim(gate)
-        reader.emit(gate, "silu", {}, node.input[:1], gate.output[0])
-        return
-    reader.emit(node, "sigmoid", {}, node.input[:1], node.output[0])
 
 
-def _gate(reader: GraphReader, node: onnx.NodeProto) -> onnx.NodeProto | None:
-    """The ``Mul(x, f(x))`` that gates ``x`` with this node's output, if that is its only use."""
-    after = reader.only_consumer(node.output[0])
-    if after is not None and after.op_type == "Mul" and sorted(after.input) == sorted([node.input[0], node.output[0]]):
-        return after
-    return None
 
 
-def hard_sigmoid(reader: GraphReader, node: onnx.NodeProto) -> None:
-    attributes = attributes_of(node)
-    if not (abs(attributes.get("alpha", 0.2) - 1 / 6) < 1e-6 and abs(attributes.get("beta", 0.5) - 0.5) < 1e-6):
-        raise Unsupported("a HardSigmoid other than relu6(x + 3) / 6 (alpha 1/6, beta 1/2)")
-    gate = _gate(reader, node)
-    if gate is not None:
-        reader.claim(gate)
-        reader.emit(gate, "hardswish", {}, node.input[:1], gate.output[0])
-        return
-    reader.emit(node, "hardsigmoid", {}, node.input[:1], node.output[0])
 
 
-def clip(reader: GraphReader, node: onnx.NodeProto) -> None:
-    attributes = attributes_of(node)
-    low = _optional_const(reader, node, 1) if len(node.input) > 1 else np.asarray(attributes.get("min", -np.inf))
-    high = _optional_const(reader, node, 2) if len(node.input) > 1 else np.asarray(attributes.get("max", np.inf))
-    if _is(low, 0.0) and _is(high, 6.0):
-        reader.emit(node, "relu6", {}, node.input[:1], node.output[0])
-    elif _is(low, 0.0) and (high is None or _is(high, math.inf)):
-        reader.emit(node, "relu", {}, node.input[:1], node.output[0])
-    else:
-        raise Unsupported("a Clip other than to [0, 6] (relu6) or [0, inf) (relu)")
 
 
-def leaky_relu(reader: GraphReader, node: onnx.NodeProto) -> None:
-    slope = _number(attributes_of(node).get("alpha", 0.01))
-    reader.emit(node, "leaky_relu", {} if slope == 0.01 else {"slope": slope}, node.input[:1], node.output[0])
 
 
-def gelu(reader: GraphReader, node: onnx.NodeProto) -> None:
-    if attributes_of(node).get("approximate", "none") != "none":
-        raise Unsupported("GELU's tanh approximation: archspec's gelu is the exact one")
-    reader.emit(node, "gelu", {}, node.input[:1], node.output[0])
 
 
 def erf(reader: GraphReader, node: onnx.NodeProto) -> None:
@@ -393,17 +343,8 @@ def _scaled_input(reader: GraphReader, node: onnx.NodeProto | None, factor: floa
     return value if _is(constant, wanted, 1e-5) and (node.op_type == "Mul" or node.input[0] == value) else None
 
 
-def softmax(reader: GraphReader, node: onnx.NodeProto) -> None:
-    rank = len(reader.tensor(node.input[0]).shape) + 1
-    default = -1 if _opset(reader) >= 13 else 1
-    if _axis(int(attributes_of(node).get("axis", default)), rank) != 1 or (rank > 2 and _opset(reader) < 13):
-        raise Unsupported("a softmax over another axis than the channels or features: archspec's softmax is over "
-                          "axis 1")
-    reader.emit(node, "softmax", {}, node.input[:1], node.output[0])
 
 
-def _opset(reader: GraphReader) -> int:
-    return reader.opset
 
 
 # -- joins -----------------------------------------------------------------------------------------
@@ -570,14 +511,12 @@ def sum_(reader: GraphReader, node: onnx.NodeProto) -> None:
 
 HANDLERS: dict[str, Handler] = {
     "Conv": conv, "Gemm": gemm, "MatMul": matmul,
-    "BatchNormalization": batch_norm, "LayerNormalization": layer_norm, "LRN": lrn,
+    "BatchNormalization": batch_norm, "LayerNormalization": layer_norm,
     "MaxPool": max_pool, "AveragePool": average_pool, "GlobalAveragePool": global_average_pool,
-    "ReduceMean": reduce_mean,
-    "Relu": _simple("relu"), "Tanh": _simple("tanh"), "HardSwish": _simple("hardswish"), "Mish": _simple("mish"),
-    "Sigmoid": sigmoid, "HardSigmoid": hard_sigmoid, "Clip": clip, "LeakyRelu": leaky_relu, "Gelu": gelu,
-    "Erf": erf, "Softmax": softmax,
+    "ReduceMean": reduce_mean, "Erf": erf,
     "Add": add, "Sum": sum_, "Mul": multiply, "Concat": concat,
     "Identity": identity, "Dropout": identity, "Flatten": flatten, "Reshape": reshape, "Transpose": transpose,
     "Gather": gather, "Slice": slice_, "Split": split, "Expand": expand,
 }
-"""What archspec reads, by ONNX op type (default domain).  A type missing here is an error naming the node."""
+"""What archspec reads by ONNX op type (default domain) that no op's ``from_onnx`` claims yet.  A node
+neither an op nor this table reads is an error naming it."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,9 @@ class Block:
 class Recovered:
     top: Call
     blocks: dict[str, Block]
+    paths: dict[str, str] = field(default_factory=dict)
+    """Layer id -> its dotted path in the module built from the written spec (``layer1.0.conv1``):
+    the prefix of its tensors' ``state_dict`` keys."""
 
 
 def recover(model: FlatModel) -> Recovered:
@@ -99,8 +103,18 @@ def recover(model: FlatModel) -> Recovered:
     top = _calls(_growing_concats(model))
     for call in _walk(top):
         _local_references(call)
+    paths = dict(_paths(top, ()))
     blocks = _group(top)
-    return Recovered(top, blocks)
+    return Recovered(top, blocks, paths)
+
+
+def _paths(call: Call, prefix: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """Each named layer's path through the named calls around it (names are final once referenced)."""
+    for entry in call.entries:
+        if entry.child is not None:
+            yield from _paths(entry.child, (*prefix, entry.name or ""))
+        elif entry.name:
+            yield entry.layer_id, ".".join((*prefix, entry.name))
 
 
 # -- 0. concatenations that grow (DenseNet) ------------------------------------------------------------
@@ -261,7 +275,7 @@ def _names(call: Call) -> dict[int, str]:
     names: dict[int, str] = {}
     for position, entry in enumerate(call.entries):
         wanted = _layer_name(entry.name) if entry.name else ""
-        if entry.stateful or entry.child is not None:
+        if wanted and (entry.stateful or entry.child is not None):
             if wanted in taken and entry.child is not None and entry.child.type in ("ModuleList", "ModuleDict"):
                 raise RecoveryFailure(f"the children of {entry.child.type} '{'.'.join((*call.path, wanted))}' are "
                                       "called one at a time with other layers between them (as a U-Net's decoder "

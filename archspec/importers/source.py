@@ -20,7 +20,7 @@ from archspec.io import atomic_output
 def import_source(source: str, output: str | Path, input_shape: Sequence[int] | None = None, name: str = "",
                   weights: str | Path | None = None) -> int:
     """Write the spec of ``source`` to ``output`` (and its weights to ``weights``); return the spec's line count."""
-    from archspec.importers.write import write_spec
+    from archspec.importers.write import spec_state_dict, write_spec
 
     state: dict[str, Any] | None = None
     if source.endswith(".onnx"):
@@ -35,8 +35,7 @@ def import_source(source: str, output: str | Path, input_shape: Sequence[int] | 
         model = read_torch(module, input_shape, name)
         state = dict(module.state_dict())
     if state is None and weights is not None:
-        state = {f"{'.'.join(layer.scope)}.{key}" if layer.scope else key: value
-                 for layer in model.layers for key, value in layer.state.items()}
+        state = spec_state_dict(model)
     text = write_spec(model, source)
     target = Path(output)
     with atomic_output(target, suffix=".yaml") as temporary:
@@ -54,7 +53,7 @@ def _read_onnx(path: str, name: str) -> FlatModel:
     if importlib.util.find_spec("archspec.importers.onnx") is None:
         raise UsageError(f"cannot import '{path}': importing ONNX files is not supported yet")
     onnx_front_end = importlib.import_module("archspec.importers.onnx")
-    model: FlatModel = onnx_front_end.read_onnx(path)
+    model: FlatModel = onnx_front_end.read_onnx(path, name=name or None)
     return model
 
 
@@ -65,6 +64,14 @@ def _write_weights(spec: Path, state: dict[str, Any], weights: Path) -> None:
     from archspec.api import build
 
     module = build(str(spec))
-    module.load_state_dict(state, strict=True)
+    module.load_state_dict({key: _tensor(value) for key, value in state.items()}, strict=True)
     with atomic_output(weights, suffix=".pt") as temporary:
         torch.save(module.state_dict(), temporary)
+
+
+def _tensor(value: Any) -> Any:
+    """A front end's tensor (torch, or numpy from an ONNX file) as a torch tensor of its own."""
+    import numpy as np
+    import torch
+
+    return value if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))

@@ -32,6 +32,15 @@ def write_spec(model: FlatModel, source: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def spec_state_dict(model: FlatModel) -> dict[str, Any]:
+    """The layers' tensors under the ``state_dict`` keys of the module that :func:`write_spec`'s spec builds.
+
+    The keys come from the same recovery as the spec's names, so the two cannot disagree.
+    """
+    paths = recover(model).paths
+    return {f"{paths[layer.id]}.{key}": tensor for layer in model.layers for key, tensor in layer.state.items()}
+
+
 def _block(block: Block) -> list[str]:
     paths = [instance.where for instance in block.instances]
     shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from archspec.ops.base import Number, Op, OpParams, ParamsT, Probability, Shape, TorchCall, TorchLayer, plain_call
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class _ShapePreserving(Op[ParamsT]):
@@ -39,6 +39,7 @@ class ReLU(_ShapePreserving[OpParams]):
     torch_class = "ReLU"
     torch_inplace_layer = True
     description = "rectified linear unit, max(x, 0)"
+    onnx_types = ("Relu", "Clip")
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "ReLU"
@@ -46,11 +47,19 @@ class ReLU(_ShapePreserving[OpParams]):
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Relu", context.inputs, output=context.output)
 
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        if node.op_type == "Relu":
+            return {}
+        low, high = clip_bounds(node)
+        return {} if low == 0 and high == math.inf else None
+
+
 
 class Tanh(_ShapePreserving[OpParams]):
     kind = "tanh"
     torch_class = "Tanh"
     description = "hyperbolic tangent"
+    onnx_types = ("Tanh",)
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Tanh", context.inputs, output=context.output)
@@ -60,6 +69,7 @@ class Sigmoid(_ShapePreserving[OpParams]):
     kind = "sigmoid"
     torch_class = "Sigmoid"
     description = "logistic sigmoid"
+    onnx_types = ("Sigmoid",)
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Sigmoid", context.inputs, output=context.output)
@@ -69,6 +79,7 @@ class GELU(_ShapePreserving[OpParams]):
     kind = "gelu"
     torch_class = "GELU"
     description = "Gaussian error linear unit"
+    onnx_types = ("Gelu",)
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "GELU"
@@ -87,6 +98,12 @@ class GELU(_ShapePreserving[OpParams]):
         half_x = context.add_node("Mul", [x, context.constant("half", 0.5)])
         context.add_node("Mul", [half_x, one_plus], output=context.output)
 
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        if node.attributes.get("approximate", "none") != "none":
+            raise ValueError("GELU's tanh approximation: archspec's gelu is the exact one")
+        return {}
+
+
 
 class LeakyReluParams(OpParams):
     slope: Number = 0.01
@@ -99,6 +116,7 @@ class LeakyReLU(_ShapePreserving[LeakyReluParams]):
     shorthand = "slope"
     name_prefix = "relu"
     description = "leaky rectified linear unit (nn.LeakyReLU)"
+    onnx_types = ("LeakyRelu",)
 
     def label(self, params: LeakyReluParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"leaky ReLU {params.slope:g}"
@@ -114,10 +132,16 @@ class LeakyReLU(_ShapePreserving[LeakyReluParams]):
     def to_onnx(self, params: LeakyReluParams, context: OnnxContext) -> None:
         context.add_node("LeakyRelu", context.inputs, {"alpha": float(params.slope)}, output=context.output)
 
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        slope = float(f"{float(node.attributes.get('alpha', 0.01)):.7g}")
+        return {} if slope == 0.01 else {"slope": slope}
+
+
 
 class Softmax(_ShapePreserving[OpParams]):
     kind = "softmax"
     description = "softmax over the channel (or feature) axis"
+    onnx_types = ("Softmax",)
 
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer("torch.nn.Softmax", kwargs={"dim": 1})
@@ -126,6 +150,15 @@ class Softmax(_ShapePreserving[OpParams]):
         if len(context.input_shapes[0]) > 1:
             context.require_opset(13, "softmax over an image's channels (before 13, Softmax spans all trailing axes)")
         context.add_node("Softmax", context.inputs, {"axis": 1}, output=context.output)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        rank = len(node.input_shapes[0]) + 1
+        axis = int(node.attributes.get("axis", -1 if node.opset >= 13 else 1))
+        if (axis + rank if axis < 0 else axis) != 1 or (rank > 2 and node.opset < 13):
+            raise ValueError("a softmax over another axis than the channels or features: archspec's softmax is "
+                             "over axis 1")
+        return {}
+
 
 
 class DropoutParams(OpParams):
@@ -171,6 +204,7 @@ class ReLU6(_ShapePreserving[OpParams]):
     torch_inplace_layer = True
     name_prefix = "relu"
     description = "rectified linear unit capped at 6, min(max(x, 0), 6) (MobileNetV2)"
+    onnx_types = ("Clip",)
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "ReLU6"
@@ -179,14 +213,25 @@ class ReLU6(_ShapePreserving[OpParams]):
         low, high = context.constant("min", 0.0), context.constant("max", 6.0)
         context.add_node("Clip", [context.inputs[0], low, high], output=context.output)
 
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        return {} if clip_bounds(node) == (0, 6) else None
+
+
 
 class HardSigmoid(_ShapePreserving[OpParams]):
     kind = "hardsigmoid"
     torch_class = "Hardsigmoid"
     description = "piecewise-linear sigmoid, relu6(x + 3) / 6 (nn.Hardsigmoid; MobileNetV3's gates)"
+    onnx_types = ("HardSigmoid",)
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("HardSigmoid", context.inputs, {"alpha": 1 / 6, "beta": 0.5}, output=context.output)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        if not _is_hard_sigmoid(node):
+            raise ValueError("a HardSigmoid other than relu6(x + 3) / 6 (alpha 1/6, beta 1/2)")
+        return {}
+
 
 
 class HardSwish(_ShapePreserving[OpParams]):
@@ -194,9 +239,16 @@ class HardSwish(_ShapePreserving[OpParams]):
     torch_class = "Hardswish"
     torch_inplace_layer = True
     description = "x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)"
+    onnx_types = ("HardSwish", "HardSigmoid")
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("HardSwish", context.inputs, output=context.output)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        if node.op_type == "HardSwish":
+            return {}
+        return _gated(node) if _is_hard_sigmoid(node) else None
+
 
 
 class SiLU(_ShapePreserving[OpParams]):
@@ -204,6 +256,7 @@ class SiLU(_ShapePreserving[OpParams]):
     torch_class = "SiLU"
     torch_inplace_layer = True
     description = "sigmoid-weighted linear unit x * sigmoid(x), also called swish (nn.SiLU; EfficientNet, RegNetY)"
+    onnx_types = ("Sigmoid",)
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "SiLU"
@@ -212,12 +265,44 @@ class SiLU(_ShapePreserving[OpParams]):
         gate = context.add_node("Sigmoid", context.inputs)
         context.add_node("Mul", [context.inputs[0], gate], output=context.output)
 
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        return _gated(node)
+
+
 
 class Mish(_ShapePreserving[OpParams]):
     kind = "mish"
     torch_class = "Mish"
     description = "x * tanh(softplus(x)) (nn.Mish)"
+    onnx_types = ("Mish",)
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.require_opset(18, "mish")
         context.add_node("Mish", context.inputs, output=context.output)
+
+
+def _gated(node: OnnxNode) -> Mapping[str, Any] | None:
+    """``x * f(x)`` with ``node`` computing ``f(x)``: the ``Mul`` after it absorbed, else None."""
+    gate = node.consumer()
+    if gate is None or gate.op_type != "Mul" or sorted(gate.inputs) != sorted([node.inputs[0], node.outputs[0]]):
+        return None
+    node.absorb(gate)
+    return {}
+
+
+def _is_hard_sigmoid(node: OnnxNode) -> bool:
+    alpha, beta = float(node.attributes.get("alpha", 0.2)), float(node.attributes.get("beta", 0.5))
+    return abs(alpha - 1 / 6) < 1e-6 and abs(beta - 0.5) < 1e-6
+
+
+def clip_bounds(node: OnnxNode) -> tuple[float, float]:
+    """A ``Clip`` node's bounds (from its inputs since opset 11, else its attributes); -inf/inf when open."""
+    def bound(position: int, attribute: str, default: float) -> float:
+        if len(node.inputs) > 1:
+            value = node.constant(node.inputs[position]) if position < len(node.inputs) and node.inputs[position] \
+                else None
+            if value is None and position < len(node.inputs) and node.inputs[position]:
+                raise ValueError("a Clip whose bounds are computed from the data")
+            return default if value is None or value.size != 1 else float(value.reshape(-1)[0])
+        return float(node.attributes.get(attribute, default))
+    return bound(1, "min", -math.inf), bound(2, "max", math.inf)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Ty
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 Shape = tuple[int, ...]
 
@@ -196,6 +196,9 @@ class Op(Generic[ParamsT]):
     torch_chains: ClassVar[bool] = False
     """For ``archspec import``: :meth:`from_torch` reads :attr:`TorchCall.chain` (several calls that are one op);
     only such ops are offered a call that ends a chain."""
+    onnx_types: ClassVar[tuple[str, ...]] = ()
+    """For ``archspec import`` of an ONNX file: the op types (default domain) whose nodes are offered to
+    :meth:`from_onnx`; the first node of a pattern of several."""
 
     # -- static analysis ------------------------------------------------------------------
     def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:
@@ -254,6 +257,16 @@ class Op(Generic[ParamsT]):
         if call.module is not None:
             return {} if type(call.module).__name__ in self.torch_modules else None
         return {} if call.function in self.torch_functions else None
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """This op's parameters for an ONNX node of one of its :attr:`onnx_types`, or None if it is not this op.
+
+        The inverse of :meth:`to_onnx`.  A pattern of several nodes absorbs the later ones
+        (``node.absorb``), weights are given with ``node.weight``; the op that absorbs most nodes
+        wins.  Raise ValueError with a reason when the node is of this op's type but has something
+        the op cannot express.  The default recognizes :attr:`onnx_types` for an op without parameters.
+        """
+        return {} if node.op_type in self.onnx_types else None
 
     @property
     def supports_onnx(self) -> bool:

@@ -83,3 +83,55 @@ class OnnxContext(Protocol):
     def error(self, message: str, hint: str | None = None) -> SpecError:
         """A located error about this layer, for a lowering to raise: ``raise context.error(...)``."""
         ...
+
+
+class OnnxNode(Protocol):
+    """One node of an ONNX file being imported (``archspec import model.onnx``), offered to ``Op.from_onnx``.
+
+    The importer implements it; an op reads the node, may look at the nodes after it (a pattern of
+    several nodes that its ``to_onnx`` writes) and :meth:`absorb` them into its layer.
+    """
+
+    @property
+    def op_type(self) -> str:
+        """The ONNX op type, e.g. ``Relu``."""
+        ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The node's input value names (data path and constants alike)."""
+        ...
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        ...
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        """The node's attributes as Python values (tensors as numpy arrays)."""
+        ...
+
+    @property
+    def input_shapes(self) -> tuple[Shape, ...]:
+        """The shapes (without the batch) of the inputs that are on the data path, in order."""
+        ...
+
+    @property
+    def opset(self) -> int:
+        ...
+
+    def constant(self, value: str) -> Any:
+        """The numpy value of a constant input (initializer, Constant, folded), else None."""
+        ...
+
+    def consumer(self) -> OnnxNode | None:
+        """The one node that reads this node's first output (None if several, none, or a model output)."""
+        ...
+
+    def absorb(self, *nodes: OnnxNode) -> None:
+        """Make ``nodes`` (later ones of a pattern) part of this layer: its output is then the last one's."""
+        ...
+
+    def weight(self, key: str, value: Any) -> None:
+        """Give the layer a tensor under its ``state_dict`` key in the built module (``weight``, ``bias``)."""
+        ...

@@ -10,7 +10,7 @@ from pydantic import Field
 from archspec.ops.base import Flag, Number, Op, OpParams, Shape, Size, TorchCall, TorchLayer, require_rank
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class BatchNormParams(OpParams):
@@ -84,6 +84,7 @@ class LocalResponseNorm(Op[LrnParams]):
     shorthand = "size"
     family = "norm"
     description = "local response normalization across channels, as in AlexNet (nn.LocalResponseNorm)"
+    onnx_types = ("LRN",)
 
     def output_shape(self, params: LrnParams, inputs: Sequence[Shape]) -> Shape:
         return require_rank(self.kind, inputs, 3, "an image")
@@ -105,3 +106,11 @@ class LocalResponseNorm(Op[LrnParams]):
         context.add_node("LRN", context.inputs, {"size": params.size, "alpha": float(params.alpha),
                                                  "beta": float(params.beta), "bias": float(params.k)},
                          output=context.output)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        attributes = node.attributes
+
+        def number(key: str, default: float) -> float:
+            return float(f"{float(attributes.get(key, default)):.7g}")  # float32 as written: 1e-04, not 9.99e-05
+        return {"size": int(attributes["size"]), "alpha": number("alpha", 1e-4), "beta": number("beta", 0.75),
+                "k": number("bias", 1.0)}

@@ -17,8 +17,9 @@ import torch
 from onnx import TensorProto, helper
 
 import archspec
-from archspec.importers.flat_writer import flat_state_dict, layer_names
 from archspec.importers.onnx import import_onnx_file, read_onnx
+from archspec.importers.recover import recover
+from archspec.importers.write import spec_state_dict
 from tests.zoo.harness import randomize_batch_norms, torchvision_model
 from tests.zoo.marks import spec_param
 
@@ -100,15 +101,15 @@ def test_dynamo_export_reads_back_with_onnxruntimes_outputs(small_net: torch.nn.
     assert_matches_onnxruntime(source, module, (3, 32, 32))
     model = read_onnx(source)
     assert model.layers[0].scope[0] == "stem"  # module paths from the metadata (conv + bn fused: bn's)
-    assert model.layers[0].scope_types[-1].startswith("torch.nn.modules.")
+    assert model.layers[0].scope_types == ("Sequential", "BatchNorm2d")
 
 
 def test_torchscript_node_names_give_module_paths(small_net: torch.nn.Module, tmp_path: Path) -> None:
     model = read_onnx(export_torch(small_net, (3, 32, 32), tmp_path / "small.onnx"))
-    names = layer_names(model)
+    paths = recover(model).paths
     first = model.layers[0]
     assert first.scope == ("stem", "0") and first.op == "conv2d"  # conv + bn folded by the exporter
-    assert names[first.id] == "stem_0"
+    assert paths[first.id] == "stem.0"
     joins = [layer for layer in model.layers if layer.op == "add"]
     assert joins and joins[0].scope == () and joins[0].name == ""  # a function call in the root module
 
@@ -161,10 +162,10 @@ def test_archspec_export_reads_back_with_its_names_and_weights(tmp_path: Path) -
 
     write_onnx(graph, module, tmp_path / "resnet18.onnx")
     model = read_onnx(tmp_path / "resnet18.onnx")
-    state = flat_state_dict(model)
-    assert "layer1_0_conv1.weight" in state and "layer4_1_bn2.running_var" in state
+    state = spec_state_dict(model)
     original = module.state_dict()
-    assert np.array_equal(state["layer1_0_conv1.weight"], original["layer1.0.conv1.weight"].numpy())
+    assert set(state) == {key for key in original if not key.endswith("num_batches_tracked")}
+    assert np.array_equal(state["layer1.0.conv1.weight"], original["layer1.0.conv1.weight"].numpy())
     rebuilt = imported_module(tmp_path / "resnet18.onnx", tmp_path)
     assert_matches_onnxruntime(tmp_path / "resnet18.onnx", rebuilt, (3, 224, 224))
 
@@ -252,3 +253,36 @@ def test_flatten_from_shape_computation_is_folded(tmp_path: Path) -> None:
              helper.make_node("Reshape", ["x", "target"], ["y"], name="view")]
     model = read_onnx(write_graph(tmp_path / "m.onnx", nodes, [image_input()], constants))
     assert [(layer.op, dict(layer.params)) for layer in model.layers] == [("flatten", {})]
+
+
+# -- the command: structured specs, weights under the writer's names -------------------------------
+
+def command_import(source: Path, tmp_path: Path) -> tuple[str, torch.nn.Module]:
+    """``archspec import SOURCE -o spec --weights pt`` through the library call the command makes."""
+    from archspec.importers.source import import_source
+
+    spec, weights = tmp_path / "cli.yaml", tmp_path / "cli.pt"
+    import_source(str(source), spec, weights=weights)
+    return spec.read_text(), archspec.build(str(spec), weights=str(weights)).eval()
+
+
+@pytest.mark.parametrize(("spec", "most_lines"), [
+    ("resnet18", 55), ("mobilenet_v2", 80), pytest.param("resnet50", 80, marks=pytest.mark.slow)])
+def test_archspec_export_imports_as_a_short_structured_spec(spec: str, most_lines: int, tmp_path: Path) -> None:
+    module = archspec.build(spec, seed=0).eval()
+    randomize_batch_norms(module)
+    from archspec.backends.onnx import write_onnx
+
+    source = write_onnx(archspec.analyse(spec), module, tmp_path / f"{spec}.onnx")[0]
+    text, rebuilt = command_import(source, tmp_path)
+    assert "blocks:" in text and len(text.splitlines()) <= most_lines  # 52, 75, 75 lines today
+    assert_matches_onnxruntime(source, rebuilt, (3, 224, 224))
+
+
+def test_torch_export_imports_as_a_structured_spec(tmp_path: Path) -> None:
+    net = torchvision_model("resnet18")
+    randomize_batch_norms(net)
+    source = export_torch(net, (3, 224, 224), tmp_path / "resnet18.onnx")
+    text, rebuilt = command_import(source, tmp_path)
+    assert "repeat:" in text and len(text.splitlines()) <= 55  # 51 lines today
+    assert_matches_onnxruntime(source, rebuilt, (3, 224, 224))
