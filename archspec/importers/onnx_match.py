@@ -60,6 +60,21 @@ class NodeView:
     def constant(self, value: str) -> Any:
         return self.reader.constant(value)
 
+    @property
+    def layer(self) -> str:
+        return str(self.node.name).split("/")[0]
+
+    def layer_nodes(self) -> list[NodeView]:
+        layer = self.layer
+        return [self if node is self.node else NodeView(self.reader, node) for node in self.reader.graph.node
+                if node.name == layer or node.name.startswith(f"{layer}/")]
+
+    def layer_weights(self) -> dict[str, np.ndarray]:
+        prefix = f"{self.layer}."
+        return {name[len(prefix):]: self.reader.constants[name] for view in self.layer_nodes()
+                for name in view.node.input
+                if name.startswith(prefix) and self.reader.is_initializer(name) and name in self.reader.constants}
+
     def consumer(self) -> NodeView | None:
         after = self.reader.only_consumer(self.node.output[0])
         return NodeView(self.reader, after) if after is not None else None

@@ -12,6 +12,7 @@ products of attention (queries by keys, weights by values).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -35,7 +36,7 @@ from archspec.ops.base import (
 )
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class AttentionParams(OpParams):
@@ -112,6 +113,44 @@ class MultiheadAttention(Op[AttentionParams]):
         merged = context.add_node("Transpose", [mixed], {"perm": [0, 2, 1, 3]})
         flat = context.add_node("Reshape", [merged, context.constant("out_shape", [0, tokens, features])])
         _project(context, flat, "out_proj.weight", "out_proj.bias" if params.bias else None, final=True)
+
+    onnx_types = ("MatMul",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """The nodes :meth:`to_onnx` writes, recognized as one layer by their names and weights."""
+        weights = layer_state(node, ATTENTION_PATTERN, {"in_proj_weight", "out_proj.weight"},
+                              {"in_proj_bias", "out_proj.bias"})
+        if weights is None:
+            return None
+        reshape = next(view for view in node.layer_nodes() if view.op_type == "Reshape")
+        heads = int(node.constant(reshape.inputs[1]).reshape(-1)[3])
+        return {"heads": heads} | ({} if "in_proj_bias" in weights else {"bias": False})
+
+
+ATTENTION_PATTERN = r"MatMul (Add )?Reshape Transpose Gather Gather Gather Transpose MatMul Mul Softmax MatMul " \
+                    r"Transpose Reshape MatMul (Add )?"
+"""The data-path nodes of :meth:`MultiheadAttention.to_onnx`, by op type (the ``Add``s only with biases)."""
+
+
+def layer_state(node: OnnxNode, pattern: str, required: set[str], optional: set[str] | None = None
+                ) -> Mapping[str, Any] | None:
+    """For the first data-path node of a layer that archspec exported: if the layer's nodes follow ``pattern``
+    (a regular expression over their op types, each followed by a space) and read the weights ``required``
+    and perhaps some of ``optional``, absorb them into the layer, give it the weights and return them; else None.
+    """
+    weights = node.layer_weights()
+    if not required <= set(weights) <= required | (optional or set()):
+        return None
+    views = [view for view in node.layer_nodes()
+             if any(name and node.constant(name) is None for name in view.inputs)]
+    if not views or views[0].outputs != node.outputs:
+        return None
+    if not re.fullmatch(pattern, "".join(f"{view.op_type} " for view in views)):
+        return None
+    node.absorb(*views[1:])
+    for key, value in weights.items():
+        node.weight(key, value)
+    return weights
 
 
 def _window_from_torch(call: TorchCall) -> Mapping[str, Any] | None:

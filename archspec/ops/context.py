@@ -124,6 +124,22 @@ class OnnxNode(Protocol):
         """The numpy value of a constant input (initializer, Constant, folded), else None."""
         ...
 
+    @property
+    def layer(self) -> str:
+        """The layer the node belongs to by its name, as archspec's exporter names a layer's nodes
+        (``{layer}/{label}``, the one producing the layer's output plainly ``{layer}``); else its name."""
+        ...
+
+    def layer_nodes(self) -> Sequence[OnnxNode]:
+        """The nodes of :attr:`layer` in the file's order, this one among them (constants and folded ones too):
+        what a multi-node ``to_onnx`` wrote, for its ``from_onnx`` to check and :meth:`absorb`."""
+        ...
+
+    def layer_weights(self) -> Mapping[str, Any]:
+        """The initializers those nodes read that archspec's exporter named ``{layer}.{key}``, by ``key``
+        (``in_proj_weight``, ``out_proj.bias``): the layer's state_dict as written."""
+        ...
+
     def consumer(self) -> OnnxNode | None:
         """The one node that reads this node's first output (None if several, none, or a model output)."""
         ...

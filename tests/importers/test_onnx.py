@@ -154,6 +154,21 @@ def test_archspec_export_reads_back_with_the_same_analysis(spec: str, tmp_path: 
                                                                    original.output_shape)
 
 
+@pytest.mark.parametrize("spec", ["vit_b_32"])
+def test_archspec_export_of_a_small_transformer_reads_back_with_the_same_analysis(spec: str, tmp_path: Path) -> None:
+    from tests.zoo.test_transformers import SMALL
+
+    variables, shape = SMALL[spec]
+    original = archspec.analyse(spec, variables=variables, input_shape=shape)
+    archspec.compile(original, outputs=["onnx"], out_dir=str(tmp_path))
+    imported = tmp_path / "imported.yaml"
+    imported.write_text(import_onnx_file(next(tmp_path.glob("*.onnx"))))
+    again = archspec.analyse(str(imported))
+    assert figures(again) == figures(original)
+    assert (again.parameters, again.macs, again.output_shape) == (original.parameters, original.macs,
+                                                                   original.output_shape)
+
+
 def test_archspec_export_reads_back_with_its_names_and_weights(tmp_path: Path) -> None:
     module = archspec.build("resnet18", seed=0).eval()
     randomize_batch_norms(module)
