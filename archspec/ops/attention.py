@@ -12,10 +12,10 @@ products of attention (queries by keys, weights by values).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from archspec.ops.base import (
@@ -34,6 +34,7 @@ from archspec.ops.base import (
     format_shape,
     pair,
 )
+from archspec.ops.context import layer_state
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxContext, OnnxNode
@@ -132,25 +133,6 @@ ATTENTION_PATTERN = r"MatMul (Add )?Reshape Transpose Gather Gather Gather Trans
 """The data-path nodes of :meth:`MultiheadAttention.to_onnx`, by op type (the ``Add``s only with biases)."""
 
 
-def layer_state(node: OnnxNode, pattern: str, required: set[str], optional: set[str] | None = None
-                ) -> Mapping[str, Any] | None:
-    """For the first data-path node of a layer that archspec exported: if the layer's nodes follow ``pattern``
-    (a regular expression over their op types, each followed by a space) and read the weights ``required``
-    and perhaps some of ``optional``, absorb them into the layer, give it the weights and return them; else None.
-    """
-    weights = node.layer_weights()
-    if not required <= set(weights) <= required | (optional or set()):
-        return None
-    views = [view for view in node.layer_nodes()
-             if any(name and node.constant(name) is None for name in view.inputs)]
-    if not views or views[0].outputs != node.outputs:
-        return None
-    if not re.fullmatch(pattern, "".join(f"{view.op_type} " for view in views)):
-        return None
-    node.absorb(*views[1:])
-    for key, value in weights.items():
-        node.weight(key, value)
-    return weights
 
 
 def _window_from_torch(call: TorchCall) -> Mapping[str, Any] | None:
@@ -227,6 +209,11 @@ class WindowAttention(Op[WindowAttentionParams]):
 
         lower_window_attention(context, params.heads, pair(params.window), pair(params.shift))
 
+    onnx_types = ("MatMul", "Pad", "Slice", "Reshape")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        return _window_from_onnx(node, cosine=False)
+
 
 class PartitionAttentionParams(OpParams):
     heads: Size
@@ -298,6 +285,11 @@ class PartitionAttention(Op[PartitionAttentionParams]):
         scale = params.scale if params.scale is not None else 1 / math.sqrt(channels_per_head)
         lower_partition_attention(context, params.heads, pair(params.size), params.partition == "grid", scale)
 
+    onnx_types = ("Reshape",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        return _partition_from_onnx(node, lambda channels_per_head: 1 / math.sqrt(channels_per_head))
+
 
 class WindowAttentionV2Params(WindowAttentionParams):
     bias_hidden: Size = 512
@@ -346,6 +338,11 @@ class WindowAttentionV2(Op[WindowAttentionV2Params]):
 
         lower_window_attention(context, params.heads, pair(params.window), pair(params.shift), cosine=True)
 
+    onnx_types = ("MatMul", "Pad", "Slice", "Reshape")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        return _window_from_onnx(node, cosine=True)
+
 
 def _window_output_shape(kind: str, params: WindowAttentionParams, shape: Shape) -> Shape:
     if len(shape) != 3:
@@ -363,3 +360,58 @@ def _window_macs(params: WindowAttentionParams, shape: Shape) -> int:
     wh, ww = pair(params.window)
     positions = -(-height // wh) * wh * -(-width // ww) * ww
     return positions * (4 * channels * channels + 2 * wh * ww * channels)
+
+
+WINDOW_WEIGHTS = {"qkv.weight", "qkv.bias", "proj.weight", "proj.bias"}
+
+
+def _window_from_onnx(node: OnnxNode, cosine: bool) -> Mapping[str, Any] | None:
+    """The nodes of :func:`~archspec.ops.window_onnx.lower_window_attention`, by the layer's weights and the
+    constants it names: ``grid`` gives the window, ``qkv_shape`` the heads, ``mask`` the shift."""
+    from archspec.ops.window_onnx import shift_mask
+
+    extra = {"logit_scale", "cpb_mlp.0.weight", "cpb_mlp.0.bias", "cpb_mlp.2.weight"} if cosine else {
+        "relative_position_bias_table"}
+    grid, qkv = (node.constant(f"{node.layer}/{label}") for label in ("grid", "qkv_shape"))
+    if grid is None or qkv is None or node.layer_weights().keys() != WINDOW_WEIGHTS | extra:
+        return None
+    window = (int(grid[2]), int(grid[4]))
+    params: dict[str, Any] = {"heads": int(qkv[3]), "window": window[0] if window[0] == window[1] else list(window)}
+    mask = node.constant(f"{node.layer}/mask")
+    if mask is not None:
+        size = (int(grid[1]) * window[0], int(grid[3]) * window[1])
+        shift = next(((rows, cols) for rows in range(window[0]) for cols in range(window[1])
+                      if np.array_equal(shift_mask(*size, window, (rows, cols))[None, :, None], mask)), None)
+        if shift is None:
+            return None
+        params["shift"] = shift[0] if shift[0] == shift[1] else list(shift)
+    weights = layer_state(node, None, WINDOW_WEIGHTS | extra)
+    if weights is None:
+        return None
+    if cosine and weights["cpb_mlp.0.weight"].shape[0] != 512:
+        params["bias_hidden"] = int(weights["cpb_mlp.0.weight"].shape[0])
+    return params
+
+
+def _partition_from_onnx(node: OnnxNode, default_scale: Any) -> Mapping[str, Any] | None:
+    """The nodes of :func:`~archspec.ops.window_onnx.lower_partition_attention`: ``grid`` and the transpose
+    after it give the partition and its size, ``qkv_shape`` the heads, ``scale`` the scale."""
+    grid, qkv, scale = (node.constant(f"{node.layer}/{label}") for label in ("grid", "qkv_shape", "scale"))
+    if grid is None or qkv is None or scale is None:
+        return None
+    transposes = [view for view in node.layer_nodes() if view.op_type == "Transpose"
+                  and len(view.attributes.get("perm", ())) == 6]
+    if not transposes:
+        return None
+    by_grid = list(transposes[0].attributes["perm"]) == [0, 2, 4, 1, 3, 5]
+    size = (int(grid[1]), int(grid[3])) if by_grid else (int(grid[2]), int(grid[4]))
+    if layer_state(node, None, {"to_qkv.weight", "to_qkv.bias", "merge.weight", "merge.bias",
+                                "relative_position_bias_table"}) is None:
+        return None
+    params: dict[str, Any] = {"heads": int(qkv[3]), "size": size[0] if size[0] == size[1] else list(size)}
+    if by_grid:
+        params["partition"] = "grid"
+    value = float(np.asarray(scale).reshape(()))
+    if abs(value - default_scale(int(qkv[4]))) > 1e-6 * value:
+        params["scale"] = float(f"{value:.7g}")
+    return params

@@ -7,6 +7,7 @@ plugin's, type against it without importing the backend (or onnx).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -151,3 +152,24 @@ class OnnxNode(Protocol):
     def weight(self, key: str, value: Any) -> None:
         """Give the layer a tensor under its ``state_dict`` key in the built module (``weight``, ``bias``)."""
         ...
+
+
+def layer_state(node: OnnxNode, pattern: str | None, required: set[str], optional: set[str] | None = None
+                ) -> Mapping[str, Any] | None:
+    """For the first data-path node of a layer that archspec exported: if the layer's nodes follow ``pattern``
+    (a regular expression over their op types, each followed by a space; None: any) and read the weights ``required``
+    and perhaps some of ``optional``, absorb them into the layer, give it the weights and return them; else None.
+    """
+    weights = node.layer_weights()
+    if not required <= set(weights) <= required | (optional or set()):
+        return None
+    views = [view for view in node.layer_nodes()
+             if any(name and node.constant(name) is None for name in view.inputs)]
+    if not views or views[0].outputs != node.outputs:
+        return None
+    if pattern is not None and not re.fullmatch(pattern, "".join(f"{view.op_type} " for view in views)):
+        return None
+    node.absorb(*views[1:])
+    for key, value in weights.items():
+        node.weight(key, value)
+    return weights

@@ -24,7 +24,7 @@ from archspec.ops.base import (
 )
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class PermuteParams(OpParams):
@@ -160,3 +160,24 @@ class PatchMerging(Op[PatchMergingParams]):
         else:
             value = context.add_node("MatMul", [value, reduction])
             context.add_node("LayerNormalization", [value, *norm], attributes, output=context.output)
+
+    onnx_types = ("Pad", "Slice")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """The nodes :meth:`to_onnx` writes, by their names, order and weights."""
+        from archspec.ops.context import layer_state
+
+        pattern = r"(Pad )?Slice Slice Slice Slice Concat (LayerNormalization MatMul |MatMul LayerNormalization )"
+        weights = layer_state(node, pattern, {"norm.weight", "norm.bias", "reduction.weight"})
+        if weights is None:
+            return None
+        types = [view.op_type for view in node.layer_nodes()]
+        norm = node.layer_nodes()[types.index("LayerNormalization")]
+        channels = int(weights["reduction.weight"].shape[0])
+        params: dict[str, Any] = {} if channels == 2 * node.input_shapes[0][2] else {"channels": channels}
+        eps = float(f"{float(norm.attributes.get('epsilon', 1e-5)):.7g}")
+        if eps != 1e-5:
+            params["eps"] = eps
+        if types.index("LayerNormalization") > types.index("MatMul"):
+            params["norm_first"] = False
+        return params

@@ -154,7 +154,7 @@ def test_archspec_export_reads_back_with_the_same_analysis(spec: str, tmp_path: 
                                                                    original.output_shape)
 
 
-@pytest.mark.parametrize("spec", ["vit_b_32"])
+@pytest.mark.parametrize("spec", ["convnext_tiny", "vit_b_32", "swin_t", "swin_v2_t", "maxvit_t"])
 def test_archspec_export_of_a_small_transformer_reads_back_with_the_same_analysis(spec: str, tmp_path: Path) -> None:
     from tests.zoo.test_transformers import SMALL
 
