@@ -119,8 +119,8 @@ class MultiheadAttention(Op[AttentionParams]):
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         """The nodes :meth:`to_onnx` writes, recognized as one layer by their names and weights."""
-        weights = layer_state(node, ATTENTION_PATTERN, {"in_proj_weight", "out_proj.weight"},
-                              {"in_proj_bias", "out_proj.bias"})
+        weights = layer_state(node, ATTENTION_PATTERN, ("in_proj_weight", "in_proj_bias", "out_proj.weight",
+                                                        "out_proj.bias"), optional=("in_proj_bias", "out_proj.bias"))
         if weights is None:
             return None
         reshape = next(view for view in node.layer_nodes() if view.op_type == "Reshape")
@@ -362,18 +362,19 @@ def _window_macs(params: WindowAttentionParams, shape: Shape) -> int:
     return positions * (4 * channels * channels + 2 * wh * ww * channels)
 
 
-WINDOW_WEIGHTS = {"qkv.weight", "qkv.bias", "proj.weight", "proj.bias"}
+WINDOW_WEIGHTS = ("qkv.weight", "qkv.bias", "proj.weight", "proj.bias")
 
 
 def _window_from_onnx(node: OnnxNode, cosine: bool) -> Mapping[str, Any] | None:
     """The nodes of :func:`~archspec.ops.window_onnx.lower_window_attention`, by the layer's weights and the
     constants it names: ``grid`` gives the window, ``qkv_shape`` the heads, ``mask`` the shift."""
-    from archspec.ops.window_onnx import shift_mask
+    from archspec.ops.window_onnx import relative_coords_table, relative_position_index, shift_mask
 
-    extra = {"logit_scale", "cpb_mlp.0.weight", "cpb_mlp.0.bias", "cpb_mlp.2.weight"} if cosine else {
-        "relative_position_bias_table"}
+    buffers = ("relative_coords_table", "relative_position_index") if cosine else ("relative_position_index",)
+    keys = ("logit_scale", *buffers, *WINDOW_WEIGHTS, "cpb_mlp.0.weight", "cpb_mlp.0.bias", "cpb_mlp.2.weight") \
+        if cosine else ("relative_position_bias_table", *buffers, *WINDOW_WEIGHTS)
     grid, qkv = (node.constant(f"{node.layer}/{label}") for label in ("grid", "qkv_shape"))
-    if grid is None or qkv is None or node.layer_weights().keys() != WINDOW_WEIGHTS | extra:
+    if grid is None or qkv is None or node.layer_weights().keys() != set(keys) - set(buffers):
         return None
     window = (int(grid[2]), int(grid[4]))
     params: dict[str, Any] = {"heads": int(qkv[3]), "window": window[0] if window[0] == window[1] else list(window)}
@@ -385,7 +386,10 @@ def _window_from_onnx(node: OnnxNode, cosine: bool) -> Mapping[str, Any] | None:
         if shift is None:
             return None
         params["shift"] = shift[0] if shift[0] == shift[1] else list(shift)
-    weights = layer_state(node, None, WINDOW_WEIGHTS | extra)
+    wh, ww = window
+    weights = layer_state(node, None, keys, buffers={
+        "relative_position_index": relative_position_index(window).reshape(-1),
+        "relative_coords_table": relative_coords_table(window).reshape(1, 2 * wh - 1, 2 * ww - 1, 2)})
     if weights is None:
         return None
     if cosine and weights["cpb_mlp.0.weight"].shape[0] != 512:
@@ -405,8 +409,11 @@ def _partition_from_onnx(node: OnnxNode, default_scale: Any) -> Mapping[str, Any
         return None
     by_grid = list(transposes[0].attributes["perm"]) == [0, 2, 4, 1, 3, 5]
     size = (int(grid[1]), int(grid[3])) if by_grid else (int(grid[2]), int(grid[4]))
-    if layer_state(node, None, {"to_qkv.weight", "to_qkv.bias", "merge.weight", "merge.bias",
-                                "relative_position_bias_table"}) is None:
+    from archspec.ops.window_onnx import relative_position_index
+
+    keys = ("relative_position_bias_table", "relative_position_index", "to_qkv.weight", "to_qkv.bias",
+            "merge.weight", "merge.bias")
+    if layer_state(node, None, keys, buffers={"relative_position_index": relative_position_index(size)}) is None:
         return None
     params: dict[str, Any] = {"heads": int(qkv[3]), "size": size[0] if size[0] == size[1] else list(size)}
     if by_grid:

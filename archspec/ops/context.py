@@ -8,7 +8,7 @@ plugin's, type against it without importing the backend (or onnx).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from archspec.errors import SpecError
@@ -154,14 +154,17 @@ class OnnxNode(Protocol):
         ...
 
 
-def layer_state(node: OnnxNode, pattern: str | None, required: set[str], optional: set[str] | None = None
-                ) -> Mapping[str, Any] | None:
+def layer_state(node: OnnxNode, pattern: str | None, keys: Sequence[str], optional: Collection[str] = (),
+                buffers: Mapping[str, Any] | None = None) -> Mapping[str, Any] | None:
     """For the first data-path node of a layer that archspec exported: if the layer's nodes follow ``pattern``
-    (a regular expression over their op types, each followed by a space; None: any) and read the weights ``required``
-    and perhaps some of ``optional``, absorb them into the layer, give it the weights and return them; else None.
+    (a regular expression over their op types, each followed by a space; None: any) and read the weights
+    ``keys`` (in the module's ``state_dict`` order; those in ``optional`` may be absent), absorb them into
+    the layer, give it the weights in that order, with the ``buffers`` the op computes among them (keys too),
+    and return the weights; else None.
     """
     weights = node.layer_weights()
-    if not required <= set(weights) <= required | (optional or set()):
+    buffers = buffers or {}
+    if not set(keys) - set(optional) - set(buffers) <= set(weights) <= set(keys) - set(buffers):
         return None
     views = [view for view in node.layer_nodes()
              if any(name and node.constant(name) is None for name in view.inputs)]
@@ -170,6 +173,7 @@ def layer_state(node: OnnxNode, pattern: str | None, required: set[str], optiona
     if pattern is not None and not re.fullmatch(pattern, "".join(f"{view.op_type} " for view in views)):
         return None
     node.absorb(*views[1:])
-    for key, value in weights.items():
-        node.weight(key, value)
+    for key in keys:
+        if key in weights or key in buffers:
+            node.weight(key, weights[key] if key in weights else buffers[key])
     return weights

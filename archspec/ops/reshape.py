@@ -168,7 +168,7 @@ class PatchMerging(Op[PatchMergingParams]):
         from archspec.ops.context import layer_state
 
         pattern = r"(Pad )?Slice Slice Slice Slice Concat (LayerNormalization MatMul |MatMul LayerNormalization )"
-        weights = layer_state(node, pattern, {"norm.weight", "norm.bias", "reduction.weight"})
+        weights = layer_state(node, pattern, ("reduction.weight", "norm.weight", "norm.bias"))
         if weights is None:
             return None
         types = [view.op_type for view in node.layer_nodes()]
