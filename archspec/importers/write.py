@@ -86,7 +86,8 @@ def _entry(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> st
 def _yaml(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> Any:
     params = {key: slots.get((position, key), value) for key, value in entry.params.items() if key != PRESENT}
     if entry.repeat:
-        return {"repeat": entry.repeat, "name": entry.name, "body": {entry.kind: params}}
+        names = {"names": entry.names} if entry.names else {}
+        return {"repeat": entry.repeat, "name": entry.name, **names, "body": {entry.kind: params}}
     op = get_op(entry.kind)
     joins = op is not None and op.shorthand == "inputs"
     value: Any = params

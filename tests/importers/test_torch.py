@@ -149,6 +149,43 @@ def test_a_sequential_of_residual_blocks_becomes_a_named_repeat(tmp_path: Path) 
     assert "{repeat: 3, name: blocks" in text
 
 
+def test_children_named_from_a_number_become_a_repeat_with_names(tmp_path: Path) -> None:
+    class Layers(nn.Module):
+        """Not a Sequential: a class that chains children named layer1, layer3, layer5 (DenseNet's blocks)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            for number in (1, 3, 5):
+                self.add_module(f"layer{number}", Residual())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.children():
+                x = layer(x)
+            return x
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 3, 1)
+            self.block = Layers()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.block(self.stem(x))
+
+    text = round_trip(Net(), (3, 8, 8), tmp_path)
+    assert "{repeat: 3, name: block, names: 'layer${2 * index + 1}', body: " in text
+
+
+@pytest.mark.parametrize(("names", "written"), [
+    (["0", "1", "2"], ""), (["denselayer1", "denselayer2"], "denselayer${index + 1}"),
+    (["b0_x", "b2_x"], "b${2 * index}_x"), (["a1", "b2"], None), (["l1", "l01"], None), (["l2", "l1"], None),
+])
+def test_iteration_names_are_read_as_an_index_rule(names: list[str], written: str | None) -> None:
+    from archspec.importers.recover import iteration_names
+
+    assert iteration_names(names) == written
+
+
 class Unsupported(nn.Module):
     def __init__(self) -> None:
         super().__init__()
