@@ -317,3 +317,23 @@ def test_a_module_with_weights_called_twice_is_refused_by_name() -> None:
         archspec.import_torch(SharedConv(), (3, 8, 8))
     message = caught.value.format()
     assert "'conv' is called more than once and has weights" in message and "its own module" in message
+
+
+def test_swin_v2_attention_and_patch_merging_are_recognized(tmp_path: Path) -> None:
+    from tests.zoo.reference import torchvision_models
+
+    swin = torchvision_models().swin_transformer
+    ShiftedWindowAttentionV2, PatchMergingV2 = swin.ShiftedWindowAttentionV2, swin.PatchMergingV2  # noqa: N806
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = ShiftedWindowAttentionV2(8, [4, 4], [2, 2], 2)
+            self.merge = PatchMergingV2(8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.merge(self.attn(x.permute(0, 2, 3, 1)))
+
+    text = round_trip(Net(), (8, 8, 8), tmp_path)
+    assert "{window_attention_v2: {heads: 2, window: [4, 4], shift: [2, 2]}, name: attn}" in text
+    assert "{patch_merging: {channels: 16, norm_first: false}, name: merge}" in text
