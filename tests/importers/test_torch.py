@@ -323,7 +323,7 @@ def test_swin_v2_attention_and_patch_merging_are_recognized(tmp_path: Path) -> N
     from tests.zoo.reference import torchvision_models
 
     swin = torchvision_models().swin_transformer
-    ShiftedWindowAttentionV2, PatchMergingV2 = swin.ShiftedWindowAttentionV2, swin.PatchMergingV2  # noqa: N806
+    ShiftedWindowAttentionV2, PatchMergingV2 = swin.ShiftedWindowAttentionV2, swin.PatchMergingV2
 
     class Net(nn.Module):
         def __init__(self) -> None:
