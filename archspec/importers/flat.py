@@ -48,3 +48,5 @@ class FlatModel:
     input_shape: tuple[int, ...]
     layers: tuple[FlatLayer, ...]
     outputs: tuple[str, ...]
+    output_names: tuple[str, ...] = ()
+    """With several outputs, each one's name; all but the first are training-only (auxiliary heads)."""

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from archspec.importers.flat import FlatModel
-from archspec.importers.recover import PRESENT, PREVIOUS, Block, Entry, recover
+from archspec.importers.recover import PRESENT, PREVIOUS, Block, Entry, RecoveryFailure, recover
 from archspec.ops.registry import get_op
 
 _WIDTH = 10**9
@@ -29,7 +29,23 @@ def write_spec(model: FlatModel, source: str = "") -> str:
             lines += _block(block)
     lines.append("layers:")
     lines += [f"  - {_entry(entry, {}, position)}" for position, entry in enumerate(recovered.top.entries)]
+    if len(model.output_names) > 1:
+        lines.append("outputs:")
+        for position, (name, layer) in enumerate(zip(model.output_names, model.outputs, strict=True)):
+            reference = _output_reference(recovered.top.entries, layer)
+            value = reference if position == 0 else {"layer": reference, "training_only": True}
+            lines.append(f"  {name}: {_flow(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _output_reference(entries: list[Entry], layer: str) -> str:
+    """How the top level names the layer that computes an output: a named layer, or a block call it ends."""
+    for entry in entries:
+        ends_call = entry.child is not None and entry.child.output == layer
+        if entry.name and (entry.layer_id == layer or ends_call):
+            return entry.name
+    raise RecoveryFailure("an output of the model is made inside a submodule without ending it",
+                          hint="return that output from its submodule")
 
 
 def spec_state_dict(model: FlatModel) -> dict[str, Any]:

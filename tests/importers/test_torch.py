@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -337,3 +338,37 @@ def test_swin_v2_attention_and_patch_merging_are_recognized(tmp_path: Path) -> N
     text = round_trip(Net(), (8, 8, 8), tmp_path)
     assert "{window_attention_v2: {heads: 2, window: [4, 4], shift: [2, 2]}, name: attn}" in text
     assert "{patch_merging: {channels: 16, norm_first: false}, name: merge}" in text
+
+
+class WithAuxiliary(nn.Module):
+    """A classifier with an auxiliary head that only training runs (GoogLeNet's, Inception v3's)."""
+
+    def __init__(self, unused: bool = False) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.aux = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
+        self.body = nn.Conv2d(4, 4, 3, padding=1)
+        self.fc = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5), nn.Linear(4, 5))
+        self.spare = nn.Linear(2, 2) if unused else None
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = self.stem(x)
+        aux = self.aux(x) if self.training else None
+        out = self.fc(self.body(x))
+        return (out, aux) if self.training else out
+
+
+def test_a_head_that_only_training_runs_is_a_training_only_output(tmp_path: Path) -> None:
+    module = WithAuxiliary()
+    text = round_trip(module, (3, 8, 8), tmp_path)
+    assert text.endswith("outputs:\n  output0: fc\n  output1: {layer: aux, training_only: true}\n")
+    built = archspec.build(str(tmp_path / "imported.yaml")).train()
+    built.load_state_dict(module.state_dict(), strict=True)
+    assert built(torch.randn(2, 3, 8, 8)).output1.shape == (2, 5)
+
+
+def test_weights_that_never_run_are_refused_naming_the_submodule() -> None:
+    with pytest.raises(SpecError) as caught:
+        archspec.import_torch(WithAuxiliary(unused=True), (3, 8, 8))
+    message = caught.value.format()
+    assert "submodule 'spare' holds weights that forward never uses, at inference or in training" in message
