@@ -82,24 +82,29 @@ def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = 
     The run computes shapes only (fake tensors, as ``torch.export`` does), which is all an import
     needs; a model that fake tensors cannot run is run for real.
     """
-    model = _read_either(module, input_shape, name, training=False)
+    registration = {tuple(path.split(".")) if path else (): tuple(name for name, _ in owner.named_children())
+                    for path, owner in module.named_modules()}
+    model = replace(_read_either(module, input_shape, name, training=False), registration=registration)
     unused = _unused(module, model)
     if not unused:
         return model
     import copy
 
+    why = ""
     try:
         trained: FlatModel | None = _read_either(copy.deepcopy(module), input_shape, name, training=True)
-    except SpecError:  # what training mode runs is not readable: report the weights inference leaves unused
+    except Exception as exc:  # training mode cannot be read: report the weights inference leaves unused
         trained = None
+        reason = exc.diagnostics[0].message if isinstance(exc, SpecError) else f"{type(exc).__name__}: {exc}"
+        why = f"; in training mode, which might use them, the module fails: {reason.splitlines()[0]}"
     still = _unused(module, trained) if trained is not None else unused
     if trained is not None and len(trained.outputs) > 1 and not still:
-        return _restated(trained, module)
+        return replace(_restated(trained, module), registration=registration)
     unused = [owner for owner in unused if owner in still] or unused
     what = f"submodule '{unused[0]}' holds" if len(unused) == 1 else \
         f"submodules {', '.join(repr(owner) for owner in unused)} hold"
     raise ImportFailure(f"{what} weights that forward never uses, at inference or in training; a spec holds "
-                        "only the layers that run, so the weights would not load",
+                        f"only the layers that run, so the weights would not load{why}",
                         hint="delete the unused submodules (or their weights from the state_dict) before importing")
 
 
@@ -120,9 +125,16 @@ def _state_keys(model: FlatModel) -> dict[str, Any]:
 def _unused(module: torch.nn.Module, model: FlatModel) -> list[str]:
     """The submodules (outermost) whose tensors no layer of ``model`` holds."""
     held = set(_state_keys(model))
-    missing = [key for key in module.state_dict() if key not in held]
-    owners = list(dict.fromkeys(key.rsplit(".", 1)[0] if "." in key else key for key in missing))
-    return [owner for owner in owners if not any(owner.startswith(other + ".") for other in owners)]
+    keys = list(module.state_dict())
+    missing = [key for key in keys if key not in held]
+
+    def outermost(key: str) -> str:
+        parts = key.split(".")[:-1] or [key]
+        while len(parts) > 1 and not any(k.startswith(".".join(parts[:-1]) + ".") and k in held for k in keys):
+            parts = parts[:-1]
+        return ".".join(parts)
+
+    return list(dict.fromkeys(outermost(key) for key in missing))
 
 
 def _restated(model: FlatModel, source: torch.nn.Module) -> FlatModel:

@@ -26,7 +26,7 @@ def write_spec(model: FlatModel, source: str = "") -> str:
     if recovered.blocks:
         lines.append("blocks:")
         for block in recovered.blocks.values():
-            lines += _block(block)
+            lines += _block(block, model.registration.get(block.instances[0].path, ()))
     lines.append("layers:")
     lines += [f"  - {_entry(entry, {}, position)}" for position, entry in enumerate(recovered.top.entries)]
     if len(model.output_names) > 1:
@@ -57,13 +57,27 @@ def spec_state_dict(model: FlatModel) -> dict[str, Any]:
     return {f"{paths[layer.id]}.{key}": tensor for layer in model.layers for key, tensor in layer.state.items()}
 
 
-def _block(block: Block) -> list[str]:
+def _register_first(body: list[Entry], registered: tuple[str, ...]) -> list[str]:
+    """The fewest names to register first so that the built module registers its submodules in the source's
+    order (none when the order they run in is that order)."""
+    running = [entry.name for entry in body if entry.name in registered]
+    wanted = [name for name in registered if name in running]
+    for count in range(len(wanted)):
+        if wanted[:count] + [name for name in running if name not in wanted[:count]] == wanted:
+            return wanted[:count]
+    return wanted
+
+
+def _block(block: Block, registered: tuple[str, ...] = ()) -> list[str]:
     paths = [instance.where for instance in block.instances]
     shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     origin = f"{block.type}: " if block.type else ""
     lines = [f"  {block.name}:", f"    # from {origin}{shown}"]
     if block.params:
         lines.append(f"    params: {_flow({name: _type(value) for name, value in block.params.items()})}")
+    first = _register_first(block.body, registered)
+    if first:
+        lines.append(f"    register_first: {_flow(first)}")
     lines.append("    body:")
     slots = {(position, key): f"${name}" for (position, key), name in block.slots.items()}
     read = {ref.split(".")[0] for entry in block.body for ref in entry.inputs}

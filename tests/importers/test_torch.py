@@ -372,3 +372,22 @@ def test_weights_that_never_run_are_refused_naming_the_submodule() -> None:
         archspec.import_torch(WithAuxiliary(unused=True), (3, 8, 8))
     message = caught.value.format()
     assert "submodule 'spare' holds weights that forward never uses, at inference or in training" in message
+
+
+def test_a_block_registering_out_of_run_order_gets_register_first(tmp_path: Path) -> None:
+    class PostNorm(nn.Module):
+        """Swin v2's habit: the norm is registered first and runs after the layer."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.BatchNorm2d(3)
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.norm(self.conv(x))
+
+    module = nn.Sequential(PostNorm(), nn.ReLU(), PostNorm())
+    text = round_trip(module, (3, 4, 4), tmp_path)
+    assert "    register_first: [norm]\n" in text
+    built = archspec.build(str(tmp_path / "imported.yaml"))
+    assert list(built.state_dict()) == list(module.state_dict())
