@@ -48,3 +48,8 @@ class FlatModel:
     input_shape: tuple[int, ...]
     layers: tuple[FlatLayer, ...]
     outputs: tuple[str, ...]
+    output_names: tuple[str, ...] = ()
+    """With several outputs, each one's name; all but the first are training-only (auxiliary heads)."""
+    registration: Mapping[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    """Module path -> its submodules' names in the order the source registers them, where the source knows
+    it (PyTorch): the spec writes ``register_first:`` where that differs from the order they run in."""

@@ -54,6 +54,8 @@ class Entry:
     layer_id: str = ""
     repeat: int = 0
     """For a named repeat: how many iterations; ``params`` then holds index expressions."""
+    names: str | None = None
+    """For a named repeat whose iterations are not ``0, 1, ...``: its ``names:`` text."""
     optional: bool = False
     """In a block body: a submodule that some instances lack (ResNet's ``downsample``); see :data:`PRESENT`."""
     absent: bool = False
@@ -598,14 +600,13 @@ def _as_repeat(entry: Entry, blocks: dict[str, Block], concrete: bool) -> None:
     with one instance), so a container shared with other places can still be written as a repeat.
     """
     call = entry.child
-    if call is None or (call.type and call.type not in _CONTAINERS):
+    if call is None or (len(blocks[call.block].instances) > 1 and not concrete):
         return
-    if len(blocks[call.block].instances) > 1 and not concrete:
+    children = [c for c in call.entries if not c.absent]
+    if len(children) < 2 or any(c.child is None or c.inputs != (PREVIOUS,) for c in children):
         return
-    children = call.entries
-    if len(children) < 2 or any(c.child is None or c.name != str(i) for i, c in enumerate(children)):
-        return
-    if any(c.inputs != (PREVIOUS,) for c in children):
+    names = iteration_names([c.name or "" for c in children])
+    if names is None or (call.type not in _CONTAINERS and names == ""):
         return
     kinds = {c.child.block for c in children if c.child is not None}
     if len(kinds) != 1:
@@ -614,8 +615,37 @@ def _as_repeat(entry: Entry, blocks: dict[str, Block], concrete: bool) -> None:
     rows = [arguments(block, c.child) for c in children if c.child is not None]
     entry.kind = block.name
     entry.repeat = len(children)
+    entry.names = names or None
     entry.params = {key: index_expression([row[key] for row in rows]) for key in block.params}
     entry.child = None
+
+
+def iteration_names(names: list[str]) -> str | None:
+    """How a repeat names iterations called ``names``: ``""`` for ``0, 1, ...``, a ``names:`` text over
+    ``index`` (``denselayer${index + 1}``: a common prefix and suffix around numbers rising by equal
+    steps), or None when no such text gives them.
+
+    A class that only chains numbered children of one block (DenseNet's ``_DenseBlock``) reads as a
+    repeat only with a ``names:`` text, so a plain class with children ``0, 1`` keeps its block.
+    """
+    if names == [str(i) for i in range(len(names))]:
+        return ""
+    parts = [re.fullmatch(r"(.*?)(\d+)(\D*)", name) for name in names]
+    if any(part is None for part in parts):
+        return None
+    found = [(part.group(1), int(part.group(2)), part.group(3)) for part in parts if part is not None]
+    if len({(prefix, suffix) for prefix, _, suffix in found}) != 1 or any(
+            str(number) != part.group(2) for (_, number, _), part in zip(found, parts, strict=True) if part):
+        return None
+    numbers = [number for _, number, _ in found]
+    step = numbers[1] - numbers[0]
+    if step <= 0 or any(b - a != step for a, b in itertools.pairwise(numbers)):
+        return None
+    start = numbers[0]
+    rule = "index" if step == 1 else f"{step} * index"
+    rule = rule if start == 0 else f"{rule} + {start}"
+    prefix, _, suffix = found[0]
+    return f"{prefix}${{{rule}}}{suffix}"
 
 
 def index_expression(values: list[Any]) -> Any:

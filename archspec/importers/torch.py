@@ -64,6 +64,8 @@ class _Recording:
     """id of each parameter -> the path of the module holding it, and its attribute name."""
     last: str = NETWORK_INPUT
     """The latest value computed: what a learned tensor reads for the batch size."""
+    training: bool = False
+    """A training-mode run: dropout passes its input through as at inference."""
 
     @property
     def where(self) -> _Call:
@@ -80,26 +82,84 @@ def read_torch(module: torch.nn.Module, input_shape: Sequence[int], name: str = 
     The run computes shapes only (fake tensors, as ``torch.export`` does), which is all an import
     needs; a model that fake tensors cannot run is run for real.
     """
+    registration = {tuple(path.split(".")) if path else (): tuple(name for name, _ in owner.named_children())
+                    for path, owner in module.named_modules()}
+    model = replace(_read_either(module, input_shape, name, training=False), registration=registration)
+    unused = _unused(module, model)
+    if not unused:
+        return model
+    import copy
+
+    why = ""
     try:
-        return _read(module, input_shape, name, shapes_only=True)
+        trained: FlatModel | None = _read_either(copy.deepcopy(module), input_shape, name, training=True)
+    except Exception as exc:  # training mode cannot be read: report the weights inference leaves unused
+        trained = None
+        reason = exc.diagnostics[0].message if isinstance(exc, SpecError) else f"{type(exc).__name__}: {exc}"
+        why = f"; in training mode, which might use them, the module fails: {reason.splitlines()[0]}"
+    still = _unused(module, trained) if trained is not None else unused
+    if trained is not None and len(trained.outputs) > 1 and not still:
+        return replace(_restated(trained, module), registration=registration)
+    unused = [owner for owner in unused if owner in still] or unused
+    what = f"submodule '{unused[0]}' holds" if len(unused) == 1 else \
+        f"submodules {', '.join(repr(owner) for owner in unused)} hold"
+    raise ImportFailure(f"{what} weights that forward never uses, at inference or in training; a spec holds "
+                        f"only the layers that run, so the weights would not load{why}",
+                        hint="delete the unused submodules (or their weights from the state_dict) before importing")
+
+
+def _read_either(module: torch.nn.Module, input_shape: Sequence[int], name: str, training: bool) -> FlatModel:
+    try:
+        return _read(module, input_shape, name, shapes_only=True, training=training)
     except SpecError:
         raise
     except Exception:  # a model fake tensors cannot run: run it for real
-        return _read(module, input_shape, name, shapes_only=False)
+        return _read(module, input_shape, name, shapes_only=False, training=training)
 
 
-def _read(module: torch.nn.Module, input_shape: Sequence[int], name: str, shapes_only: bool) -> FlatModel:
+def _state_keys(model: FlatModel) -> dict[str, Any]:
+    return {".".join((*layer.scope, key) if key else layer.scope): tensor
+            for layer in model.layers for key, tensor in layer.state.items()}
+
+
+def _unused(module: torch.nn.Module, model: FlatModel) -> list[str]:
+    """The submodules (outermost) whose tensors no layer of ``model`` holds."""
+    held = set(_state_keys(model))
+    keys = list(module.state_dict())
+    missing = [key for key in keys if key not in held]
+
+    def outermost(key: str) -> str:
+        parts = key.split(".")[:-1] or [key]
+        while len(parts) > 1 and not any(k.startswith(".".join(parts[:-1]) + ".") and k in held for k in keys):
+            parts = parts[:-1]
+        return ".".join(parts)
+
+    return list(dict.fromkeys(outermost(key) for key in missing))
+
+
+def _restated(model: FlatModel, source: torch.nn.Module) -> FlatModel:
+    """The layers of a training-mode run (made on a copy, whose statistics it moved) holding the source's tensors."""
+    original = source.state_dict(keep_vars=True)
+    layers = tuple(replace(layer, state={key: original[".".join((*layer.scope, key) if key else layer.scope)]
+                                         for key in layer.state}) for layer in model.layers)
+    return replace(model, layers=layers)
+
+
+def _read(module: torch.nn.Module, input_shape: Sequence[int], name: str, shapes_only: bool,
+          training: bool = False) -> FlatModel:
+    """One run, at inference or (``training``, to find the auxiliary heads only training runs) in training mode,
+    where each tensor the module returns beyond the first is a training-only output."""
     import torch
 
     ops = [registered.op for registered in registered_ops().values()]
     paths = {id(m): tuple(p.split(".")) if p else () for p, m in reversed(list(module.named_modules()))}
-    recording = _Recording(ops, paths)
+    recording = _Recording(ops, paths, training=training)
     recording.types = {tuple(p.split(".")) if p else (): type(m).__name__ for p, m in module.named_modules()}
     for path, owner in module.named_modules():
         for attribute, parameter in owner.named_parameters(recurse=False):
             recording.parameters[id(parameter)] = (tuple(path.split(".")) if path else (), attribute)
     was_training = module.training
-    module.eval()
+    module.train(training)
     try:
         with _shapes_only(shapes_only):
             example = torch.randn(BATCH, *input_shape)
@@ -109,11 +169,17 @@ def _read(module: torch.nn.Module, input_shape: Sequence[int], name: str, shapes
                 output = module(example)
     finally:
         module.train(was_training)
+    model_name = name or _snake(type(module).__name__)
+    shape = tuple(int(n) for n in input_shape)
+    if training and isinstance(output, tuple) and len(output) > 1 and all(
+            isinstance(part, torch.Tensor) for part in output):
+        fields = getattr(output, "_fields", None) or [f"output{i}" for i in range(len(output))]
+        return FlatModel(model_name, shape, tuple(recording.layers),
+                         tuple(_source(recording, part) for part in output), tuple(fields))
     if not isinstance(output, torch.Tensor):
         raise ImportFailure(f"the model returns {type(output).__name__}, not one tensor",
                             hint="wrap it in a module whose forward returns the one output to import")
-    return FlatModel(name or _snake(type(module).__name__), tuple(int(n) for n in input_shape),
-                     tuple(recording.layers), (_source(recording, output),))
+    return FlatModel(model_name, shape, tuple(recording.layers), (_source(recording, output),))
 
 
 @contextmanager
@@ -348,7 +414,8 @@ def _function_mode(recording: _Recording) -> Any:
                 recording.values[id(result)] = _source(recording, traced[0])
                 recording.keep.append(result)
                 return result
-            if name == "dropout" and not kwargs.get("training", args[2] if len(args) > 2 else False):
+            if name == "dropout" and (recording.training or not kwargs.get("training",
+                                                                            args[2] if len(args) > 2 else False)):
                 recording.values[id(result)] = _source(recording, traced[0])
                 recording.keep.append(result)
                 return result

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from archspec.importers.flat import FlatModel
-from archspec.importers.recover import PRESENT, PREVIOUS, Block, Entry, recover
+from archspec.importers.recover import PRESENT, PREVIOUS, Block, Entry, RecoveryFailure, recover
 from archspec.ops.registry import get_op
 
 _WIDTH = 10**9
@@ -26,10 +26,26 @@ def write_spec(model: FlatModel, source: str = "") -> str:
     if recovered.blocks:
         lines.append("blocks:")
         for block in recovered.blocks.values():
-            lines += _block(block)
+            lines += _block(block, model.registration.get(block.instances[0].path, ()))
     lines.append("layers:")
     lines += [f"  - {_entry(entry, {}, position)}" for position, entry in enumerate(recovered.top.entries)]
+    if len(model.output_names) > 1:
+        lines.append("outputs:")
+        for position, (name, layer) in enumerate(zip(model.output_names, model.outputs, strict=True)):
+            reference = _output_reference(recovered.top.entries, layer)
+            value = reference if position == 0 else {"layer": reference, "training_only": True}
+            lines.append(f"  {name}: {_flow(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _output_reference(entries: list[Entry], layer: str) -> str:
+    """How the top level names the layer that computes an output: a named layer, or a block call it ends."""
+    for entry in entries:
+        ends_call = entry.child is not None and entry.child.output == layer
+        if entry.name and (entry.layer_id == layer or ends_call):
+            return entry.name
+    raise RecoveryFailure("an output of the model is made inside a submodule without ending it",
+                          hint="return that output from its submodule")
 
 
 def spec_state_dict(model: FlatModel) -> dict[str, Any]:
@@ -41,13 +57,27 @@ def spec_state_dict(model: FlatModel) -> dict[str, Any]:
     return {f"{paths[layer.id]}.{key}": tensor for layer in model.layers for key, tensor in layer.state.items()}
 
 
-def _block(block: Block) -> list[str]:
+def _register_first(body: list[Entry], registered: tuple[str, ...]) -> list[str]:
+    """The fewest names to register first so that the built module registers its submodules in the source's
+    order (none when the order they run in is that order)."""
+    running = [entry.name for entry in body if entry.name in registered]
+    wanted = [name for name in registered if name in running]
+    for count in range(len(wanted)):
+        if wanted[:count] + [name for name in running if name not in wanted[:count]] == wanted:
+            return wanted[:count]
+    return wanted
+
+
+def _block(block: Block, registered: tuple[str, ...] = ()) -> list[str]:
     paths = [instance.where for instance in block.instances]
     shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     origin = f"{block.type}: " if block.type else ""
     lines = [f"  {block.name}:", f"    # from {origin}{shown}"]
     if block.params:
         lines.append(f"    params: {_flow({name: _type(value) for name, value in block.params.items()})}")
+    first = _register_first(block.body, registered)
+    if first:
+        lines.append(f"    register_first: {_flow(first)}")
     lines.append("    body:")
     slots = {(position, key): f"${name}" for (position, key), name in block.slots.items()}
     read = {ref.split(".")[0] for entry in block.body for ref in entry.inputs}
@@ -86,7 +116,8 @@ def _entry(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> st
 def _yaml(entry: Entry, slots: dict[tuple[int, str], str], position: int) -> Any:
     params = {key: slots.get((position, key), value) for key, value in entry.params.items() if key != PRESENT}
     if entry.repeat:
-        return {"repeat": entry.repeat, "name": entry.name, "body": {entry.kind: params}}
+        names = {"names": entry.names} if entry.names else {}
+        return {"repeat": entry.repeat, "name": entry.name, **names, "body": {entry.kind: params}}
     op = get_op(entry.kind)
     joins = op is not None and op.shorthand == "inputs"
     value: Any = params

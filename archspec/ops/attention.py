@@ -135,10 +135,10 @@ ATTENTION_PATTERN = r"MatMul (Add )?Reshape Transpose Gather Gather Gather Trans
 
 
 
-def _window_from_torch(call: TorchCall) -> Mapping[str, Any] | None:
+def _window_from_torch(call: TorchCall, name: str = "ShiftedWindowAttention") -> dict[str, Any] | None:
     """torchvision's ``ShiftedWindowAttention`` (Swin v1), by its class name and attributes."""
     module = call.module
-    if type(module).__name__ != "ShiftedWindowAttention" or module.qkv.bias is None or module.proj.bias is None:
+    if type(module).__name__ != name or module.qkv.bias is None or module.proj.bias is None:
         return None
     return {"heads": module.num_heads, "window": list(module.window_size), "shift": list(module.shift_size),
             "attention_dropout": module.attention_dropout, "dropout": module.dropout}
@@ -332,6 +332,18 @@ class WindowAttentionV2(Op[WindowAttentionV2Params]):
             kwargs["hidden"] = params.bias_hidden
         return TorchLayer("archspec.nn.WindowAttentionV2",
                           (inputs[0][2], params.heads, pair(params.window), pair(params.shift)), kwargs)
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """torchvision's ``ShiftedWindowAttentionV2``, by its class name and attributes: v1's, and the hidden
+        width of the position-bias MLP (``cpb_mlp``: linear 2 -> hidden, ReLU, linear hidden -> heads)."""
+        module = call.module
+        if type(module).__name__ != "ShiftedWindowAttentionV2":
+            return None
+        first, last = module.cpb_mlp[0], module.cpb_mlp[-1]
+        if len(module.cpb_mlp) != 3 or first.in_features != 2 or last.bias is not None:
+            return None
+        params = _window_from_torch(call, "ShiftedWindowAttentionV2")
+        return None if params is None else {**params, "bias_hidden": first.out_features}
 
     def to_onnx(self, params: WindowAttentionV2Params, context: OnnxContext) -> None:
         from archspec.ops.window_onnx import lower_window_attention

@@ -19,6 +19,7 @@ import ast
 import functools
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -156,6 +157,16 @@ def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
     if is_expression(value):
         return evaluate(value, variables)
     return value
+
+
+def interpolate(text: str, variables: Mapping[str, Any]) -> Any:
+    """A text with ``${...}`` parts, each replaced by what it evaluates to (``denselayer${index + 1}``).
+
+    Text that is one expression gives its value unchanged; otherwise the parts are joined as text.
+    """
+    if is_expression(text) and (not text.startswith("${") or (text.endswith("}") and text.count("${") == 1)):
+        return evaluate(text, variables)
+    return re.sub(r"\$\{([^}]*)\}", lambda part: str(evaluate("${" + part.group(1) + "}", variables)), text)
 
 
 _ALLOWED_NODES = (

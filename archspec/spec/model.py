@@ -111,6 +111,8 @@ class _RepeatEntryBase(_Strict):
     body: list[Any] | Any
     name: LayerName | None = None
     """A named repeat makes a scope with one child per iteration: layer1.0, layer1.1, ..."""
+    names: str | None = None
+    """A named repeat's iteration names, an expression of ``index`` (``"denselayer${index + 1}"``); default 0, 1, ..."""
     index: Identifier = "index"
     """The variable holding the iteration number (0-based) inside the body."""
     inputs: InputRef | list[InputRef] | None = None

@@ -156,6 +156,9 @@ class RepeatEntry(Entry):
     """An integer or an expression."""
     count_location: SourceLocation | None
     index: str = "index"
+    names: Any = None
+    """For a named repeat: each iteration's name as an expression of ``index``, or None for ``0, 1, ...``."""
+    names_location: SourceLocation | None = None
     body: Body
 
 
@@ -367,7 +370,9 @@ class _Builder:
         common.update(location=location, faulty=own_fault)
         if kind == "repeat":
             return RepeatEntry(count=value["repeat"], count_location=value.value_locations.get("repeat"),
-                               index=str(value.get("index", "index")), body=self._construct_body(value), **common)
+                               index=str(value.get("index", "index")), names=value.get("names"),
+                               names_location=value.value_locations.get("names"), body=self._construct_body(value),
+                               **common)
         if kind == "residual":
             return self._residual(value, common)
         return self._named_kind(kind, value, location, None, own_fault, common)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -149,6 +150,43 @@ def test_a_sequential_of_residual_blocks_becomes_a_named_repeat(tmp_path: Path) 
     assert "{repeat: 3, name: blocks" in text
 
 
+def test_children_named_from_a_number_become_a_repeat_with_names(tmp_path: Path) -> None:
+    class Layers(nn.Module):
+        """Not a Sequential: a class that chains children named layer1, layer3, layer5 (DenseNet's blocks)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            for number in (1, 3, 5):
+                self.add_module(f"layer{number}", Residual())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.children():
+                x = layer(x)
+            return x
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 3, 1)
+            self.block = Layers()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.block(self.stem(x))
+
+    text = round_trip(Net(), (3, 8, 8), tmp_path)
+    assert "{repeat: 3, name: block, names: 'layer${2 * index + 1}', body: " in text
+
+
+@pytest.mark.parametrize(("names", "written"), [
+    (["0", "1", "2"], ""), (["denselayer1", "denselayer2"], "denselayer${index + 1}"),
+    (["b0_x", "b2_x"], "b${2 * index}_x"), (["a1", "b2"], None), (["l1", "l01"], None), (["l2", "l1"], None),
+])
+def test_iteration_names_are_read_as_an_index_rule(names: list[str], written: str | None) -> None:
+    from archspec.importers.recover import iteration_names
+
+    assert iteration_names(names) == written
+
+
 class Unsupported(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -280,3 +318,76 @@ def test_a_module_with_weights_called_twice_is_refused_by_name() -> None:
         archspec.import_torch(SharedConv(), (3, 8, 8))
     message = caught.value.format()
     assert "'conv' is called more than once and has weights" in message and "its own module" in message
+
+
+def test_swin_v2_attention_and_patch_merging_are_recognized(tmp_path: Path) -> None:
+    from tests.zoo.reference import torchvision_models
+
+    swin = torchvision_models().swin_transformer
+    ShiftedWindowAttentionV2, PatchMergingV2 = swin.ShiftedWindowAttentionV2, swin.PatchMergingV2
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = ShiftedWindowAttentionV2(8, [4, 4], [2, 2], 2)
+            self.merge = PatchMergingV2(8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.merge(self.attn(x.permute(0, 2, 3, 1)))
+
+    text = round_trip(Net(), (8, 8, 8), tmp_path)
+    assert "{window_attention_v2: {heads: 2, window: [4, 4], shift: [2, 2]}, name: attn}" in text
+    assert "{patch_merging: {channels: 16, norm_first: false}, name: merge}" in text
+
+
+class WithAuxiliary(nn.Module):
+    """A classifier with an auxiliary head that only training runs (GoogLeNet's, Inception v3's)."""
+
+    def __init__(self, unused: bool = False) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.aux = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
+        self.body = nn.Conv2d(4, 4, 3, padding=1)
+        self.fc = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5), nn.Linear(4, 5))
+        self.spare = nn.Linear(2, 2) if unused else None
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = self.stem(x)
+        aux = self.aux(x) if self.training else None
+        out = self.fc(self.body(x))
+        return (out, aux) if self.training else out
+
+
+def test_a_head_that_only_training_runs_is_a_training_only_output(tmp_path: Path) -> None:
+    module = WithAuxiliary()
+    text = round_trip(module, (3, 8, 8), tmp_path)
+    assert text.endswith("outputs:\n  output0: fc\n  output1: {layer: aux, training_only: true}\n")
+    built = archspec.build(str(tmp_path / "imported.yaml")).train()
+    built.load_state_dict(module.state_dict(), strict=True)
+    assert built(torch.randn(2, 3, 8, 8)).output1.shape == (2, 5)
+
+
+def test_weights_that_never_run_are_refused_naming_the_submodule() -> None:
+    with pytest.raises(SpecError) as caught:
+        archspec.import_torch(WithAuxiliary(unused=True), (3, 8, 8))
+    message = caught.value.format()
+    assert "submodule 'spare' holds weights that forward never uses, at inference or in training" in message
+
+
+def test_a_block_registering_out_of_run_order_gets_register_first(tmp_path: Path) -> None:
+    class PostNorm(nn.Module):
+        """Swin v2's habit: the norm is registered first and runs after the layer."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.BatchNorm2d(3)
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.norm(self.conv(x))
+
+    module = nn.Sequential(PostNorm(), nn.ReLU(), PostNorm())
+    text = round_trip(module, (3, 4, 4), tmp_path)
+    assert "    register_first: [norm]\n" in text
+    built = archspec.build(str(tmp_path / "imported.yaml"))
+    assert list(built.state_dict()) == list(module.state_dict())

@@ -246,9 +246,23 @@ class ClassWriter:
             else:
                 grouped += items[position:end]
             position = end
+        if not member.numbered:
+            return self._named_items(list(member.item_names), items, member.sequential)
         if member.sequential:
             return Call("nn.Sequential", grouped)
         return Call("nn.ModuleList", [Call("", grouped, brackets="[]")])
+
+    @staticmethod
+    def _named_items(names: list[str], items: list[Any], sequential: bool) -> Call:
+        """A repeat whose iterations have names (``names:``): ``nn.Sequential`` of an ``OrderedDict`` when
+        they chain, else an ``nn.ModuleDict``, so the ``state_dict`` keys carry the names."""
+        if all(name.isidentifier() for name in names):
+            entries: list[Any] = [Keyword(name, value) for name, value in zip(names, items, strict=True)]
+            mapping = Call("OrderedDict", entries, explode=True) if sequential else Call("dict", entries, explode=True)
+        else:
+            pairs = [Call("", [repr(name), value], brackets="()") for name, value in zip(names, items, strict=True)]
+            mapping = Call("OrderedDict", [Call("", pairs, brackets="[]", explode=True)])
+        return Call("nn.Sequential" if sequential else "nn.ModuleDict", [mapping])
 
     def _layer(self, module_class: ModuleClass, key: SlotKey, layer: TorchLayer) -> Call:
         arguments: list[Any] = [module_class.texts[(*key, "arg", i)] for i in range(len(layer.args))]

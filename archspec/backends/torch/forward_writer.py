@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from archspec.backends.torch.classes import ModuleClass, shortcut_attribute
 from archspec.backends.torch.module_plan import (
     LayerMember,
+    Member,
+    RepeatMember,
     ShortcutMember,
     Step,
 )
@@ -171,7 +173,7 @@ class ForwardWriter:
         if isinstance(member, ShortcutMember):
             callee = member_access(shortcut_attribute(self.module_class, step.member, member))
         else:
-            callee = member_access(member.attribute) + (f"[{step.item}]" if step.item is not None else "")
+            callee = member_access(member.attribute) + _item(member, step.item)
         if isinstance(member, LayerMember):
             return member.layer.forward.format(*arguments, module=callee)
         return f"{callee}({', '.join(arguments)})"
@@ -241,3 +243,12 @@ class ForwardWriter:
             name = self.variable.pop(value, None)
             if name is not None and self.holding.get(name) == value:
                 del self.holding[name]
+
+
+def _item(member: Member, item: int | None) -> str:
+    """``[2]`` for a numbered repeat's iteration, ``['denselayer3']`` for one with ``names:``."""
+    if item is None:
+        return ""
+    if isinstance(member, RepeatMember) and not member.numbered:
+        return f"[{member.item_names[item]!r}]"
+    return f"[{item}]"

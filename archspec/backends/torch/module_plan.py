@@ -43,6 +43,15 @@ class RepeatMember:
     items: tuple[ModulePlan, ...]
     sequential: bool
 
+    @property
+    def item_names(self) -> tuple[str, ...]:
+        """Each iteration's attribute in the container: ``0, 1, ...``, or the repeat's ``names:``."""
+        return tuple(item.path.rsplit(".", 1)[-1] for item in self.items)
+
+    @property
+    def numbered(self) -> bool:
+        return self.item_names == tuple(str(i) for i in range(len(self.items)))
+
 
 @dataclass(frozen=True)
 class ShortcutMember:
