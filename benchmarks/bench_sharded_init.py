@@ -35,9 +35,9 @@ def default_spec() -> str:
     chosen = os.environ.get("ARCHSPEC_BENCH_SHARDED_SPEC")
     if chosen:
         return chosen
-    from archspec.spec.builtin import builtin_spec_names
+    from archspec.spec.builtin import builtin_spec_names, zoo_spec_names
 
-    names = set(builtin_spec_names())
+    names = set(builtin_spec_names()) | set(zoo_spec_names())
     return next(name for name in PREFERRED if name in names)
 
 
