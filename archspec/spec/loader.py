@@ -24,6 +24,7 @@ from archspec.spec.builtin import (
     exists,
     is_file,
     resolve_spec_path,
+    zoo_spec_names,
 )
 from archspec.spec.expressions import ExpressionError, contains_expression, evaluate, is_expression, substitute
 from archspec.spec.extends import check_extends_target, display_path, extends_roots
@@ -276,7 +277,7 @@ def _nearby_spec(path: Path) -> str | None:
     close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
     if close:
         return f"did you mean '{path.parent / close[0]}'?"
-    if path.stem in builtin_spec_names():
+    if path.stem in builtin_spec_names() or path.stem in zoo_spec_names():
         return f"'{path.stem}' is a built-in spec: write just '{path.stem}'"
     return None
 
