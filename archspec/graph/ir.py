@@ -192,6 +192,18 @@ class Graph:
                 readers[source].append(node.name)
         return {name: tuple(names) for name, names in readers.items()}
 
+    def feeding(self, outputs: tuple[GraphOutput, ...]) -> set[str]:
+        """The names of the nodes these outputs depend on, themselves included (layers of other outputs'
+        heads are not among them)."""
+        needed: set[str] = set()
+        pending = [output.node for output in outputs]
+        while pending:
+            name = pending.pop()
+            if name not in needed:
+                needed.add(name)
+                pending.extend(self.node(name).inputs)
+        return needed
+
     def nodes_in(self, scope_path: str) -> Iterator[Node]:
         """Nodes inside a scope, at any depth."""
         prefix = scope_path + "."

@@ -122,3 +122,14 @@ def test_diagrams_label_a_channels_last_image_height_by_width_by_channels() -> N
     dot = diagram_dot(archspec.analyse("swin_t", input_shape=(3, 64, 96)))
     assert "16×24×96" in dot  # [16, 24, 96] channels-last after the 4×4 patches, not 16×96×24
     assert "16×96×24" not in dot
+
+
+def test_feeding_names_what_an_output_depends_on() -> None:
+    import archspec
+
+    graph = archspec.analyse("inception_v3")
+    logits, aux = graph.outputs
+    main = graph.feeding((logits,))
+    both = graph.feeding(graph.outputs)
+    assert "fc" in main and "AuxLogits.fc" not in main
+    assert "AuxLogits.fc" in both and main < both

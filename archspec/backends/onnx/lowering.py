@@ -239,7 +239,7 @@ def lower_graph(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int |
     value_infos: list[onnx.ValueInfoProto] = []
     problems = DiagnosticCollector()
     outputs = _output_names(graph, builder)
-    needed = _inference_nodes(graph) if graph.several_outputs else None
+    needed = graph.feeding(graph.inference_outputs) if graph.several_outputs else None
     for node in graph.layers:
         if needed is not None and node.name not in needed:
             continue
@@ -270,17 +270,6 @@ def _output_names(graph: Graph, builder: _ModelBuilder) -> dict[str, str]:
         return {inference[0].node: OUTPUT}
     return {output.node: builder.value_names.claim(output.name) for output in inference}
 
-
-def _inference_nodes(graph: Graph) -> set[str]:
-    """The nodes the inference outputs depend on (the layers of training-only heads are not exported)."""
-    needed: set[str] = set()
-    pending = [output.node for output in graph.inference_outputs]
-    while pending:
-        name = pending.pop()
-        if name not in needed:
-            needed.add(name)
-            pending.extend(graph.node(name).inputs)
-    return needed
 
 
 def _lower_node(node: Node, context: LayerContext) -> None:

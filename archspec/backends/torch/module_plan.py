@@ -131,7 +131,7 @@ class _Context:
 def plan_modules(graph: Graph, layers: dict[str, TorchLayer]) -> ModulePlan:
     """The module tree of a graph; ``layers`` holds each layer node's TorchLayer (joins have none)."""
     index = {node.name: position for position, node in enumerate(graph.nodes)}
-    live = _live_nodes(graph)
+    live = graph.feeding(graph.outputs)
     readers: dict[str, list[str]] = {name: [] for name in index}
     for node in graph.nodes:
         if node.name in live:
@@ -150,17 +150,6 @@ def plan_modules(graph: Graph, layers: dict[str, TorchLayer]) -> ModulePlan:
                       for name, layer in context.layers.items()}
     return _plan(context, "", None, (INPUT,), tuple(output.node for output in graph.outputs))
 
-
-def _live_nodes(graph: Graph) -> set[str]:
-    """Nodes the outputs depend on; others are registered (they hold parameters) but never run."""
-    live: set[str] = set()
-    pending = [output.node for output in graph.outputs]
-    while pending:
-        name = pending.pop()
-        if name not in live:
-            live.add(name)
-            pending.extend(graph.node(name).inputs)
-    return live
 
 
 def _scope_spans(graph: Graph, index: dict[str, int]) -> dict[str, tuple[int, int]]:
