@@ -128,7 +128,7 @@ def test_feeding_names_what_an_output_depends_on() -> None:
     import archspec
 
     graph = archspec.analyse("inception_v3")
-    logits, aux = graph.outputs
+    logits, _aux = graph.outputs
     main = graph.feeding((logits,))
     both = graph.feeding(graph.outputs)
     assert "fc" in main and "AuxLogits.fc" not in main
