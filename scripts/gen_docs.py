@@ -160,7 +160,10 @@ def spec_reference() -> str:
             "| a residual | `- {residual: auto, body: [...]}` |", "",
             "Every entry may have `name` (unique in its scope; otherwise an automatic name such as `conv1`) "
             "and `inputs` (a name or a list of names of earlier layers in the same scope, `input` for the "
-            "scope's input, or a dotted path such as `stage1.conv2` into a named block).", "",
+            "scope's input, or a dotted path such as `stage1.conv2` into a named block). A layer or block call "
+            "named `container.name` (`up.0`) is registered in a container of the enclosing module (an "
+            "`nn.ModuleList` when the names are 0, 1, ...) and runs where it is written (see *Containers* in "
+            "the language guide).", "",
             "### repeat", "", "| key | type | default | meaning |", "|---|---|---|---|"]
     for name, meaning in (("repeat", "how many times (≥ 1)"), ("body", "a layer entry or a list of them"),
                           ("name", "a named repeat makes a scope with one child per iteration: "

@@ -29,6 +29,8 @@ class SummaryRow:
     """0 for top-level rows, 1 inside one scope, and so on."""
     group: bool = False
     """A scope (block call, repeat, iteration) rather than a single layer."""
+    local: str = ""
+    """The name under the row above it in the tree: ``conv1``, or ``up.0`` for a container's layer."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +78,17 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
     emitted: set[str] = set()
     scopes = graph.scopes_by_path
     for node in graph.layers:
-        chain = _scope_chain(node.scope)
+        chain = [path for path in _scope_chain(node.scope) if scopes[path].kind != "container"]
         for level, path in enumerate(chain):
             if depth is not None and level >= depth:
                 break
             if path not in emitted:
                 emitted.add(path)
-                rows.append(_group_row(graph, scopes[path], level))
+                rows.append(_group_row(graph, scopes[path], level, _under(path, chain[level - 1] if level else "")))
         if depth is not None and len(chain) > depth:
             continue
-        rows.append(SummaryRow(node.name, node.op, node.output_shape, node.parameters, node.macs, len(chain)))
+        rows.append(SummaryRow(node.name, node.op, node.output_shape, node.parameters, node.macs, len(chain),
+                               local=_under(node.name, chain[-1] if chain else "")))
     params = graph.parameters
     return Summary(
         name=graph.name,
@@ -102,14 +105,20 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
     )
 
 
+def _under(name: str, parent: str) -> str:
+    return name[len(parent) + 1:] if parent else name
+
+
 def _scope_chain(scope: str) -> list[str]:
+    """The scopes around a node, outermost first (containers are not rows: a container's layer, ``up.0``,
+    is a row of the scope around the container, where it runs)."""
     if not scope:
         return []
     parts = scope.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _group_row(graph: Graph, scope: Scope, level: int) -> SummaryRow:
+def _group_row(graph: Graph, scope: Scope, level: int, local: str) -> SummaryRow:
     inside = list(graph.nodes_in(scope.path))
     params = sum(node.parameters for node in inside)
     macs = sum(node.macs for node in inside)
@@ -120,7 +129,7 @@ def _group_row(graph: Graph, scope: Scope, level: int) -> SummaryRow:
         label = scope.block
     else:
         label = scope.kind
-    return SummaryRow(scope.path, label, shape, params, macs, level, group=True)
+    return SummaryRow(scope.path, label, shape, params, macs, level, group=True, local=local)
 
 
 def summary_json(graph: Graph) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def summary_rows(summary: Summary) -> list[tuple[tuple[str, ...], bool]]:
     """Each row's five cells, and whether it is a group (a block or repeat) row."""
     rows: list[tuple[tuple[str, ...], bool]] = [(("input", "input", str(list(summary.input_shape)), "", ""), False)]
     for row in summary.rows:
-        local = row.name.rsplit(".", 1)[-1] if row.depth else row.name
+        local = row.local or row.name
         params = format_count(row.params) if row.params else ("" if row.group else "0")
         cells = ("  " * row.depth + local, row.op, str(list(row.output_shape)), params,
                  format_macs(row.macs) if row.macs else "")

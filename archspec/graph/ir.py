@@ -22,7 +22,7 @@ from archspec.spec.model import InitScheme
 INPUT = "input"
 """The name of the graph's input node, and of a scope's input in ``inputs:`` references."""
 
-ScopeKind = Literal["block", "repeat", "iteration", "shortcut"]
+ScopeKind = Literal["block", "repeat", "iteration", "shortcut", "container"]
 NodeRole = Literal["", "residual", "shortcut"]
 
 
@@ -72,7 +72,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Scope:
-    """A named group of nodes: a block call, a named repeat, one iteration, a shortcut."""
+    """A named group of nodes: a block call, a named repeat, one iteration, a shortcut, or a container.
+
+    A container (``up`` for layers named ``up.0``, ``up.1``) groups layers the module registers together
+    while they run where each is written, between the enclosing scope's other layers: its members need
+    not be contiguous, and it has no output of its own."""
 
     path: str
     kind: ScopeKind

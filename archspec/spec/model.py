@@ -46,6 +46,11 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_lengt
 LayerName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length=100)]
 """A layer name: letters, digits, underscores and inner hyphens; all digits (``'0'``) names a child as
 ``nn.Sequential`` does, and a hyphen as RegNet does (``block1-0``)."""
+MemberName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)?$",
+                                  max_length=201)]
+"""A layer's or block call's name: a layer name, or ``container.name`` (``up.0``), which registers the layer
+in a container of the enclosing module (an ``nn.ModuleList`` when its names are 0, 1, ...) while it runs
+where it is written."""
 InputRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=400)]
 """A layer name in the current scope, ``input`` for the scope's input, or a dotted path into a block."""
 
@@ -129,7 +134,7 @@ class _BlockCallBase(BaseModel):
     """A call of a block declared under ``blocks:``; the single key other than name/inputs is the block."""
 
     model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
-    name: LayerName | None = None
+    name: MemberName | None = None
     inputs: InputRef | list[InputRef] | None = None
 
 
@@ -199,7 +204,7 @@ def _op_entry_model(op: Op, template: type[BaseModel]) -> type[BaseModel]:
     value_type = Union[tuple(members)]  # noqa: UP007
     fields: dict[str, Any] = {
         op.kind: (value_type, Field(None, description=op.description)),
-        "name": (LayerName | None, None),
+        "name": (MemberName | None, None),
         "inputs": (InputRef | list[InputRef] | None, None),
     }
     return create_model(  # type: ignore[call-overload, no-any-return]

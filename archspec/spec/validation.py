@@ -194,6 +194,9 @@ def _pattern_meaning(pattern: str) -> str:
         return "a name (letters, digits and _, not starting with a digit)"
     if pattern == r"^\$":
         return "an expression starting with $"
+    if pattern.startswith("^[A-Za-z0-9_][A-Za-z0-9_-]*"):
+        what = "a layer name (letters, digits, _ and inner -)"
+        return what + (", or container.name with one dot" if "\\." in pattern else "")
     return f"text matching {pattern}"
 
 

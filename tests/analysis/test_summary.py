@@ -79,3 +79,15 @@ def test_number_formats() -> None:
     assert [format_macs(v) for v in (15_470_264_320, 4_089_184_256, 416_520, 999, 0)] == [
         "15.47G", "4.09G", "416.52K", "999", "0"]
     assert format_bytes(553_430_176) == "553.43 MB"
+
+
+def test_a_containers_layers_are_rows_where_they_run(tmp_path) -> None:
+    from tests.backends.torch.test_containers import UNET
+
+    path = tmp_path / "unet.yaml"
+    path.write_text(UNET)
+    rows = summarize(analyse(str(path)), depth=1).rows
+    assert [(row.name, row.local, row.depth) for row in rows if row.depth == 0] == [
+        ("down.0", "down.0", 0), ("down.1", "down.1", 0), ("concat1", "concat1", 0), ("up.0", "up.0", 0),
+        ("concat2", "concat2", 0), ("up.1", "up.1", 0), ("head", "head", 0)]
+    assert [row.local for row in rows if row.name.startswith("up.1.")] == ["conv", "norm", "relu1"]

@@ -385,3 +385,71 @@ def test_register_first_names_layers_of_the_body_once_each(write_spec):
         "8:34: block 'post_norm': register_first names 'conv' twice",
         "8:40: block 'post_norm': register_first names 'add1', which is not a named layer of its body",
     ]
+
+
+UNET = """
+    blocks:
+      stage:
+        params: {out: int}
+        body:
+          - {conv2d: {channels: $out, kernel: 3, padding: 1}, name: conv}
+          - relu
+    layers:
+      - {stage: 4, name: down.0}
+      - {stage: 8, name: down.1}
+      - {concat: [down.1, down.1]}
+      - {stage: 8, name: up.0}
+      - {concat: [up.0, down.0]}
+      - {stage: 4, name: up.1}
+      - {conv2d: {channels: 2, kernel: 1}, name: head}
+"""
+
+
+def test_dotted_names_put_layers_in_a_container_where_they_run(write_spec):
+    graph = lower(write_spec, UNET)
+    assert names(graph) == ["down.0.conv", "down.0.relu1", "down.1.conv", "down.1.relu1", "concat1",
+                            "up.0.conv", "up.0.relu1", "concat2", "up.1.conv", "up.1.relu1", "head"]
+    assert graph.node("concat2").inputs == ("up.0.relu1", "down.0.relu1")
+    assert graph.scope("up").kind == "container" and graph.scope("up.1").parent == "up"
+    assert graph.scope("up.1").kind == "block" and graph.scope("up.1").block == "stage"
+
+
+def test_a_container_may_hold_plain_layers(write_spec):
+    graph = lower(write_spec, """
+        layers:
+          - {conv2d: {channels: 8, kernel: 3, padding: 1}, name: convs.1}
+          - {conv2d: {channels: 8, kernel: 3, padding: 1}, name: convs.0}
+          - {add: [convs.1, convs.0]}
+    """)
+    assert graph.node("convs.0").scope == "convs" and graph.node("convs.0").inputs == ("convs.1",)
+    assert graph.node("add1").inputs == ("convs.1", "convs.0")
+
+
+def test_container_names_are_checked(write_spec):
+    assert errors_of(write_spec, """
+        layers:
+          - {conv2d: {channels: 8, kernel: 1}, name: up.0}
+          - {conv2d: {channels: 8, kernel: 1}, inputs: up.1}
+          - {conv2d: {channels: 8, kernel: 1}, name: up.1}
+          - {conv2d: {channels: 8, kernel: 1}, name: up.1}
+          - {conv2d: {channels: 8, kernel: 1}, inputs: up}
+          - {conv2d: {channels: 8, kernel: 1}, name: up}
+          - {conv2d: {channels: 8, kernel: 1}, name: head}
+          - {conv2d: {channels: 8, kernel: 1}, name: head.x}
+          - {conv2d: {channels: 8, kernel: 1}, inputs: up.7}
+    """) == [
+        "7:48: 'up.1' is used before it is defined (line 8)",
+        "9:46: duplicate layer name 'up.1' in this scope (first used on line 8)",
+        "10:48: 'up' is a container of layers, not a layer",
+        "11:46: 'up' is already a container of layers (up.*), so it cannot name a layer",
+        "13:46: 'head' already names a layer (line 12), so it cannot hold layers named 'head.*'",
+        "14:48: 'up' has no layer named '7'",
+    ]
+
+
+def test_a_name_has_at_most_one_dot(write_spec):
+    (message,) = errors_of(write_spec, """
+        layers:
+          - {conv2d: {channels: 8, kernel: 1}, name: a.b.c}
+    """)
+    assert "container.name with one dot" in message

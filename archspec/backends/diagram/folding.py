@@ -194,7 +194,8 @@ def fold(graph: Graph, *, expand: bool = False, depth: int | None = None, resize
         if scope.index is not None and scope.parent in iterations:
             iterations[scope.parent].append(scope)
     collapsed = frozenset() if depth is None else frozenset(
-        scope.path for scope in graph.scopes if scope.depth == depth + 1 and scope.kind != "shortcut")
+        scope.path for scope in graph.scopes
+        if _drawn_depth(graph, scope) == depth + 1 and scope.kind not in ("shortcut", "container"))
     if expand:
         runs = {repeat: tuple(_run(graph, repeat, [iteration], {}) for iteration in members)
                 for repeat, members in iterations.items()}
@@ -204,6 +205,13 @@ def fold(graph: Graph, *, expand: bool = False, depth: int | None = None, resize
     runs = {scope.path: found[scope.path, 0] for scope in repeats}
     sequences = tuple(run for key, group_runs in found.items() if key[1] > 0 for run in group_runs)
     return Folding(graph, runs, collapsed, sequences)
+
+
+def _drawn_depth(graph: Graph, scope: Scope) -> int:
+    """A scope's depth as drawn: containers (``up`` of ``up.0``) are no level of their own."""
+    scopes = graph.scopes_by_path
+    parts = scope.path.split(".")
+    return sum(1 for i in range(1, len(parts) + 1) if scopes[".".join(parts[:i])].kind != "container")
 
 
 GroupKey = tuple[str, int]

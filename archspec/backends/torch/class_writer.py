@@ -234,7 +234,8 @@ class ClassWriter:
         if isinstance(member, ScopeMember):
             return self._child(module_class, key, member.module)
         assert isinstance(member, RepeatMember)
-        items = [self._child(module_class, (*key, "item", i), item) for i, item in enumerate(member.items)]
+        items = [self._layer(module_class, (*key, "item", i), item.layer) if isinstance(item, LayerMember)
+                 else self._child(module_class, (*key, "item", i), item) for i, item in enumerate(member.items)]
         grouped: list[Any] = []
         position = 0
         while position < len(items):

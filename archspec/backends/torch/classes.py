@@ -107,7 +107,7 @@ def child_modules(plan: ModulePlan) -> Iterator[ModulePlan]:
         if isinstance(member, ScopeMember):
             yield member.module
         elif isinstance(member, RepeatMember):
-            yield from member.items
+            yield from (item for item in member.items if isinstance(item, ModulePlan))
         elif isinstance(member, ShortcutMember) and member.module is not None:
             yield member.module
 
@@ -202,8 +202,9 @@ def _member_signature(member: Member, by_path: dict[str, ModuleClass]) -> tuple[
     if isinstance(member, ScopeMember):
         return ("module", member.attribute, _child_signature(member.module, by_path))
     if isinstance(member, RepeatMember):
-        return ("repeat", member.attribute, member.sequential,
-                tuple(_child_signature(item, by_path) for item in member.items))
+        return ("repeat", member.attribute, member.sequential, member.item_names,
+                tuple(_member_signature(item, by_path) if isinstance(item, LayerMember)
+                      else _child_signature(item, by_path) for item in member.items))
     return ("shortcut",)
 
 
@@ -245,7 +246,12 @@ def _member_slots(prefix: SlotKey, member: Member, classes: Classes, parameter_n
         yield from _child_slots(prefix, member.module, classes, parameter_names, hint)
     elif isinstance(member, RepeatMember):
         for position, item in enumerate(member.items):
-            yield from _child_slots((*prefix, "item", position), item, classes, parameter_names, f"{hint}{position}_")
+            if isinstance(item, LayerMember):
+                yield from _member_slots((*prefix, "item", position), item, classes, parameter_names,
+                                         shortcut_modules, f"{hint}")
+            else:
+                yield from _child_slots((*prefix, "item", position), item, classes, parameter_names,
+                                        f"{hint}{position}_")
     else:
         yield Slot((*prefix, "present"), member.module is not None, member.attribute)
         module = member.module

@@ -174,6 +174,10 @@ class ForwardWriter:
             callee = member_access(shortcut_attribute(self.module_class, step.member, member))
         else:
             callee = member_access(member.attribute) + _item(member, step.item)
+        if isinstance(member, RepeatMember) and step.item is not None:
+            item = member.items[step.item]
+            if isinstance(item, LayerMember):
+                return item.layer.forward.format(*arguments, module=callee)
         if isinstance(member, LayerMember):
             return member.layer.forward.format(*arguments, module=callee)
         return f"{callee}({', '.join(arguments)})"

@@ -36,17 +36,20 @@ class ScopeMember:
 
 @dataclass(frozen=True)
 class RepeatMember:
-    """A named repeat: a container of its iterations, ``nn.Sequential`` when they chain."""
+    """A named repeat: a container of its iterations, ``nn.Sequential`` when they chain.  Also a container
+    scope (layers named ``up.0``, ``up.1``): its items, block calls or layers, each called where it is
+    written."""
 
     attribute: str
     scope: Scope
-    items: tuple[ModulePlan, ...]
+    items: tuple[ModulePlan | LayerMember, ...]
     sequential: bool
 
     @property
     def item_names(self) -> tuple[str, ...]:
         """Each iteration's attribute in the container: ``0, 1, ...``, or the repeat's ``names:``."""
-        return tuple(item.path.rsplit(".", 1)[-1] for item in self.items)
+        return tuple(item.attribute if isinstance(item, LayerMember) else item.path.rsplit(".", 1)[-1]
+                     for item in self.items)
 
     @property
     def numbered(self) -> bool:
@@ -194,21 +197,77 @@ def _plan(context: _Context, path: str, scope: Scope | None, imports: tuple[str,
           exports: tuple[str, ...]) -> ModulePlan:
     entries: list[tuple[int, Node | Scope]] = [(context.index[node.name], node)
                                                for node in context.direct.get(path, [])]
-    entries += [(context.spans[child.path][0], child) for child in context.children.get(path, [])
-                if child.path in context.spans]
+    containers: dict[str, list[Node | Scope]] = {}
+    for child in context.children.get(path, []):
+        if child.path not in context.spans:
+            continue
+        if child.kind == "container":
+            nodes = context.direct.get(child.path, [])
+            inside: list[Node | Scope] = [node for node in nodes if node.name in context.layers]
+            inside += [item for item in context.children.get(child.path, []) if item.path in context.spans]
+            containers[child.path] = sorted(inside, key=lambda item: _item_order(context, item))
+            modeless: list[Node | Scope] = [node for node in nodes if node.name not in context.layers]  # a join
+            entries += [(_first_index(context, item), item) for item in [*inside, *modeless]]
+        else:
+            entries.append((context.spans[child.path][0], child))
     entries.sort(key=lambda entry: entry[0])
     _check_contiguous(context, entries, path)
     members: list[Member] = []
     steps: list[Step] = []
+    held: dict[str, tuple[int, list[ModulePlan | LayerMember | None]]] = {}
+    """Each container's member position and its items, filled as they come (sorted by name)."""
     for _, entry in entries:
-        if isinstance(entry, Node):
+        container = _container_of(context, entry)
+        if container is not None and entry in containers[container.path]:
+            _plan_container_item(context, container, containers[container.path], entry, held, members, steps)
+        elif isinstance(entry, Node):
             _plan_node(context, entry, members, steps)
         elif entry.kind == "repeat":
             _plan_repeat(context, entry, members, steps)
         else:
             _plan_scope(context, entry, members, steps)
+    for container_path, (position, items) in held.items():
+        members[position] = RepeatMember(container_path.rsplit(".", 1)[-1], context.graph.scope(container_path),
+                                         tuple(item for item in items if item is not None), False)
     members, steps = _register_first(scope, members, steps)
     return ModulePlan(path, scope, tuple(members), tuple(steps), imports, exports)
+
+
+def _first_index(context: _Context, item: Node | Scope) -> int:
+    return context.index[item.name] if isinstance(item, Node) else context.spans[item.path][0]
+
+
+def _item_order(context: _Context, item: Node | Scope) -> tuple[int, int]:
+    """A container's items by number when named by numbers (an ``nn.ModuleList``), else as declared."""
+    name = item.local_name
+    return (int(name), 0) if name.isdigit() else (1 << 30, _first_index(context, item))
+
+
+def _container_of(context: _Context, entry: Node | Scope) -> Scope | None:
+    parent = entry.scope if isinstance(entry, Node) else entry.parent
+    found = context.graph.scopes_by_path.get(parent) if parent else None
+    return found if found is not None and found.kind == "container" else None
+
+
+def _plan_container_item(context: _Context, container: Scope, items: list[Node | Scope], entry: Node | Scope,
+                         held: dict[str, tuple[int, list[ModulePlan | LayerMember | None]]], members: list[Member],
+                         steps: list[Step]) -> None:
+    """One layer or block call of a container: registered in the container (made where its first item is
+    declared), called where it is written."""
+    if container.path not in held:
+        members.append(ShortcutMember(container.local_name, None))  # a placeholder, replaced by the container
+        held[container.path] = (len(members) - 1, [None] * len(items))
+    position, planned = held[container.path]
+    item = items.index(entry)
+    if isinstance(entry, Node):
+        planned[item] = LayerMember(entry.local_name, entry, context.layers[entry.name])
+        if entry.name in context.live:
+            steps.append(Step(entry.inputs, (entry.name,), position, item=item, node=entry))
+        return
+    item_imports, item_exports = _boundary(context, entry.path)
+    planned[item] = _plan(context, entry.path, entry, item_imports, item_exports)
+    if item_exports:
+        steps.append(Step(item_imports, item_exports, position, item=item))
 
 
 def _register_first(scope: Scope | None, members: list[Member], steps: list[Step]) -> tuple[list[Member], list[Step]]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from archspec.errors import SourceLocation, did_you_mean
 from archspec.graph.ir import Scope, ScopeKind
-from archspec.graph.lower.names import declared_names, register_name
+from archspec.graph.lower.names import declared_names, define, register_name
 from archspec.graph.lower.state import MAX_BLOCK_DEPTH, Context, Ref, ScopeState
 from archspec.spec.expressions import ExpressionError, substitute
 from archspec.spec.located_yaml import LocatedMapping, describe
@@ -52,7 +52,7 @@ def lower_block_call(lowering: Lowering, entry: CallEntry, block_name: str, scop
                                  tuple(name for name, _ in block.register_first)))
     if arguments is None or inputs[0] is None:
         if local is not None:
-            scope.names[local] = Ref(None, path, location)
+            define(lowering, scope, local, Ref(None, path, location))
         return None
     inner = ScopeState(path, inputs[0], declared_names(block.body))
     lowering.scope_names[path] = inner.names
@@ -63,7 +63,7 @@ def lower_block_call(lowering: Lowering, entry: CallEntry, block_name: str, scop
     )
     output = lowering.lower_body(block.body, inner, inputs[0], inner_context)
     if local is not None:
-        scope.names[local] = Ref(output, path, location)
+        define(lowering, scope, local, Ref(output, path, location))
     return output
 
 

@@ -12,7 +12,7 @@ import keyword
 from archspec.errors import DiagnosticCollector, SourceLocation, SpecError, did_you_mean
 from archspec.graph.ir import INPUT, Graph, GraphOutput, Node, Scope
 from archspec.graph.lower.blocks import check_register_first, lower_block_call
-from archspec.graph.lower.names import declared_names, resolve
+from archspec.graph.lower.names import declared_names, define, resolve
 from archspec.graph.lower.nodes import lower_op
 from archspec.graph.lower.repeats import lower_repeat
 from archspec.graph.lower.residuals import lower_residual
@@ -180,7 +180,10 @@ class Lowering:
         """Nothing, for an entry that could not be lowered (and was reported); its name is defined all the same,
         so that uses of it raise no second error."""
         if entry.name is not None and entry.name not in scope.names:
-            scope.names[entry.name] = Ref(None, scope.qualify(entry.name), entry.location)
+            container, dot, _ = entry.name.partition(".")
+            if dot and container not in scope.names:
+                scope.names[container] = Ref(None, scope.qualify(container), entry.location, container=True)
+            define(self, scope, entry.name, Ref(None, scope.qualify(entry.name), entry.location))
         return None
 
     def block_reference(self, key: str, context: Context, location: SourceLocation | None,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from archspec.errors import Diagnostic, DiagnosticCollector, SourceLocation
 from archspec.graph.ir import Node, NodeRole
-from archspec.graph.lower.names import register_name
+from archspec.graph.lower.names import define, register_name
 from archspec.graph.lower.state import Context, Ref, ScopeState
 from archspec.ops.base import Op, Shape, ShapeError, ShapeErrorReason, format_shape
 from archspec.spec.expressions import ExpressionError, contains_expression, substitute
@@ -39,13 +39,14 @@ def lower_op(lowering: Lowering, entry: OpEntry, scope: ScopeState, inputs: list
     local = register_name(lowering, scope, entry.name, op.prefix, entry.location, entry.name_location)
     name = scope.qualify(local)
     params = None if entry.faulty else _op_params(lowering, op, entry, context)
-    scope.names[local] = Ref(None, None, entry.location)
+    define(lowering, scope, local, Ref(None, None, entry.location))
     if params is None or any(i is None for i in inputs):
         return None
-    node = make_node(lowering, op, name, params, [i for i in inputs if i is not None], entry.location, scope.path)
+    node_scope = name.rpartition(".")[0] if "." in local else scope.path  # a container's layer is in the container
+    node = make_node(lowering, op, name, params, [i for i in inputs if i is not None], entry.location, node_scope)
     if node is None:
         return None
-    scope.names[local] = Ref(node.name, None, entry.location)
+    define(lowering, scope, local, Ref(node.name, None, entry.location))
     return lowering.add_node(node)
 
 

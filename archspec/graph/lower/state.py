@@ -23,6 +23,8 @@ class Ref:
     scope: str | None = None
     """For blocks and named repeats: the scope path, so dotted references can reach inside."""
     location: SourceLocation | None = None
+    container: bool = False
+    """A container of layers named ``container.member``: a name to reach into, with no output of its own."""
 
 
 @dataclass

@@ -171,3 +171,15 @@ def test_a_module_missing_a_weight_is_a_usage_error(tmp_path: Path) -> None:
     del weights["fc1.bias"]
     with pytest.raises(UsageError, match=r"the module has no tensor 'fc1\.bias'"):
         lower_graph(graph, weights)
+
+
+def test_a_containers_layers_run_where_they_are_written(tmp_path: Path) -> None:
+    graph = spec_graph(tmp_path, [
+        {"conv2d": {"channels": 4, "kernel": 3, "padding": 1}, "name": "down.0"},
+        {"conv2d": {"channels": 4, "kernel": 3, "padding": 1}, "name": "down.1"},
+        {"concat": ["down.1", "down.0"]},
+        {"conv2d": {"channels": 4, "kernel": 1}, "name": "up.0"},
+    ], (3, 8, 8))
+    model = export_and_compare(graph, tmp_path)
+    assert list(nodes_by_name(model)) == ["down.0", "down.1", "concat1", "up.0"]
+    assert {tensor.name for tensor in model.graph.initializer} == set(module_weights(build(graph)))
