@@ -60,6 +60,9 @@ class Entry:
     """In a block body: a submodule that some instances lack (ResNet's ``downsample``); see :data:`PRESENT`."""
     absent: bool = False
     """In an instance: the stand-in for an optional submodule this instance lacks."""
+    container: str = ""
+    """For a child of a ``ModuleList`` or ``ModuleDict`` that its parent calls one at a time, with other layers
+    between (a U-Net's decoder): the container's name, so that the entry is named ``up.0`` in the parent."""
 
 
 @dataclass
@@ -103,6 +106,8 @@ class Recovered:
 def recover(model: FlatModel) -> Recovered:
     """The model's calls, grouped into blocks and repeats."""
     top = _calls(_growing_concats(model))
+    for call in _walk(top):
+        _open_containers(call)
     for call in _walk(top):
         _local_references(call)
     paths = dict(_paths(top, ()))
@@ -204,6 +209,48 @@ def _calls(model: FlatModel) -> Call:
     return top
 
 
+_LISTS = ("ModuleList", "ModuleDict")
+
+
+def _open_containers(call: Call) -> None:
+    """A ``ModuleList`` (or ``ModuleDict``) entered more than once, other layers of ``call`` running between
+    its children: each child becomes an entry of ``call`` itself, named ``list.child`` (``up.0``), which the
+    spec registers in a container while running it where it ran."""
+    seen: dict[str, list[Call]] = {}
+    for entry in call.entries:
+        if entry.child is not None and entry.child.type in (*_LISTS, "") and entry.name:
+            seen.setdefault(entry.name, []).append(entry.child)
+    reopened = {name for name, calls in seen.items() if len(calls) > 1 and _a_list(calls)}
+    if not reopened:
+        return
+    entries: list[Entry] = []
+    for entry in call.entries:
+        if entry.child is None or entry.name not in reopened:
+            entries.append(entry)
+            continue
+        for inner in entry.child.entries:
+            inner.container = _layer_name(entry.name or "")
+            entries.append(inner)
+    spliced = [(entry.container, entry.name) for entry in entries
+               if entry.container and entry.child is not None and entry.child.type in _LISTS]
+    if len(spliced) != len(set(spliced)):
+        container, name = next(key for key in spliced if spliced.count(key) > 1)
+        raise RecoveryFailure(f"the lists inside '{'.'.join((*call.path, container))}' are called one item at a "
+                              f"time between other layers, two levels deep ('{container}.{name}' is entered again); "
+                              "a spec's containers are one level deep",
+                              hint="hold the inner lists as separate attributes, or call each inner list in one run")
+    call.entries = entries
+
+
+def _a_list(calls: list[Call]) -> bool:
+    """The calls are entries of one list: a ``ModuleList`` or ``ModuleDict``, or (from a source without
+    classes: an ONNX file) a scope entered again for other children each time (``up.0``, then ``up.1``)."""
+    if calls[0].type:
+        return True
+    names = [entry.name for call in calls for entry in call.entries]
+    return all(names) and len(names) == len(set(names))
+
+
 def _output_of(call: Call) -> str:
     last = call.entries[-1]
     return _output_of(last.child) if last.child is not None else last.layer_id
@@ -277,14 +324,9 @@ def _names(call: Call) -> dict[int, str]:
     names: dict[int, str] = {}
     for position, entry in enumerate(call.entries):
         wanted = _layer_name(entry.name) if entry.name else ""
+        if wanted and entry.container:
+            wanted = f"{entry.container}.{wanted}"
         if wanted and (entry.stateful or entry.child is not None):
-            if wanted in taken and entry.child is not None and entry.child.type in ("ModuleList", "ModuleDict"):
-                raise RecoveryFailure(f"the children of {entry.child.type} '{'.'.join((*call.path, wanted))}' are "
-                                      "called one at a time with other layers between them (as a U-Net's decoder "
-                                      "concatenates a skip before each stage); a spec cannot interleave a "
-                                      "repeat's iterations with its parent's layers",
-                                      hint="do the concatenation inside each stage's module, or hold the stages "
-                                           "as separate attributes (self.up1, self.up2)")
             if wanted in taken:
                 what = "module" if entry.child is None else "submodule"
                 raise RecoveryFailure(f"{what} '{'.'.join((*call.path, wanted))}' is called more than once and "

@@ -114,6 +114,31 @@ def test_torchscript_node_names_give_module_paths(small_net: torch.nn.Module, tm
     assert joins and joins[0].scope == () and joins[0].name == ""  # a function call in the root module
 
 
+def test_a_unet_whose_decoder_list_runs_between_concatenations_reads_back(tmp_path: Path) -> None:
+    from tests.importers.test_torch import TinyUNet
+
+    torch.manual_seed(0)
+    net = TinyUNet().eval()
+    randomize_batch_norms(net)
+    source = export_torch(net, (3, 16, 16), tmp_path / "unet.onnx")
+    text = import_onnx_file(source)
+    assert "name: up.0}" in text and "name: up.1}" in text
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 16, 16))
+
+
+def test_a_spec_with_containers_reads_back_with_the_same_analysis(tmp_path: Path) -> None:
+    from tests.backends.torch.test_containers import UNET
+
+    (tmp_path / "unet.yaml").write_text(UNET)
+    original = archspec.analyse(str(tmp_path / "unet.yaml"))
+    archspec.compile(original, outputs=["onnx"], out_dir=str(tmp_path))
+    imported = tmp_path / "imported.yaml"
+    imported.write_text(import_onnx_file(tmp_path / "tiny_unet.onnx"))
+    again = archspec.analyse(str(imported))
+    assert [node.name for node in again.layers] == [node.name for node in original.layers]
+    assert (again.parameters, again.macs) == (original.parameters, original.macs)
+
+
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", pytest.param("resnet50", marks=pytest.mark.slow)])
 def test_torchvision_models_through_torchscript(name: str, tmp_path: Path) -> None:
     net = torchvision_model(name)
