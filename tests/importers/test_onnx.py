@@ -194,6 +194,18 @@ def test_archspec_export_of_a_small_transformer_reads_back_with_the_same_analysi
                                                                    original.output_shape)
 
 
+@pytest.mark.parametrize("spec", ["convnext_tiny", "vit_b_32", "swin_t", "swin_v2_t", "maxvit_t"])
+def test_a_small_transformer_reads_back_with_its_weights(spec: str, tmp_path: Path) -> None:
+    """Built from the imported spec and weights, it computes what onnxruntime computes on archspec's file."""
+    from tests.zoo.test_transformers import SMALL
+
+    variables, shape = SMALL[spec]
+    original = archspec.analyse(spec, variables=variables, input_shape=shape)
+    archspec.compile(original, outputs=["onnx"], out_dir=str(tmp_path))
+    source = next(tmp_path.glob("*.onnx"))
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), tuple(shape))
+
+
 def test_archspec_export_reads_back_with_its_names_and_weights(tmp_path: Path) -> None:
     module = archspec.build("resnet18", seed=0).eval()
     randomize_batch_norms(module)

@@ -365,7 +365,9 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
 
     def safe(name: str) -> str:
         name = re.sub(r"\W", "_", name)
-        while keyword.iskeyword(name) or name in RESERVED_NAMES or name[:1].isdigit():
+        if name[:1].isdigit():
+            name = f"_{name}"  # a hint from a layer named by digits ("0_channels")
+        while keyword.iskeyword(name) or name in RESERVED_NAMES:
             name = f"{name}_"
         return name
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,30 @@ def test_control_characters_in_a_long_description_survive_wrapping(write_spec):
     source = python_source(archspec.analyse(str(path)))
     compile(source, "generated", "exec")
     assert "\\x1f" in source and "'''" in source
+
+
+def test_a_class_parameter_named_after_a_layer_named_by_digits(write_spec):
+    """A value of a child named '0' that differs between instances becomes a parameter ``_0_...``
+    (the parameter's name once looped forever, appending '_' to a name that starts with a digit)."""
+    graph = archspec.analyse(str(write_spec(textwrap.dedent("""
+        archspec: 1
+        name: net
+        input: [4, 8, 8]
+        blocks:
+          inner:
+            params: {shape: list}
+            body:
+              - {learned: {shape: $shape}, name: scale}
+          outer:
+            params: {channels: int}
+            body:
+              - {inner: {shape: ["$channels", 1, 1]}, name: "0"}
+        layers:
+          - {outer: {channels: 4}, name: a}
+          - {conv2d: {channels: 6, kernel: 1}}
+          - {outer: {channels: 6}, name: b}
+    """))))
+    source = python_source(graph)
+    assert "def __init__(self, _0_scale_shape: tuple[int, int, int])" in source
+    built = build_module(graph, seed=0)
+    assert built(torch.randn(1, 4, 8, 8)).shape == (1, *graph.output_shape)
