@@ -29,7 +29,7 @@ from archspec.errors import Diagnostic, SpecError
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
 from archspec.importers.flat_writer import identifier
 from archspec.importers.onnx_graph import GraphReader, NodeError, place_by_consumers
-from archspec.importers.onnx_match import offer_to_ops
+from archspec.importers.onnx_match import read_node
 from archspec.importers.onnx_ops import HANDLERS
 
 __all__ = ["import_onnx", "import_onnx_file", "read_onnx"]
@@ -77,7 +77,7 @@ def read_onnx(path: str | Path, name: str | None = None) -> FlatModel:
     from_archspec = model.producer_name == "archspec"
     reader = GraphReader(graph, input_name, input_shape, constants, _archspec_scope if from_archspec else _torch_scope,
                          int(opset))
-    reader.read(HANDLERS, offer_to_ops)
+    reader.read(lambda reader, node: read_node(reader, node, HANDLERS))
     output = graph.output[0].name
     if not reader.errors and (output not in reader.values or reader.values[output].layer == NETWORK_INPUT):
         raise SpecError.at(f"{path}: the model's output '{printable(output)}' is not computed from its input "

@@ -21,10 +21,8 @@ from pydantic import ValidationError
 
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer
 from archspec.ops.base import Shape, ShapeError
+from archspec.ops.context import BATCH
 from archspec.ops.registry import get_op
-
-BATCH = 1_000_003
-"""The batch size that shape computations are folded with: a prime no static size is likely to equal."""
 
 CUSTOM_OP_HINT = ("archspec has no op for it: write your own op (docs/custom-ops.md, 'Writing your own op'), "
                   "then add its layer to the imported spec by hand")
@@ -164,9 +162,9 @@ class GraphReader:
         return tensor
 
     # -- the walk -------------------------------------------------------------------------------
-    def read(self, handlers: Mapping[str, Handler], offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
-        """Visit every node once: fold it, offer it to the ops (``offer``), else hand it to its handler,
-        or record why it cannot be read."""
+    def read(self, read_node: Callable[[GraphReader, onnx.NodeProto], None]) -> None:
+        """Visit every node once: fold it, or make it layers (``read_node``, which raises Unsupported to say why
+        it cannot), and record every node that cannot be read."""
         for node in self.graph.node:
             if id(node) in self.claimed:
                 continue
@@ -174,7 +172,7 @@ class GraphReader:
                 self.failed.update(node.output)
                 continue
             try:
-                self._read_node(node, handlers, offer)
+                self._read_node(node, read_node)
             except Unsupported as exc:
                 culprit = exc.node or node
                 self.errors.append(NodeError(culprit, exc.message, exc.hint))
@@ -187,8 +185,7 @@ class GraphReader:
                 self.errors.append(NodeError(node, f"{_what(node)} with a constant operand is not part of any "
                                                    "archspec op", CUSTOM_OP_HINT))
 
-    def _read_node(self, node: onnx.NodeProto, handlers: Mapping[str, Handler],
-                   offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
+    def _read_node(self, node: onnx.NodeProto, read_node: Callable[[GraphReader, onnx.NodeProto], None]) -> None:
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"op type '{node.domain}.{node.op_type}' is outside the standard ONNX domain")
         present = [name for name in node.input if name]
@@ -203,12 +200,7 @@ class GraphReader:
             self.deferred.update((name, node) for name in node.output)
             return
         try:
-            if offer(self, node):
-                return
-            handler = handlers.get(node.op_type)
-            if handler is None:
-                raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
-            handler(self, node)
+            read_node(self, node)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise Unsupported(f"a malformed {node.op_type} node ({type(exc).__name__}: {exc})", hint=None) from None
 
