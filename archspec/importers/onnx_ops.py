@@ -19,7 +19,6 @@ import numpy as np
 import onnx
 
 from archspec.importers.onnx_graph import BATCH, GraphReader, Handler, Unsupported, attributes_of
-from archspec.ops.conv import explicit_padding
 from archspec.ops.pool import pooled_extent
 
 
@@ -66,144 +65,6 @@ def _tensor_and_constant(reader: GraphReader, node: onnx.NodeProto) -> tuple[str
 
 def _is(value: np.ndarray | None, number: float, tolerance: float = 1e-6) -> bool:
     return value is not None and value.size == 1 and abs(float(value.reshape(())) - number) <= tolerance
-
-
-# -- convolution and linear layers ---------------------------------------------------------------
-
-def conv(reader: GraphReader, node: onnx.NodeProto) -> None:
-    source = reader.tensor(node.input[0])
-    weight = _const(reader, node, 1, "weight")
-    bias = _optional_const(reader, node, 2)
-    if weight.ndim != 4:
-        raise Unsupported(f"a {weight.ndim - 2}-D convolution: archspec's conv2d is 2-D")
-    attributes = attributes_of(node)
-    kernel = tuple(int(k) for k in attributes.get("kernel_shape", weight.shape[2:]))
-    stride = tuple(attributes.get("strides", (1, 1)))
-    dilation = tuple(attributes.get("dilations", (1, 1)))
-    groups = int(attributes.get("group", 1))
-    params: dict[str, Any] = {"channels": int(weight.shape[0]), "kernel": _compact(kernel)}
-    if stride != (1, 1):
-        params["stride"] = _compact(stride)
-    padding = _conv_padding(attributes, source.shape, kernel, stride, dilation)
-    if padding not in (0, (0, 0)):
-        params["padding"] = padding if isinstance(padding, str) else _compact(padding)
-    if dilation != (1, 1):
-        params["dilation"] = _compact(dilation)
-    if groups != 1:
-        params["groups"] = groups
-    state = {"weight": _weights(weight)}
-    if bias is None:
-        params["bias"] = False
-    else:
-        state["bias"] = _weights(bias)
-    reader.emit(node, "conv2d", params, node.input[:1], node.output[0], state)
-
-
-def _conv_padding(attributes: dict[str, Any], shape: tuple[int, ...], kernel: tuple[int, ...],
-                  stride: tuple[int, ...], dilation: tuple[int, ...]) -> str | tuple[int, int]:
-    auto_pad = attributes.get("auto_pad", "NOTSET")
-    if auto_pad == "VALID":
-        return (0, 0)
-    same = explicit_padding("same", (shape[1], shape[2]), kernel, stride, dilation)  # type: ignore[arg-type]
-    if auto_pad == "SAME_UPPER":
-        return "same"
-    if auto_pad not in ("NOTSET", ""):
-        raise Unsupported(f"auto_pad={auto_pad}: archspec's 'same' puts an odd padding's extra row at the end")
-    top, left, bottom, right = (int(p) for p in attributes.get("pads", (0, 0, 0, 0)))
-    if (top, left) == (bottom, right):
-        return (top, left)
-    if (top, bottom, left, right) == same:
-        return "same"
-    raise Unsupported(f"asymmetric padding {[top, left, bottom, right]}: archspec's conv2d pads symmetrically "
-                      "or as 'same' (extra row and column at the end)")
-
-
-def gemm(reader: GraphReader, node: onnx.NodeProto) -> None:
-    attributes = attributes_of(node)
-    if attributes.get("transA", 0):
-        raise Unsupported("Gemm with transA=1 multiplies by the transposed input")
-    weight = _const(reader, node, 1, "weight")
-    if attributes.get("transB", 0) == 0:
-        weight = weight.T
-    weight = weight * float(attributes.get("alpha", 1.0))
-    bias = _optional_const(reader, node, 2)
-    if bias is not None:
-        bias = np.broadcast_to(bias * float(attributes.get("beta", 1.0)), (weight.shape[0],))
-    _linear(reader, node, node.input[0], weight, bias, node.output[0])
-
-
-def matmul(reader: GraphReader, node: onnx.NodeProto) -> None:
-    weight = reader.constant(node.input[1])
-    if weight is None or weight.ndim != 2 or node.input[0] not in reader.values:
-        raise Unsupported("a product of the data with anything but a constant matrix on the right "
-                          "(archspec's linear layers and attention express those)")
-    output, bias = node.output[0], None
-    after = reader.only_consumer(output)
-    if after is not None and after.op_type == "Add":
-        constant = _other_constant(reader, after, output)
-        if constant is not None and constant.size == weight.shape[1]:
-            bias, output = constant.reshape(-1), after.output[0]
-            reader.claim(after)
-    _linear(reader, after if bias is not None and after is not None else node, node.input[0], weight.T, bias, output)
-
-
-def _linear(reader: GraphReader, node: onnx.NodeProto, value: str, weight: np.ndarray, bias: np.ndarray | None,
-            output: str) -> None:
-    params: dict[str, Any] = {"features": int(weight.shape[0])}
-    if bias is None:
-        params["bias"] = False
-    if len(reader.tensor(value).shape) == 3:
-        params["channels_last"] = True
-    state = {"weight": _weights(weight)} | ({"bias": _weights(bias)} if bias is not None else {})
-    reader.emit(node, "linear", params, [value], output, state)
-
-
-# -- normalization ---------------------------------------------------------------------------------
-
-def batch_norm(reader: GraphReader, node: onnx.NodeProto) -> None:
-    attributes = attributes_of(node)
-    if attributes.get("training_mode", 0) or any(node.output[1:]):
-        raise Unsupported("a batch norm in training mode (it updates its statistics)", hint=None)
-    scale, shift = _const(reader, node, 1, "scale"), _const(reader, node, 2, "bias")
-    mean, variance = _const(reader, node, 3, "mean"), _const(reader, node, 4, "variance")
-    params: dict[str, Any] = {}
-    epsilon = _number(attributes.get("epsilon", 1e-5))
-    if epsilon != 1e-5:
-        params["eps"] = epsilon
-    momentum = _number(1 - _number(attributes.get("momentum", 0.9)))
-    if momentum != 0.1:
-        params["momentum"] = momentum
-    state = {"running_mean": _weights(mean), "running_var": _weights(variance)}
-    learned = reader.is_initializer(node.input[1]) or reader.is_initializer(node.input[2])
-    if learned or not (np.all(scale == 1) and np.all(shift == 0)):
-        state = {"weight": _weights(scale), "bias": _weights(shift)} | state
-    else:
-        params["affine"] = False
-    reader.emit(node, "batchnorm2d", params, node.input[:1], node.output[0], state)
-
-
-def layer_norm(reader: GraphReader, node: onnx.NodeProto, value: str | None = None, output: str | None = None,
-               channels_first: bool = False) -> None:
-    value = value or node.input[0]
-    rank = len(reader.tensor(value).shape) + 1
-    attributes = attributes_of(node)
-    if _axis(int(attributes.get("axis", -1)), rank) != rank - 1:
-        raise Unsupported("a layer norm over several axes: archspec's layer_norm normalizes one axis")
-    scale = _const(reader, node, 1, "scale")
-    shift = _optional_const(reader, node, 2)
-    params: dict[str, Any] = {}
-    epsilon = _number(attributes.get("epsilon", 1e-5))
-    if epsilon != 1e-5:
-        params["eps"] = epsilon
-    if rank == 4 and not channels_first:
-        params["channels_last"] = True
-    shift = np.zeros_like(scale) if shift is None else shift
-    state = {"weight": _weights(scale), "bias": _weights(shift)}
-    if not reader.is_initializer(node.input[1]) and np.all(scale == 1) and np.all(shift == 0):
-        params["affine"], state = False, {}
-    reader.emit(node, "layer_norm", params, [value], output or node.output[0], state)
-
-
 
 
 # -- pooling ---------------------------------------------------------------------------------------
@@ -438,13 +299,6 @@ def transpose(reader: GraphReader, node: onnx.NodeProto) -> None:
     perm = [int(axis) for axis in attributes_of(node).get("perm", range(len(shape), -1, -1))]
     if perm[0] != 0:
         raise Unsupported("a transpose that moves the batch axis")
-    norm = reader.only_consumer(node.output[0])
-    if perm == [0, 2, 3, 1] and norm is not None and norm.op_type == "LayerNormalization":
-        back = reader.only_consumer(norm.output[0])
-        if back is not None and back.op_type == "Transpose" and list(attributes_of(back)["perm"]) == [0, 3, 1, 2]:
-            reader.claim(norm, back)
-            layer_norm(reader, norm, node.input[0], back.output[0], channels_first=True)
-            return
     reader.emit(node, "permute", {"axes": [axis - 1 for axis in perm[1:]]}, node.input[:1], node.output[0])
 
 
@@ -510,8 +364,6 @@ def sum_(reader: GraphReader, node: onnx.NodeProto) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
-    "Conv": conv, "Gemm": gemm, "MatMul": matmul,
-    "BatchNormalization": batch_norm, "LayerNormalization": layer_norm,
     "MaxPool": max_pool, "AveragePool": average_pool, "GlobalAveragePool": global_average_pool,
     "ReduceMean": reduce_mean, "Erf": erf,
     "Add": add, "Sum": sum_, "Mul": multiply, "Concat": concat,

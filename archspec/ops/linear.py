@@ -22,7 +22,7 @@ from archspec.ops.base import (
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class LinearParams(OpParams):
@@ -88,6 +88,58 @@ class Linear(Op[LinearParams]):
         if params.bias:
             inputs.append(context.weight("bias"))
         context.add_node("Gemm", inputs, {"transB": 1}, output=context.output)
+
+    onnx_types = ("Gemm", "MatMul")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Gemm``, or a ``MatMul`` by a constant matrix with the ``Add`` of a bias after it (what archspec and torch
+        write for a linear layer over tokens or a channels-last image)."""
+        weight, bias = _gemm_weights(node) if node.op_type == "Gemm" else _matmul_weights(node)
+        params: dict[str, Any] = {"features": int(weight.shape[0])}
+        if bias is None:
+            params["bias"] = False
+        if len(node.input_shapes[0]) == 3:
+            params["channels_last"] = True
+        node.weight("weight", weight)
+        if bias is not None:
+            node.weight("bias", bias)
+        return params
+
+
+def _gemm_weights(node: OnnxNode) -> tuple[Any, Any | None]:
+    """A ``Gemm``'s weight [out, in] and bias, its ``alpha`` and ``beta`` multiplied in."""
+    import numpy as np
+
+    from archspec.ops.onnx_reading import constant_input, optional_constant
+
+    attributes = node.attributes
+    if attributes.get("transA", 0):
+        raise ValueError("Gemm with transA=1 multiplies by the transposed input")
+    weight = constant_input(node, 1, "weight")
+    if attributes.get("transB", 0) == 0:
+        weight = weight.T
+    weight = weight * float(attributes.get("alpha", 1.0))
+    bias = optional_constant(node, 2)
+    if bias is not None:
+        bias = np.broadcast_to(bias * float(attributes.get("beta", 1.0)), (weight.shape[0],))
+    return weight, bias
+
+
+def _matmul_weights(node: OnnxNode) -> tuple[Any, Any | None]:
+    """A ``MatMul``'s constant right-hand matrix as a weight [out, in]; the bias of an ``Add`` after it, absorbed."""
+    from archspec.ops.onnx_reading import other_constant
+
+    weight = node.constant(node.inputs[1])
+    if weight is None or weight.ndim != 2 or node.constant(node.inputs[0]) is not None:
+        raise ValueError("a product of the data with anything but a constant matrix on the right "
+                         "(archspec's linear layers and attention express those)")
+    after = node.consumer()
+    if after is not None and after.op_type == "Add":
+        constant = other_constant(after, node.outputs[0])
+        if constant is not None and constant.size == weight.shape[1]:
+            node.absorb(after)
+            return weight.T, constant.reshape(-1)
+    return weight.T, None
 
 
 class FlattenParams(OpParams):
