@@ -19,7 +19,6 @@ import numpy as np
 import onnx
 
 from archspec.importers.onnx_graph import BATCH, GraphReader, Handler, Unsupported, attributes_of
-from archspec.ops.pool import pooled_extent
 
 
 def _number(value: Any) -> float:
@@ -65,147 +64,6 @@ def _tensor_and_constant(reader: GraphReader, node: onnx.NodeProto) -> tuple[str
 
 def _is(value: np.ndarray | None, number: float, tolerance: float = 1e-6) -> bool:
     return value is not None and value.size == 1 and abs(float(value.reshape(())) - number) <= tolerance
-
-
-# -- pooling ---------------------------------------------------------------------------------------
-
-def max_pool(reader: GraphReader, node: onnx.NodeProto) -> None:
-    if len(node.output) > 1 and node.output[1]:
-        raise Unsupported("a max pool that also returns the indices")
-    reader.emit(node, "maxpool2d", _pool_params(reader, node), node.input[:1], node.output[0])
-
-
-def average_pool(reader: GraphReader, node: onnx.NodeProto) -> None:
-    params = _pool_params(reader, node)
-    if params.get("padding", 0) != 0:
-        params["count_include_pad"] = bool(attributes_of(node).get("count_include_pad", 0))
-    reader.emit(node, "avgpool2d", params, node.input[:1], node.output[0])
-
-
-def _pool_params(reader: GraphReader, node: onnx.NodeProto) -> dict[str, Any]:
-    """Kernel, stride, padding and ceil_mode giving the node's windows exactly: archspec writes a
-    ``ceil_mode`` pool as floor mode with extra end padding, which reads back as ceil_mode."""
-    shape = reader.tensor(node.input[0]).shape
-    attributes = attributes_of(node)
-    if len(shape) != 3:
-        raise Unsupported("a pool over other than two spatial axes: archspec pools images [C, H, W]")
-    if attributes.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID"):
-        raise Unsupported(f"auto_pad={attributes['auto_pad']} pooling")
-    if tuple(attributes.get("dilations", (1, 1))) != (1, 1):
-        raise Unsupported("a dilated pool: archspec's pools have no dilation")
-    kernel = tuple(int(k) for k in attributes["kernel_shape"])
-    stride = tuple(int(s) for s in attributes.get("strides", (1, 1)))
-    pads = tuple(int(p) for p in attributes.get("pads", (0, 0, 0, 0)))
-    ceil = bool(attributes.get("ceil_mode", 0))
-    wanted = [_onnx_pooled(extent, k, s, before, after, ceil)
-              for extent, k, s, before, after in zip(shape[1:], kernel, stride, pads[:2], pads[2:], strict=True)]
-    for ceil_mode in (ceil, not ceil):
-        got = [pooled_extent(extent, k, s, p, ceil_mode, "")
-               for extent, k, s, p in zip(shape[1:], kernel, stride, pads[:2], strict=True)]
-        if got == wanted and (ceil_mode or pads[:2] == pads[2:]):
-            params: dict[str, Any] = {"kernel": _compact(kernel)}
-            if stride != kernel:
-                params["stride"] = _compact(stride)
-            if pads[:2] != (0, 0):
-                params["padding"] = _compact(pads[:2])
-            if ceil_mode:
-                params["ceil_mode"] = True
-            return params
-    raise Unsupported(f"pads {list(pads)} give windows that archspec's symmetric padding with or without "
-                      "ceil_mode does not")
-
-
-def _onnx_pooled(extent: int, kernel: int, stride: int, before: int, after: int, ceil: bool) -> int:
-    span = extent + before + after - kernel
-    out = (-(-span // stride) if ceil else span // stride) + 1
-    if ceil and (out - 1) * stride >= extent + before:
-        out -= 1
-    return out
-
-
-def global_average_pool(reader: GraphReader, node: onnx.NodeProto) -> None:
-    reader.emit(node, "global_avgpool", {}, node.input[:1], node.output[0])
-
-
-def reduce_mean(reader: GraphReader, node: onnx.NodeProto) -> None:
-    rank = len(reader.tensor(node.input[0]).shape) + 1
-    attributes = attributes_of(node)
-    axes = attributes.get("axes")
-    if axes is None and len(node.input) > 1 and node.input[1]:
-        axes = _const(reader, node, 1, "axes").reshape(-1).tolist()
-    if rank != 4 or axes is None or sorted(_axis(int(a), rank) for a in axes) != [2, 3]:
-        raise Unsupported("a mean over other axes than an image's height and width (global average pooling)")
-    if attributes.get("keepdims", 1):
-        reader.emit(node, "global_avgpool", {}, node.input[:1], node.output[0])
-        return
-    pooled = f"{node.output[0]}/pooled"
-    reader.emit(node, "global_avgpool", {}, node.input[:1], pooled)
-    reader.emit(node, "flatten", {}, [pooled], node.output[0])
-
-
-# -- activations -----------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def erf(reader: GraphReader, node: onnx.NodeProto) -> None:
-    """GELU before opset 20: ``x * 0.5 * (1 + erf(x / sqrt(2)))`` in archspec's or torch's order."""
-    scaled = reader.producer.get(node.input[0])
-    x = _scaled_input(reader, scaled, math.sqrt(0.5)) if scaled is not None else None
-    plus = reader.only_consumer(node.output[0])
-    one_plus = plus if plus is not None and plus.op_type == "Add" else None
-    if x is None or one_plus is None or not _is(_other_constant(reader, one_plus, node.output[0]), 1.0):
-        raise Unsupported("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
-    product = reader.only_consumer(one_plus.output[0])
-    if product is None or product.op_type != "Mul":
-        raise Unsupported("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
-    other = next(name for name in product.input if name != one_plus.output[0])
-    claimed = [scaled, one_plus, product]
-    if other == x:  # torch: (x * (1 + erf)) * 0.5
-        final = reader.only_consumer(product.output[0])
-        if final is None or final.op_type != "Mul" or not _is(_other_constant(reader, final, product.output[0]), 0.5):
-            raise Unsupported("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
-        claimed.append(final)
-    else:  # archspec: (x * 0.5) * (1 + erf)
-        half = reader.producer.get(other)
-        if half is None or _scaled_input(reader, half, 0.5) != x:
-            raise Unsupported("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
-        final = product
-        claimed.append(half)
-    reader.claim(*(claim for claim in claimed if claim is not None))
-    reader.emit(final, "gelu", {}, [x], final.output[0])
-
-
-def _other_constant(reader: GraphReader, node: onnx.NodeProto, value: str) -> np.ndarray | None:
-    others = [name for name in node.input if name != value]
-    return reader.constant(others[0]) if len(others) == 1 else None
-
-
-def _scaled_input(reader: GraphReader, node: onnx.NodeProto | None, factor: float) -> str | None:
-    """The data input of ``Mul(x, factor)`` or ``Div(x, 1 / factor)``, else None."""
-    if node is None or node.op_type not in ("Mul", "Div"):
-        return None
-    pair = _tensor_and_constant(reader, node)
-    if pair is None:
-        return None
-    value, constant = pair
-    wanted = factor if node.op_type == "Mul" else 1 / factor
-    return value if _is(constant, wanted, 1e-5) and (node.op_type == "Mul" or node.input[0] == value) else None
-
-
-
-
 
 
 # -- joins -----------------------------------------------------------------------------------------
@@ -364,8 +222,6 @@ def sum_(reader: GraphReader, node: onnx.NodeProto) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
-    "MaxPool": max_pool, "AveragePool": average_pool, "GlobalAveragePool": global_average_pool,
-    "ReduceMean": reduce_mean, "Erf": erf,
     "Add": add, "Sum": sum_, "Mul": multiply, "Concat": concat,
     "Identity": identity, "Dropout": identity, "Flatten": flatten, "Reshape": reshape, "Transpose": transpose,
     "Gather": gather, "Slice": slice_, "Split": split, "Expand": expand,
