@@ -2,10 +2,11 @@
 
 :class:`GraphReader` visits the nodes in their (topological) order.  A node whose inputs are all
 constants is folded here (shape computations: ``Shape``, ``Gather``, ``Concat`` feeding a
-``Reshape``), with the batch standing for :data:`BATCH`; every other node goes to its ONNX op
-type's handler (:mod:`.onnx_ops`), which turns it, and any nodes after it that it claims, into
-archspec layers with :meth:`GraphReader.emit`.  Each layer's output shape comes from the archspec
-op's own shape rule, so a parameter that does not fit is caught at the node that made it.
+``Reshape``), with the batch standing for :data:`~archspec.ops.context.BATCH`; every other node goes
+to the ops that claim its type (:mod:`.onnx_match`), and the one that reads it turns it, and any nodes
+around it that it claims, into an archspec layer with :meth:`GraphReader.emit`.  Each layer's output
+shape comes from the archspec op's own shape rule, so a parameter that does not fit is caught at the
+node that made it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ class NodeError:
     hint: str | None
 
 
-Handler = Callable[["GraphReader", onnx.NodeProto], None]
 ScopeOf = Callable[[onnx.NodeProto], tuple[tuple[str, ...], tuple[str, ...], str] | None]
 """A node's (module path, module classes, layer name), or None where its exporter recorded nothing."""
 
@@ -250,11 +250,11 @@ def place_by_consumers(layers: Sequence[FlatLayer], unplaced: set[str]) -> list[
 
 
 GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
-"""Ops whose output size is an input's value: never folded with a batch-sized value (a handler reads them)."""
+"""Ops whose output size is an input's value: never folded with a batch-sized value (an op reads them)."""
 
 DEFERRABLE = frozenset({"Mul", "Div", "Add", "Sub"})
 """Element-wise ops that, with one constant operand, are only read as part of another op's pattern
-(GELU's ``x * 0.5``): they wait for a handler to claim them and are an error only if none does."""
+(GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does."""
 
 
 def attributes_of(node: onnx.NodeProto) -> dict[str, Any]:

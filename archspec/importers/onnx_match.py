@@ -1,10 +1,10 @@
 """The generic matcher: each ONNX node offered to the ops that claim its type (``Op.from_onnx``).
 
 The inverse of ``Op.to_onnx`` lives in the op, built-in or a plugin's, as ``Op.from_torch`` does for
-PyTorch; this module only walks.  Every op whose ``onnx_types`` names the node's type sees it
-through :class:`NodeView` (the :class:`~archspec.ops.context.OnnxNode` protocol); of those that
-accept it, the one that absorbs most nodes (SiLU's ``Sigmoid`` + ``Mul`` over sigmoid's ``Sigmoid``)
-becomes the layer.
+PyTorch; this module keeps no table of op types, it only offers.  Every op whose ``onnx_types`` names
+the node's type sees it through :class:`NodeView` (the :class:`~archspec.ops.context.OnnxNode`
+protocol); of those that accept it, the one that absorbs most nodes (SiLU's ``Sigmoid`` + ``Mul`` over
+sigmoid's ``Sigmoid``) becomes the layer, or no layer where it passes the node through.
 """
 
 from __future__ import annotations
@@ -127,26 +127,19 @@ class NodeView:
         return inputs
 
 
-def read_node(reader: GraphReader, node: onnx.NodeProto, fallback: Mapping[str, Any] | None = None) -> None:
+def read_node(reader: GraphReader, node: onnx.NodeProto) -> None:
     """Make ``node`` the layer of the op that claims it (once per output that is read, for a ``Split``), or say
     why it cannot be: the reason of the first op that claims its type and refuses it, if one does."""
     ops = [registered.op for registered in registered_ops().values() if node.op_type in registered.op.onnx_types]
-    if not ops and fallback and node.op_type in fallback:
-        fallback[node.op_type](reader, node)
-        return
     if not ops:
         raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
     read = [index for index, name in enumerate(node.output)
             if name and (name in reader.consumers or name in reader.graph_outputs)]
     for output_index in read if any(read) else [0]:
-        if not _offer(reader, node, output_index, ops):
-            if fallback and node.op_type in fallback:
-                fallback[node.op_type](reader, node)
-                return
-            raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
+        _offer(reader, node, output_index, ops)
 
 
-def _offer(reader: GraphReader, node: onnx.NodeProto, output_index: int, ops: list[Op]) -> bool:
+def _offer(reader: GraphReader, node: onnx.NodeProto, output_index: int, ops: list[Op]) -> None:
     """Of the ops that accept the node, the one that absorbs most nodes (SiLU's ``Sigmoid`` + ``Mul`` over
     sigmoid's ``Sigmoid``; on a tie, the first registered) makes its layer."""
     accepted: list[tuple[Op, Mapping[str, Any], NodeView]] = []
@@ -164,11 +157,10 @@ def _offer(reader: GraphReader, node: onnx.NodeProto, output_index: int, ops: li
         if refusals:
             hint = None if isinstance(refusals[0], UnreadableNode) else CUSTOM_OP_HINT
             raise Unsupported(str(refusals[0]), hint=hint)
-        return False
+        raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
     op, params, view = max(accepted, key=lambda found: len(found[2].absorbed))
     reader.claim(*view.absorbed)
     if view.passes_through:
         reader.alias(view.output, view.layer_inputs()[0])
-        return True
+        return
     reader.emit(view.last, op.kind, params, view.layer_inputs(), view.output, view.state)
-    return True

@@ -196,9 +196,17 @@ class Identity(_ShapePreserving[OpParams]):
     family = "reshape"
     torch_class = "Identity"
     description = "passes its input through unchanged"
+    onnx_types = ("Identity", "Dropout")
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Identity", context.inputs, output=context.output)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Identity``, and ``Dropout`` (which does nothing at inference), are no layer at all: ``identity``,
+        ``dropout`` and ``stochastic_depth`` all export as ``Identity``, and what reads them reads their input."""
+        if node.output_index:
+            raise ValueError("a Dropout whose mask is read (at inference it drops nothing)")
+        return node.pass_through()
 
 
 class ReLU6(_ShapePreserving[OpParams]):

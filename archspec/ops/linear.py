@@ -204,6 +204,33 @@ class Flatten(Op[FlattenParams]):
         shape = context.constant("shape", [0, *context.output_shape])
         context.add_node("Reshape", [context.inputs[0], shape], output=context.output)
 
+    onnx_types = ("Flatten", "Reshape")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Flatten`` after the batch axis, or a ``Reshape`` that merges adjacent axes (TorchScript's
+        ``x.view(x.size(0), -1)``, its shape computation folded); one that changes nothing is no layer."""
+        from archspec.ops.onnx_reading import onnx_axis, reshape_target
+
+        shape = node.input_shapes[0]
+        if node.op_type == "Flatten":
+            if onnx_axis(int(node.attributes.get("axis", 1)), len(shape) + 1) != 1:
+                raise ValueError("a Flatten that does not keep the batch axis alone (axis other than 1)")
+            return node.pass_through() if len(shape) == 1 else {}
+        target = reshape_target(node)
+        if target == shape:
+            return node.pass_through()
+        merged = len(shape) - len(target)
+        start = next((axis for axis in range(len(target)) if target[axis] != shape[axis]), len(target))
+        end = start + merged
+        if merged <= 0 or target != (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:]):
+            raise ValueError(f"a reshape of {list(shape)} to {list(target)} that is not a flatten of adjacent axes")
+        params: dict[str, Any] = {}
+        if start != 0:
+            params["start"] = start
+        if end != len(shape) - 1:
+            params["end"] = end
+        return params
+
 
 def _merged_axes(before: Shape, after: Shape) -> tuple[int, int] | None:
     """The axes (counting the batch as 0, as torch does) that a reshape from ``before`` to ``after`` merges
