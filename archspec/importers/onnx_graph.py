@@ -80,13 +80,16 @@ class GraphReader:
         """Layers whose node recorded no scope: :func:`place_by_consumers` places them."""
         self.producer: dict[str, onnx.NodeProto] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
-        for node in graph.node:
+        self.nodes = list(graph.node)
+        """The nodes in the file's (topological) order, held so that each keeps one Python object (and id)."""
+        self.position = {id(node): index for index, node in enumerate(self.nodes)}
+        for node in self.nodes:
             for name in node.output:
                 self.producer[name] = node
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.graph_outputs = {value.name for value in graph.output}
-        for node in graph.node:  # first, so that a pattern can read constants defined after its first node
+        for node in self.nodes:  # first, so that a pattern can read constants defined after its first node
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
                 self.claimed.add(id(node))
                 try:
@@ -165,7 +168,7 @@ class GraphReader:
     def read(self, read_node: Callable[[GraphReader, onnx.NodeProto], None]) -> None:
         """Visit every node once: fold it, or make it layers (``read_node``, which raises Unsupported to say why
         it cannot), and record every node that cannot be read."""
-        for node in self.graph.node:
+        for node in self.nodes:
             if id(node) in self.claimed:
                 continue
             if any(name in self.failed for name in node.input):

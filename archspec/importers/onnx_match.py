@@ -73,7 +73,7 @@ class NodeView:
 
     def layer_nodes(self) -> list[NodeView]:
         layer = self.layer
-        return [self if node is self.node else NodeView(self.reader, node) for node in self.reader.graph.node
+        return [self if node is self.node else NodeView(self.reader, node) for node in self.reader.nodes
                 if node.name == layer or node.name.startswith(f"{layer}/")]
 
     def layer_weights(self) -> dict[str, np.ndarray]:
@@ -106,12 +106,12 @@ class NodeView:
     # -- what the importer makes of the op's answer -------------------------------------------------
     @property
     def last(self) -> onnx.NodeProto:
-        """The node that computes the layer's output, and whose scope the layer takes."""
-        return self.absorbed[-1] if self.absorbed else self.node
+        """The layer's node that comes last in the file: it computes the layer's output, and gives its scope."""
+        return max([self.node, *self.absorbed], key=lambda node: self.reader.position[id(node)])
 
     @property
     def output(self) -> str:
-        return str(self.absorbed[-1].output[0]) if self.absorbed else str(self.node.output[self.output_index])
+        return str(self.last.output[0]) if self.absorbed else str(self.node.output[self.output_index])
 
     def layer_inputs(self) -> list[str]:
         """What :meth:`set_inputs` chose, else this node's inputs that are not constants (repeats too) and the data-path

@@ -184,8 +184,8 @@ class OnnxNode(Protocol):
 
     def absorb(self, *nodes: OnnxNode) -> None:
         """Make ``nodes`` (the others of a pattern, before or after this one) part of this layer: its output is
-        then the last one's.  The layer reads this node's inputs that are not constants, then the data-path values
-        the other nodes read, never a value that one of its own nodes computes."""
+        then that of its node that comes last in the file.  The layer reads this node's inputs that are not
+        constants, then the data-path values the other nodes read, never a value that one of its nodes computes."""
         ...
 
     def set_inputs(self, *values: str) -> None:
