@@ -1,10 +1,10 @@
 """The ONNX front end of ``archspec import``: an ``.onnx`` file read into a :class:`FlatModel`, running nothing.
 
 Loading a protobuf cannot run code; external weight data is read only from inside the model's folder.
-The nodes become archspec layers by ONNX op type (:mod:`.onnx_ops`), shape computations are folded
-(:mod:`.onnx_graph`), weights come from the initializers under the local names archspec's modules
-give them (``weight``, ``bias``, ``running_mean``...), and each layer's scope from where its
-exporter recorded it:
+The nodes become archspec layers in the ops that claim their ONNX op types (``Op.from_onnx``, offered
+by :mod:`.onnx_match`), shape computations are folded (:mod:`.onnx_graph`), weights come from the
+initializers under the local names archspec's modules give them (``weight``, ``bias``,
+``running_mean``...), and each layer's scope from where its exporter recorded it:
 
 * archspec names a layer's last node after the layer (``layer1.0.conv1``, helpers ``layer1.0.conv1/Mul``);
 * torch's TorchScript exporter names nodes by module path (``/layer1/layer1.0/conv1/Conv``);
@@ -29,8 +29,7 @@ from archspec.errors import Diagnostic, SpecError
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
 from archspec.importers.flat_writer import identifier
 from archspec.importers.onnx_graph import GraphReader, NodeError, place_by_consumers
-from archspec.importers.onnx_match import offer_to_ops
-from archspec.importers.onnx_ops import HANDLERS
+from archspec.importers.onnx_match import read_node
 
 __all__ = ["import_onnx", "import_onnx_file", "read_onnx"]
 
@@ -77,7 +76,7 @@ def read_onnx(path: str | Path, name: str | None = None) -> FlatModel:
     from_archspec = model.producer_name == "archspec"
     reader = GraphReader(graph, input_name, input_shape, constants, _archspec_scope if from_archspec else _torch_scope,
                          int(opset))
-    reader.read(HANDLERS, offer_to_ops)
+    reader.read(read_node)
     output = graph.output[0].name
     if not reader.errors and (output not in reader.values or reader.values[output].layer == NETWORK_INPUT):
         raise SpecError.at(f"{path}: the model's output '{printable(output)}' is not computed from its input "

@@ -2,10 +2,11 @@
 
 :class:`GraphReader` visits the nodes in their (topological) order.  A node whose inputs are all
 constants is folded here (shape computations: ``Shape``, ``Gather``, ``Concat`` feeding a
-``Reshape``), with the batch standing for :data:`BATCH`; every other node goes to its ONNX op
-type's handler (:mod:`.onnx_ops`), which turns it, and any nodes after it that it claims, into
-archspec layers with :meth:`GraphReader.emit`.  Each layer's output shape comes from the archspec
-op's own shape rule, so a parameter that does not fit is caught at the node that made it.
+``Reshape``), with the batch standing for :data:`~archspec.ops.context.BATCH`; every other node goes
+to the ops that claim its type (:mod:`.onnx_match`), and the one that reads it turns it, and any nodes
+around it that it claims, into an archspec layer with :meth:`GraphReader.emit`.  Each layer's output
+shape comes from the archspec op's own shape rule, so a parameter that does not fit is caught at the
+node that made it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ from pydantic import ValidationError
 
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer
 from archspec.ops.base import Shape, ShapeError
+from archspec.ops.context import BATCH
 from archspec.ops.registry import get_op
-
-BATCH = 1_000_003
-"""The batch size that shape computations are folded with: a prime no static size is likely to equal."""
 
 CUSTOM_OP_HINT = ("archspec has no op for it: write your own op (docs/custom-ops.md, 'Writing your own op'), "
                   "then add its layer to the imported spec by hand")
@@ -55,7 +54,6 @@ class NodeError:
     hint: str | None
 
 
-Handler = Callable[["GraphReader", onnx.NodeProto], None]
 ScopeOf = Callable[[onnx.NodeProto], tuple[tuple[str, ...], tuple[str, ...], str] | None]
 """A node's (module path, module classes, layer name), or None where its exporter recorded nothing."""
 
@@ -82,13 +80,16 @@ class GraphReader:
         """Layers whose node recorded no scope: :func:`place_by_consumers` places them."""
         self.producer: dict[str, onnx.NodeProto] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
-        for node in graph.node:
+        self.nodes = list(graph.node)
+        """The nodes in the file's (topological) order, held so that each keeps one Python object (and id)."""
+        self.position = {id(node): index for index, node in enumerate(self.nodes)}
+        for node in self.nodes:
             for name in node.output:
                 self.producer[name] = node
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.graph_outputs = {value.name for value in graph.output}
-        for node in graph.node:  # first, so that a pattern can read constants defined after its first node
+        for node in self.nodes:  # first, so that a pattern can read constants defined after its first node
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
                 self.claimed.add(id(node))
                 try:
@@ -164,17 +165,17 @@ class GraphReader:
         return tensor
 
     # -- the walk -------------------------------------------------------------------------------
-    def read(self, handlers: Mapping[str, Handler], offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
-        """Visit every node once: fold it, offer it to the ops (``offer``), else hand it to its handler,
-        or record why it cannot be read."""
-        for node in self.graph.node:
+    def read(self, read_node: Callable[[GraphReader, onnx.NodeProto], None]) -> None:
+        """Visit every node once: fold it, or make it layers (``read_node``, which raises Unsupported to say why
+        it cannot), and record every node that cannot be read."""
+        for node in self.nodes:
             if id(node) in self.claimed:
                 continue
             if any(name in self.failed for name in node.input):
                 self.failed.update(node.output)
                 continue
             try:
-                self._read_node(node, handlers, offer)
+                self._read_node(node, read_node)
             except Unsupported as exc:
                 culprit = exc.node or node
                 self.errors.append(NodeError(culprit, exc.message, exc.hint))
@@ -187,8 +188,7 @@ class GraphReader:
                 self.errors.append(NodeError(node, f"{_what(node)} with a constant operand is not part of any "
                                                    "archspec op", CUSTOM_OP_HINT))
 
-    def _read_node(self, node: onnx.NodeProto, handlers: Mapping[str, Handler],
-                   offer: Callable[[GraphReader, onnx.NodeProto], bool]) -> None:
+    def _read_node(self, node: onnx.NodeProto, read_node: Callable[[GraphReader, onnx.NodeProto], None]) -> None:
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"op type '{node.domain}.{node.op_type}' is outside the standard ONNX domain")
         present = [name for name in node.input if name]
@@ -203,12 +203,7 @@ class GraphReader:
             self.deferred.update((name, node) for name in node.output)
             return
         try:
-            if offer(self, node):
-                return
-            handler = handlers.get(node.op_type)
-            if handler is None:
-                raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
-            handler(self, node)
+            read_node(self, node)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise Unsupported(f"a malformed {node.op_type} node ({type(exc).__name__}: {exc})", hint=None) from None
 
@@ -258,11 +253,11 @@ def place_by_consumers(layers: Sequence[FlatLayer], unplaced: set[str]) -> list[
 
 
 GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
-"""Ops whose output size is an input's value: never folded with a batch-sized value (a handler reads them)."""
+"""Ops whose output size is an input's value: never folded with a batch-sized value (an op reads them)."""
 
 DEFERRABLE = frozenset({"Mul", "Div", "Add", "Sub"})
 """Element-wise ops that, with one constant operand, are only read as part of another op's pattern
-(GELU's ``x * 0.5``): they wait for a handler to claim them and are an error only if none does."""
+(GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does."""
 
 
 def attributes_of(node: onnx.NodeProto) -> dict[str, Any]:

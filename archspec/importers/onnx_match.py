@@ -1,10 +1,10 @@
 """The generic matcher: each ONNX node offered to the ops that claim its type (``Op.from_onnx``).
 
 The inverse of ``Op.to_onnx`` lives in the op, built-in or a plugin's, as ``Op.from_torch`` does for
-PyTorch; this module only walks.  Every op whose ``onnx_types`` names the node's type sees it
-through :class:`NodeView` (the :class:`~archspec.ops.context.OnnxNode` protocol); of those that
-accept it, the one that absorbs most nodes (SiLU's ``Sigmoid`` + ``Mul`` over sigmoid's ``Sigmoid``)
-becomes the layer.
+PyTorch; this module keeps no table of op types, it only offers.  Every op whose ``onnx_types`` names
+the node's type sees it through :class:`NodeView` (the :class:`~archspec.ops.context.OnnxNode`
+protocol); of those that accept it, the one that absorbs most nodes (SiLU's ``Sigmoid`` + ``Mul`` over
+sigmoid's ``Sigmoid``) becomes the layer, or no layer where it passes the node through.
 """
 
 from __future__ import annotations
@@ -15,19 +15,23 @@ from typing import Any
 import numpy as np
 import onnx
 
-from archspec.importers.onnx_graph import GraphReader, Unsupported, attributes_of
-from archspec.ops.base import Shape
+from archspec.importers.onnx_graph import CUSTOM_OP_HINT, GraphReader, Unsupported, attributes_of
+from archspec.ops.base import Op, Shape
+from archspec.ops.context import UnreadableNode
 from archspec.ops.registry import registered_ops
 
 
 class NodeView:
-    """A node as an op's ``from_onnx`` sees it; collects what the op absorbs and the weights it gives."""
+    """A node as an op's ``from_onnx`` sees it; collects what the op absorbs, the weights it gives, what it reads."""
 
-    def __init__(self, reader: GraphReader, node: onnx.NodeProto):
+    def __init__(self, reader: GraphReader, node: onnx.NodeProto, output_index: int = 0):
         self.reader = reader
         self.node = node
+        self.output_index = output_index
         self.absorbed: list[onnx.NodeProto] = []
         self.state: dict[str, np.ndarray] = {}
+        self.chosen_inputs: tuple[str, ...] | None = None
+        self.passes_through = False
 
     @property
     def op_type(self) -> str:
@@ -47,11 +51,8 @@ class NodeView:
 
     @property
     def input_shapes(self) -> tuple[Shape, ...]:
-        return tuple(self.reader.values[name].shape for name in self.data_inputs)
-
-    @property
-    def data_inputs(self) -> list[str]:
-        return [name for name in self.node.input if name in self.reader.values]
+        return tuple(self.reader.tensor(name).shape for name in self.node.input
+                     if name and self.reader.constant(name) is None)
 
     @property
     def opset(self) -> int:
@@ -60,13 +61,19 @@ class NodeView:
     def constant(self, value: str) -> Any:
         return self.reader.constant(value)
 
+    def is_initializer(self, value: str) -> bool:
+        return self.reader.is_initializer(value)
+
+    def batch_source(self, value: str) -> str | None:
+        return self.reader.batch_of.get(value)
+
     @property
     def layer(self) -> str:
         return str(self.node.name).split("/")[0]
 
     def layer_nodes(self) -> list[NodeView]:
         layer = self.layer
-        return [self if node is self.node else NodeView(self.reader, node) for node in self.reader.graph.node
+        return [self if node is self.node else NodeView(self.reader, node) for node in self.reader.nodes
                 if node.name == layer or node.name.startswith(f"{layer}/")]
 
     def layer_weights(self) -> dict[str, np.ndarray]:
@@ -79,38 +86,81 @@ class NodeView:
         after = self.reader.only_consumer(self.node.output[0])
         return NodeView(self.reader, after) if after is not None else None
 
+    def producer(self, value: str) -> NodeView | None:
+        before = self.reader.producer.get(value)
+        return NodeView(self.reader, before) if before is not None else None
+
     def absorb(self, *nodes: Any) -> None:
         self.absorbed.extend(node.node for node in nodes)
+
+    def set_inputs(self, *values: str) -> None:
+        self.chosen_inputs = values
+
+    def pass_through(self) -> Mapping[str, Any]:
+        self.passes_through = True
+        return {}
 
     def weight(self, key: str, value: Any) -> None:
         self.state[key] = np.ascontiguousarray(value, dtype=np.float32)
 
+    # -- what the importer makes of the op's answer -------------------------------------------------
+    @property
+    def last(self) -> onnx.NodeProto:
+        """The layer's node that comes last in the file: it computes the layer's output, and gives its scope."""
+        return max([self.node, *self.absorbed], key=lambda node: self.reader.position[id(node)])
 
-def offer_to_ops(reader: GraphReader, node: onnx.NodeProto) -> bool:
-    """Make ``node`` the layer of the op that claims it (True), or leave it to the handler table (False).
+    @property
+    def output(self) -> str:
+        return str(self.last.output[0]) if self.absorbed else str(self.node.output[self.output_index])
 
-    When ops claim the type but all refuse with a reason, that reason is the node's error.
-    """
-    accepted: list[tuple[Any, Mapping[str, Any], NodeView]] = []
-    reasons: list[str] = []
-    for registered in registered_ops().values():
-        op = registered.op
-        if node.op_type not in op.onnx_types:
-            continue
-        view = NodeView(reader, node)
+    def layer_inputs(self) -> list[str]:
+        """What :meth:`set_inputs` chose, else this node's inputs that are not constants (repeats too) and the data-path
+        values its other nodes read, once each, leaving out what the layer's own nodes compute."""
+        if self.chosen_inputs is not None:
+            return list(self.chosen_inputs)
+        made = {name for node in [self.node, *self.absorbed] for name in node.output}
+        inputs = [name for name in self.node.input if name and name not in made and self.reader.constant(name) is None]
+        for node in self.absorbed:
+            for name in node.input:
+                if name in self.reader.values and name not in made and name not in inputs:
+                    inputs.append(name)
+        return inputs
+
+
+def read_node(reader: GraphReader, node: onnx.NodeProto) -> None:
+    """Make ``node`` the layer of the op that claims it (once per output that is read, for a ``Split``), or say
+    why it cannot be: the reason of the first op that claims its type and refuses it, if one does."""
+    ops = [registered.op for registered in registered_ops().values() if node.op_type in registered.op.onnx_types]
+    if not ops:
+        raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
+    read = [index for index, name in enumerate(node.output)
+            if name and (name in reader.consumers or name in reader.graph_outputs)]
+    for output_index in read if any(read) else [0]:
+        _offer(reader, node, output_index, ops)
+
+
+def _offer(reader: GraphReader, node: onnx.NodeProto, output_index: int, ops: list[Op]) -> None:
+    """Of the ops that accept the node, the one that absorbs most nodes (SiLU's ``Sigmoid`` + ``Mul`` over
+    sigmoid's ``Sigmoid``; on a tie, the first registered) makes its layer."""
+    accepted: list[tuple[Op, Mapping[str, Any], NodeView]] = []
+    refusals: list[ValueError] = []
+    for op in ops:
+        view = NodeView(reader, node, output_index)
         try:
             params = op.from_onnx(view)
         except ValueError as exc:
-            reasons.append(str(exc))
+            refusals.append(exc)
             continue
         if params is not None:
             accepted.append((op, params, view))
     if not accepted:
-        if reasons:
-            raise Unsupported(reasons[0])
-        return False
+        if refusals:
+            hint = None if isinstance(refusals[0], UnreadableNode) else CUSTOM_OP_HINT
+            raise Unsupported(str(refusals[0]), hint=hint)
+        raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
     op, params, view = max(accepted, key=lambda found: len(found[2].absorbed))
-    last = view.absorbed[-1] if view.absorbed else node
     reader.claim(*view.absorbed)
-    reader.emit(last, op.kind, params, view.data_inputs, last.output[0], view.state)
-    return True
+    if view.passes_through:
+        reader.alias(view.output, view.layer_inputs()[0])
+        return
+    reader.emit(view.last, op.kind, params, view.layer_inputs(), view.output, view.state)

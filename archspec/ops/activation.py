@@ -79,7 +79,7 @@ class GELU(_ShapePreserving[OpParams]):
     kind = "gelu"
     torch_class = "GELU"
     description = "Gaussian error linear unit"
-    onnx_types = ("Gelu",)
+    onnx_types = ("Gelu", "Erf")
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "GELU"
@@ -99,6 +99,9 @@ class GELU(_ShapePreserving[OpParams]):
         context.add_node("Mul", [half_x, one_plus], output=context.output)
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Gelu`` (opset 20), or before it the ``Erf`` of ``x * 0.5 * (1 + erf(x / sqrt(2)))``."""
+        if node.op_type == "Erf":
+            return _erf_gelu(node)
         if node.attributes.get("approximate", "none") != "none":
             raise ValueError("GELU's tanh approximation: archspec's gelu is the exact one")
         return {}
@@ -193,9 +196,17 @@ class Identity(_ShapePreserving[OpParams]):
     family = "reshape"
     torch_class = "Identity"
     description = "passes its input through unchanged"
+    onnx_types = ("Identity", "Dropout")
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Identity", context.inputs, output=context.output)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Identity``, and ``Dropout`` (which does nothing at inference), are no layer at all: ``identity``,
+        ``dropout`` and ``stochastic_depth`` all export as ``Identity``, and what reads them reads their input."""
+        if node.output_index:
+            raise ValueError("a Dropout whose mask is read (at inference it drops nothing)")
+        return node.pass_through()
 
 
 class ReLU6(_ShapePreserving[OpParams]):
@@ -279,6 +290,49 @@ class Mish(_ShapePreserving[OpParams]):
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.require_opset(18, "mish")
         context.add_node("Mish", context.inputs, output=context.output)
+
+
+def _erf_gelu(node: OnnxNode) -> Mapping[str, Any]:
+    """GELU's ``Erf`` chain in archspec's order, ``(x * 0.5) * (1 + erf(x * sqrt(0.5)))``, or torch's,
+    ``(x * (1 + erf(x / sqrt(2)))) * 0.5``: its scaling before the ``Erf`` and the rest after it absorbed."""
+    from archspec.ops.onnx_reading import is_number, other_constant
+
+    outside = ValueError("an Erf outside GELU's x * 0.5 * (1 + erf(x / sqrt(2)))")
+    scaled = node.producer(node.inputs[0])
+    x = _scaled_input(scaled, math.sqrt(0.5)) if scaled is not None else None
+    one_plus = node.consumer()
+    if x is None or scaled is None or one_plus is None or one_plus.op_type != "Add" or \
+            not is_number(other_constant(one_plus, node.outputs[0]), 1.0):
+        raise outside
+    product = one_plus.consumer()
+    if product is None or product.op_type != "Mul":
+        raise outside
+    other = next((name for name in product.inputs if name != one_plus.outputs[0]), None)
+    if other == x:  # torch: (x * (1 + erf)) * 0.5
+        final = product.consumer()
+        if final is None or final.op_type != "Mul" or not is_number(other_constant(final, product.outputs[0]), 0.5):
+            raise outside
+        node.absorb(scaled, one_plus, product, final)
+        return {}
+    half = node.producer(other) if other is not None else None  # archspec: (x * 0.5) * (1 + erf)
+    if half is None or _scaled_input(half, 0.5) != x:
+        raise outside
+    node.absorb(scaled, half, one_plus, product)
+    return {}
+
+
+def _scaled_input(node: OnnxNode, factor: float) -> str | None:
+    """The data input of ``Mul(x, factor)`` or ``Div(x, 1 / factor)``, else None."""
+    from archspec.ops.onnx_reading import is_number
+
+    if node.op_type not in ("Mul", "Div") or len(node.inputs) != 2:
+        return None
+    constants = [node.constant(name) for name in node.inputs]
+    if (constants[0] is None) == (constants[1] is None):
+        return None
+    value, constant = (node.inputs[0], constants[1]) if constants[0] is None else (node.inputs[1], constants[0])
+    wanted = factor if node.op_type == "Mul" else 1 / factor
+    return value if is_number(constant, wanted, 1e-5) and (node.op_type == "Mul" or node.inputs[0] == value) else None
 
 
 def _gated(node: OnnxNode) -> Mapping[str, Any] | None:

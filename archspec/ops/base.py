@@ -198,7 +198,9 @@ class Op(Generic[ParamsT]):
     only such ops are offered a call that ends a chain."""
     onnx_types: ClassVar[tuple[str, ...]] = ()
     """For ``archspec import`` of an ONNX file: the op types (default domain) whose nodes are offered to
-    :meth:`from_onnx`; the first node of a pattern of several."""
+    :meth:`from_onnx`.  For a pattern of several nodes, the type of the first node that is offered: an
+    element-wise ``Mul``, ``Div``, ``Add`` or ``Sub`` with a constant operand never is (GELU's pattern is
+    offered at its ``Erf`` and reaches back to its ``x / sqrt(2)``)."""
 
     # -- static analysis ------------------------------------------------------------------
     def output_shape(self, params: ParamsT, inputs: Sequence[Shape]) -> Shape:
@@ -261,10 +263,13 @@ class Op(Generic[ParamsT]):
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         """This op's parameters for an ONNX node of one of its :attr:`onnx_types`, or None if it is not this op.
 
-        The inverse of :meth:`to_onnx`.  A pattern of several nodes absorbs the later ones
-        (``node.absorb``), weights are given with ``node.weight``; the op that absorbs most nodes
-        wins.  Raise ValueError with a reason when the node is of this op's type but has something
-        the op cannot express.  The default recognizes :attr:`onnx_types` for an op without parameters.
+        The inverse of :meth:`to_onnx` (and of what torch's exporters write for the same layer).  A
+        pattern of several nodes absorbs the others (``node.absorb``), weights are given with
+        ``node.weight``, a node that is no layer at inference returns ``node.pass_through()``; of the
+        ops that accept a node, the one that absorbs most nodes wins (on a tie, the first registered:
+        built-in ops before plugins').  Raise ValueError with a reason when the node is of this op's
+        type but has something the op cannot express (``UnreadableNode`` when no op could read it as
+        the file has it).  The default recognizes :attr:`onnx_types` for an op without parameters.
         """
         return {} if node.op_type in self.onnx_types else None
 

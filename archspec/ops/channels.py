@@ -15,7 +15,7 @@ from pydantic import model_validator
 from archspec.ops.base import TENSOR, Count, Op, OpParams, Shape, ShapeError, Size, TorchCall, require_rank
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class ChunkParams(OpParams):
@@ -71,6 +71,34 @@ class Chunk(Op[ChunkParams]):
                   context.constant("axes", [1])]
         context.add_node("Slice", inputs, output=context.output)
 
+    onnx_types = ("Slice", "Split")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """A ``Slice`` of one of equal groups of channels, or one part of a ``Split`` into equal groups (dynamo's
+        ``x.chunk(n, dim=1)``: the node is offered once per part that is read)."""
+        from archspec.ops.onnx_reading import constant_input, onnx_axis, optional_constant
+
+        shape = node.input_shapes[0]
+        channels = shape[0]
+        if node.op_type == "Split":
+            sizes = optional_constant(node, 1)
+            parts = len(node.outputs)
+            if onnx_axis(int(node.attributes.get("axis", 0)), len(shape) + 1) != 1 or channels % parts or (
+                    sizes is not None and set(sizes.reshape(-1).tolist()) != {channels // parts}):
+                raise ValueError("a split other than into equal groups of channels (archspec's chunk)")
+            return {"parts": parts} | ({"index": node.output_index} if node.output_index else {})
+        starts, ends = constant_input(node, 1, "starts").reshape(-1), constant_input(node, 2, "ends").reshape(-1)
+        axes = optional_constant(node, 3)
+        steps = optional_constant(node, 4)
+        axis = onnx_axis(int(axes.reshape(-1)[0]), len(shape) + 1) if axes is not None else 0
+        if len(starts) != 1 or axis != 1 or (steps is not None and int(steps.reshape(-1)[0]) != 1):
+            raise ValueError("a slice other than a contiguous range of channels (archspec's chunk)")
+        begin, stop = (min(max(int(v) + (channels if v < 0 else 0), 0), channels) for v in (starts[0], ends[0]))
+        size = stop - begin
+        if size <= 0 or channels % size or begin % size:
+            raise ValueError(f"channels {begin}..{stop} of {channels} are not one of equal parts (archspec's chunk)")
+        return {"parts": channels // size} | ({"index": begin // size} if begin else {})
+
 
 class ChannelShuffleParams(OpParams):
     groups: Size = 2
@@ -121,3 +149,31 @@ class ChannelShuffle(Op[ChannelShuffleParams]):
         swapped = context.add_node("Transpose", [grouped], {"perm": (0, 2, 1, 3, 4)})
         context.add_node("Reshape", [swapped, context.constant("shape", [0, channels, height, width])],
                          output=context.output)
+
+    onnx_types = ("Reshape",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """What :meth:`to_onnx` writes, as torch's exporters do too: ``Reshape`` [g, C/g, H, W], ``Transpose``
+        (0, 2, 1, 3, 4), ``Reshape`` back to [C, H, W]."""
+        from archspec.ops.onnx_reading import reshape_target, reshaped
+
+        shape = node.input_shapes[0]
+        try:
+            target = reshape_target(node)
+        except ValueError:
+            return None
+        swap = node.consumer()
+        if len(shape) != 3 or len(target) != 4 or target[2:] != shape[1:] or swap is None or \
+                swap.op_type != "Transpose":
+            return None
+        back = swap.consumer()
+        if list(swap.attributes.get("perm", ())) != [0, 2, 1, 3, 4] or back is None or back.op_type != "Reshape":
+            return None
+        back_target = back.constant(back.inputs[1])
+        try:
+            if back_target is None or reshaped((target[1], target[0], *target[2:]), back_target) != shape:
+                return None
+        except ValueError:
+            return None
+        node.absorb(swap, back)
+        return {"groups": int(target[0])}

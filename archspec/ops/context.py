@@ -1,8 +1,9 @@
-"""What an op's ``to_onnx`` sees: the :class:`OnnxContext` protocol.
+"""What an op sees of ONNX: :class:`OnnxContext` in its ``to_onnx``, :class:`OnnxNode` in its ``from_onnx``.
 
-It lives beside :class:`~archspec.ops.base.TorchLayer` because it is part of what an op is: the
-ONNX backend (:mod:`archspec.backends.onnx.lowering`) implements it, and ops, built-in or a
-plugin's, type against it without importing the backend (or onnx).
+They live beside :class:`~archspec.ops.base.TorchLayer` because they are part of what an op is: the
+ONNX backend (:mod:`archspec.backends.onnx.lowering`) implements the first, the ONNX importer
+(:mod:`archspec.importers.onnx_match`) the second, and ops, built-in or a plugin's, type against them
+without importing either (or onnx).
 """
 
 from __future__ import annotations
@@ -86,11 +87,23 @@ class OnnxContext(Protocol):
         ...
 
 
+BATCH = 1_000_003
+"""The batch size an imported file's shape computations are folded with (``Shape(x)`` gives ``[BATCH, C, H, W]``):
+a prime no static size is likely to equal, so a ``from_onnx`` can tell the batch axis in a constant shape."""
+
+
+class UnreadableNode(ValueError):
+    """What a ``from_onnx`` raises for a node that no op could read as the file has it (a weight computed from the
+    data, a batch norm in training mode, a reshape that mixes samples): reported on the node without the hint to
+    write an op of one's own, which a plain ``ValueError`` gets."""
+
+
 class OnnxNode(Protocol):
     """One node of an ONNX file being imported (``archspec import model.onnx``), offered to ``Op.from_onnx``.
 
-    The importer implements it; an op reads the node, may look at the nodes after it (a pattern of
-    several nodes that its ``to_onnx`` writes) and :meth:`absorb` them into its layer.
+    The importer implements it; an op reads the node, may look at the nodes around it (a pattern of
+    several nodes that its ``to_onnx`` writes, or that an exporter writes for it) and :meth:`absorb` them
+    into its layer.  Nothing an op does to a node counts unless the importer picks its answer.
     """
 
     @property
@@ -100,11 +113,17 @@ class OnnxNode(Protocol):
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        """The node's input value names (data path and constants alike)."""
+        """The node's input value names (data path and constants alike; ``""`` for an omitted optional input)."""
         ...
 
     @property
     def outputs(self) -> tuple[str, ...]:
+        ...
+
+    @property
+    def output_index(self) -> int:
+        """Which of :attr:`outputs` the layer computes: a node whose later outputs are read (``Split``) is offered
+        once for each output that is read; every other node once, for its first."""
         ...
 
     @property
@@ -114,7 +133,8 @@ class OnnxNode(Protocol):
 
     @property
     def input_shapes(self) -> tuple[Shape, ...]:
-        """The shapes (without the batch) of the inputs that are on the data path, in order."""
+        """The shapes (without the batch) of the node's inputs that are not constants, in order: the data path.
+        An input that no node before it made readable is an error the importer reports on that node."""
         ...
 
     @property
@@ -122,7 +142,18 @@ class OnnxNode(Protocol):
         ...
 
     def constant(self, value: str) -> Any:
-        """The numpy value of a constant input (initializer, Constant, folded), else None."""
+        """The numpy value of a constant input (initializer, Constant, folded), else None.  A value computed from
+        the data's shape holds :data:`BATCH` for the batch size (see :meth:`batch_source`)."""
+        ...
+
+    def is_initializer(self, value: str) -> bool:
+        """Whether ``value`` is stored in the file as an initializer (a weight), rather than a ``Constant`` node or
+        a folded computation: a batch norm whose stored scale is all ones is still learned."""
+        ...
+
+    def batch_source(self, value: str) -> str | None:
+        """For a constant computed from the shape of a data-path value (``Shape(x)``, ``Concat`` of its batch and
+        sizes), that value's name; else None: an ``Expand`` to such a shape repeats a tensor over ``x``'s batch."""
         ...
 
     @property
@@ -145,12 +176,32 @@ class OnnxNode(Protocol):
         """The one node that reads this node's first output (None if several, none, or a model output)."""
         ...
 
+    def producer(self, value: str) -> OnnxNode | None:
+        """The node that computes ``value`` (None for the network input and initializers).  An element-wise node
+        with a constant operand (GELU's ``x / sqrt(2)`` before its ``Erf``) is offered to no op: it waits for the
+        op of the node after it to find it here and :meth:`absorb` it."""
+        ...
+
     def absorb(self, *nodes: OnnxNode) -> None:
-        """Make ``nodes`` (later ones of a pattern) part of this layer: its output is then the last one's."""
+        """Make ``nodes`` (the others of a pattern, before or after this one) part of this layer: its output is
+        then that of its node that comes last in the file.  The layer reads this node's inputs that are not
+        constants, then the data-path values the other nodes read, never a value that one of its nodes computes."""
+        ...
+
+    def set_inputs(self, *values: str) -> None:
+        """Make the layer read ``values``, in this order, rather than its nodes' inputs that are not constants:
+        a join reads all its inputs (a constant among them is then an error, not dropped), a learned tensor the
+        value whose batch it is repeated over (:meth:`batch_source`)."""
+        ...
+
+    def pass_through(self) -> Mapping[str, Any]:
+        """Read the node as no layer at all: its output is its first input that is not a constant (``Identity``,
+        ``Dropout`` at inference, a ``Reshape`` to the same shape).  ``return node.pass_through()``."""
         ...
 
     def weight(self, key: str, value: Any) -> None:
-        """Give the layer a tensor under its ``state_dict`` key in the built module (``weight``, ``bias``)."""
+        """Give the layer a tensor under its ``state_dict`` key in the built module (``weight``, ``bias``), in the
+        module's order."""
         ...
 
 

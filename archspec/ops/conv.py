@@ -29,7 +29,7 @@ from archspec.ops.base import (
 )
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class Conv2dParams(OpParams):
@@ -174,6 +174,59 @@ class Conv2d(Op[Conv2dParams]):
             "kernel_shape": pair(params.kernel), "strides": pair(params.stride), "pads": (top, left, bottom, right),
             "dilations": pair(params.dilation), "group": params.groups,
         }, output=context.output)
+
+    onnx_types = ("Conv",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """A 2-D ``Conv``: archspec's own, or torch's (which folds a batch norm after it into its weight and bias)."""
+        from archspec.ops.onnx_reading import compact, constant_input, optional_constant
+
+        shape = node.input_shapes[0]
+        weight = constant_input(node, 1, "weight")
+        bias = optional_constant(node, 2)
+        if weight.ndim != 4:
+            raise ValueError(f"a {weight.ndim - 2}-D convolution: archspec's conv2d is 2-D")
+        attributes = node.attributes
+        kernel = tuple(int(k) for k in attributes.get("kernel_shape", weight.shape[2:]))
+        stride = tuple(attributes.get("strides", (1, 1)))
+        dilation = tuple(attributes.get("dilations", (1, 1)))
+        groups = int(attributes.get("group", 1))
+        params: dict[str, Any] = {"channels": int(weight.shape[0]), "kernel": compact(kernel)}
+        if stride != (1, 1):
+            params["stride"] = compact(stride)
+        padding = _onnx_padding(attributes, shape, kernel, stride, dilation)
+        if padding not in (0, (0, 0)):
+            params["padding"] = padding if isinstance(padding, str) else compact(padding)
+        if dilation != (1, 1):
+            params["dilation"] = compact(dilation)
+        if groups != 1:
+            params["groups"] = groups
+        node.weight("weight", weight)
+        if bias is None:
+            params["bias"] = False
+        else:
+            node.weight("bias", bias)
+        return params
+
+
+def _onnx_padding(attributes: Mapping[str, Any], shape: Shape, kernel: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> str | tuple[int, int]:
+    """A ``Conv`` node's padding as a spec writes it: symmetric, or ``same`` where it is archspec's."""
+    auto_pad = attributes.get("auto_pad", "NOTSET")
+    if auto_pad == "VALID":
+        return (0, 0)
+    same = explicit_padding("same", (shape[1], shape[2]), kernel, stride, dilation)  # type: ignore[arg-type]
+    if auto_pad == "SAME_UPPER":
+        return "same"
+    if auto_pad not in ("NOTSET", ""):
+        raise ValueError(f"auto_pad={auto_pad}: archspec's 'same' puts an odd padding's extra row at the end")
+    top, left, bottom, right = (int(p) for p in attributes.get("pads", (0, 0, 0, 0)))
+    if (top, left) == (bottom, right):
+        return (top, left)
+    if (top, bottom, left, right) == same:
+        return "same"
+    raise ValueError(f"asymmetric padding {[top, left, bottom, right]}: archspec's conv2d pads symmetrically "
+                     "or as 'same' (extra row and column at the end)")
 
 
 def _compact(value: tuple[int, int]) -> int | tuple[int, int]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archspec.ops.base import TENSOR, Op, OpParams, Shape, ShapeError, TorchCall, format_shape, plain_call
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 def _shapes(inputs: Sequence[Shape]) -> str:
@@ -51,6 +51,16 @@ class Add(Op[OpParams]):
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Add" if len(context.inputs) == 2 else "Sum", context.inputs, output=context.output)
+
+    onnx_types = ("Add", "Sum")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Add`` or ``Sum`` of tensors (an ``Add`` of a constant is part of another op's pattern, or an error);
+        a ``Sum`` of one tensor is no layer."""
+        if len(node.inputs) == 1:
+            return node.pass_through()
+        node.set_inputs(*node.inputs)
+        return {}
 
 
 def broadcast_shapes(op: str, inputs: Sequence[Shape]) -> Shape:
@@ -97,6 +107,13 @@ class Multiply(Op[OpParams]):
             last = position == len(context.inputs)
             product = context.add_node("Mul", [product, value], output=context.output if last else None)
 
+    onnx_types = ("Mul",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """A ``Mul`` of two tensors (a gate); by a constant it is part of another op's pattern, or an error."""
+        node.set_inputs(*node.inputs)
+        return {}
+
 
 class Concat(Op[OpParams]):
     kind = "concat"
@@ -135,3 +152,14 @@ class Concat(Op[OpParams]):
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Concat", context.inputs, {"axis": 1}, output=context.output)
+
+    onnx_types = ("Concat",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        from archspec.ops.onnx_reading import onnx_axis
+
+        if onnx_axis(int(node.attributes["axis"]), len(node.input_shapes[0]) + 1) != 1:
+            raise ValueError("a concatenation along another axis than the first after the batch (archspec's concat "
+                             "joins channels, or tokens)")
+        node.set_inputs(*node.inputs)
+        return {}

@@ -11,7 +11,7 @@ from archspec.ops.base import Flag, Number, Op, OpParams, Shape, TorchCall, Torc
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class LayerNormParams(OpParams):
@@ -89,3 +89,48 @@ class LayerNorm(Op[LayerNormParams]):
         last = context.add_node("Transpose", context.inputs, {"perm": [0, 2, 3, 1]})
         normal = context.add_node("LayerNormalization", [last, scale, shift], attributes)
         context.add_node("Transpose", [normal], {"perm": [0, 3, 1, 2]}, output=context.output)
+
+    onnx_types = ("LayerNormalization", "Transpose")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """A ``LayerNormalization`` over the last axis, or one between two ``Transpose`` s that move an image's
+        channels last and back (archspec's, and torchvision's ``LayerNorm2d``): over the image's channels."""
+        if node.op_type == "LayerNormalization":
+            return _norm_params(node, node, node.input_shapes[0], channels_first=False)
+        if list(node.attributes.get("perm", ())) != [0, 2, 3, 1]:
+            return None
+        norm = node.consumer()
+        back = norm.consumer() if norm is not None and norm.op_type == "LayerNormalization" else None
+        if norm is None or back is None or back.op_type != "Transpose" or \
+                list(back.attributes.get("perm", ())) != [0, 3, 1, 2]:
+            return None
+        params = _norm_params(norm, node, node.input_shapes[0], channels_first=True)
+        node.absorb(norm, back)
+        return params
+
+
+def _norm_params(norm: OnnxNode, layer: OnnxNode, shape: Shape, channels_first: bool) -> dict[str, Any]:
+    """The parameters of the ``LayerNormalization`` ``norm`` over an input of ``shape``; its weights given to ``layer``
+    (the pattern's first node), none where its scale and shift are fixed ones and zeros."""
+    import numpy as np
+
+    from archspec.ops.onnx_reading import constant_input, decimal, onnx_axis, optional_constant
+
+    rank = len(shape) + 1
+    attributes = norm.attributes
+    if onnx_axis(int(attributes.get("axis", -1)), rank) != rank - 1:
+        raise ValueError("a layer norm over several axes: archspec's layer_norm normalizes one axis")
+    scale = constant_input(norm, 1, "scale")
+    shift = optional_constant(norm, 2)
+    params: dict[str, Any] = {}
+    epsilon = decimal(attributes.get("epsilon", 1e-5))
+    if epsilon != 1e-5:
+        params["eps"] = epsilon
+    if rank == 4 and not channels_first:
+        params["channels_last"] = True
+    shift = np.zeros_like(scale) if shift is None else shift
+    if not norm.is_initializer(norm.inputs[1]) and (scale == 1).all() and (shift == 0).all():
+        return {**params, "affine": False}
+    layer.weight("weight", scale)
+    layer.weight("bias", shift)
+    return params

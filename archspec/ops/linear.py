@@ -22,7 +22,7 @@ from archspec.ops.base import (
 from archspec.ops.layout import feature_axis
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class LinearParams(OpParams):
@@ -89,6 +89,58 @@ class Linear(Op[LinearParams]):
             inputs.append(context.weight("bias"))
         context.add_node("Gemm", inputs, {"transB": 1}, output=context.output)
 
+    onnx_types = ("Gemm", "MatMul")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Gemm``, or a ``MatMul`` by a constant matrix with the ``Add`` of a bias after it (what archspec and torch
+        write for a linear layer over tokens or a channels-last image)."""
+        weight, bias = _gemm_weights(node) if node.op_type == "Gemm" else _matmul_weights(node)
+        params: dict[str, Any] = {"features": int(weight.shape[0])}
+        if bias is None:
+            params["bias"] = False
+        if len(node.input_shapes[0]) == 3:
+            params["channels_last"] = True
+        node.weight("weight", weight)
+        if bias is not None:
+            node.weight("bias", bias)
+        return params
+
+
+def _gemm_weights(node: OnnxNode) -> tuple[Any, Any | None]:
+    """A ``Gemm``'s weight [out, in] and bias, its ``alpha`` and ``beta`` multiplied in."""
+    import numpy as np
+
+    from archspec.ops.onnx_reading import constant_input, optional_constant
+
+    attributes = node.attributes
+    if attributes.get("transA", 0):
+        raise ValueError("Gemm with transA=1 multiplies by the transposed input")
+    weight = constant_input(node, 1, "weight")
+    if attributes.get("transB", 0) == 0:
+        weight = weight.T
+    weight = weight * float(attributes.get("alpha", 1.0))
+    bias = optional_constant(node, 2)
+    if bias is not None:
+        bias = np.broadcast_to(bias * float(attributes.get("beta", 1.0)), (weight.shape[0],))
+    return weight, bias
+
+
+def _matmul_weights(node: OnnxNode) -> tuple[Any, Any | None]:
+    """A ``MatMul``'s constant right-hand matrix as a weight [out, in]; the bias of an ``Add`` after it, absorbed."""
+    from archspec.ops.onnx_reading import other_constant
+
+    weight = node.constant(node.inputs[1])
+    if weight is None or weight.ndim != 2 or node.constant(node.inputs[0]) is not None:
+        raise ValueError("a product of the data with anything but a constant matrix on the right "
+                         "(archspec's linear layers and attention express those)")
+    after = node.consumer()
+    if after is not None and after.op_type == "Add":
+        constant = other_constant(after, node.outputs[0])
+        if constant is not None and constant.size == weight.shape[1]:
+            node.absorb(after)
+            return weight.T, constant.reshape(-1)
+    return weight.T, None
+
 
 class FlattenParams(OpParams):
     start: StrictInt = 0
@@ -151,6 +203,33 @@ class Flatten(Op[FlattenParams]):
             return
         shape = context.constant("shape", [0, *context.output_shape])
         context.add_node("Reshape", [context.inputs[0], shape], output=context.output)
+
+    onnx_types = ("Flatten", "Reshape")
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``Flatten`` after the batch axis, or a ``Reshape`` that merges adjacent axes (TorchScript's
+        ``x.view(x.size(0), -1)``, its shape computation folded); one that changes nothing is no layer."""
+        from archspec.ops.onnx_reading import onnx_axis, reshape_target
+
+        shape = node.input_shapes[0]
+        if node.op_type == "Flatten":
+            if onnx_axis(int(node.attributes.get("axis", 1)), len(shape) + 1) != 1:
+                raise ValueError("a Flatten that does not keep the batch axis alone (axis other than 1)")
+            return node.pass_through() if len(shape) == 1 else {}
+        target = reshape_target(node)
+        if target == shape:
+            return node.pass_through()
+        merged = len(shape) - len(target)
+        start = next((axis for axis in range(len(target)) if target[axis] != shape[axis]), len(target))
+        end = start + merged
+        if merged <= 0 or target != (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:]):
+            raise ValueError(f"a reshape of {list(shape)} to {list(target)} that is not a flatten of adjacent axes")
+        params: dict[str, Any] = {}
+        if start != 0:
+            params["start"] = start
+        if end != len(shape) - 1:
+            params["end"] = end
+        return params
 
 
 def _merged_axes(before: Shape, after: Shape) -> tuple[int, int] | None:

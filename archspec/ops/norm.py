@@ -66,6 +66,36 @@ class BatchNorm2d(Op[BatchNormParams]):
         context.add_node("BatchNormalization", inputs, {"epsilon": float(params.eps), "momentum": 1 - params.momentum},
                          output=context.output)
 
+    onnx_types = ("BatchNormalization",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """A ``BatchNormalization`` at inference; a fixed scale of ones and shift of zeros (not initializers) is
+        ``affine: false``."""
+        from archspec.ops.context import UnreadableNode
+        from archspec.ops.onnx_reading import constant_input, decimal
+
+        attributes = node.attributes
+        if attributes.get("training_mode", 0) or any(node.outputs[1:]):
+            raise UnreadableNode("a batch norm in training mode (it updates its statistics)")
+        scale, shift = constant_input(node, 1, "scale"), constant_input(node, 2, "bias")
+        mean, variance = constant_input(node, 3, "mean"), constant_input(node, 4, "variance")
+        params: dict[str, Any] = {}
+        epsilon = decimal(attributes.get("epsilon", 1e-5))
+        if epsilon != 1e-5:
+            params["eps"] = epsilon
+        momentum = decimal(1 - decimal(attributes.get("momentum", 0.9)))
+        if momentum != 0.1:
+            params["momentum"] = momentum
+        learned = node.is_initializer(node.inputs[1]) or node.is_initializer(node.inputs[2])
+        if learned or not ((scale == 1).all() and (shift == 0).all()):
+            node.weight("weight", scale)
+            node.weight("bias", shift)
+        else:
+            params["affine"] = False
+        node.weight("running_mean", mean)
+        node.weight("running_var", variance)
+        return params
+
 
 class LrnParams(OpParams):
     size: Size = 5
@@ -110,7 +140,7 @@ class LocalResponseNorm(Op[LrnParams]):
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         attributes = node.attributes
 
-        def number(key: str, default: float) -> float:
-            return float(f"{float(attributes.get(key, default)):.7g}")  # float32 as written: 1e-04, not 9.99e-05
-        return {"size": int(attributes["size"]), "alpha": number("alpha", 1e-4), "beta": number("beta", 0.75),
-                "k": number("bias", 1.0)}
+        from archspec.ops.onnx_reading import decimal
+
+        return {"size": int(attributes["size"]), "alpha": decimal(attributes.get("alpha", 1e-4)),
+                "beta": decimal(attributes.get("beta", 0.75)), "k": decimal(attributes.get("bias", 1.0))}

@@ -30,7 +30,7 @@ from archspec.ops.base import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class PoolParams(OpParams):
@@ -141,6 +141,13 @@ class MaxPool2d(_Pool2d[PoolParams]):
         attributes = _onnx_pool_attributes(params, context.input_shapes[0], context.output_shape)
         context.add_node("MaxPool", context.inputs, attributes, output=context.output)
 
+    onnx_types = ("MaxPool",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        if len(node.outputs) > 1 and node.outputs[1]:
+            raise ValueError("a max pool that also returns the indices")
+        return _pool_params(node)
+
 
 class AvgPool2d(_Pool2d[AvgPoolParams]):
     kind = "avgpool2d"
@@ -187,6 +194,14 @@ class AvgPool2d(_Pool2d[AvgPoolParams]):
         # a ceil_mode window reaching past the padding: torch counts the padding but not the overhang
         mean = context.add_node("AveragePool", context.inputs, attributes | {"count_include_pad": 0})
         context.add_node("Mul", [mean, context.constant("divisor_correction", correction)], output=context.output)
+
+    onnx_types = ("AveragePool",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        params = _pool_params(node)
+        if params.get("padding", 0) != 0:
+            params["count_include_pad"] = bool(node.attributes.get("count_include_pad", 0))
+        return params
 
 
 class AdaptiveAvgPoolParams(OpParams):
@@ -286,8 +301,24 @@ class GlobalAvgPool(Op[GlobalAvgPoolParams]):
         pooled = context.add_node("GlobalAveragePool", context.inputs)
         context.add_node("Flatten", [pooled], {"axis": 1}, output=context.output)
 
+    onnx_types = ("GlobalAveragePool", "ReduceMean")
 
-# -- ONNX lowering helpers ----------------------------------------------------------------------
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """``GlobalAveragePool``, or a ``ReduceMean`` over an image's height and width (``flat`` without keepdims)."""
+        if node.op_type == "GlobalAveragePool":
+            return {}
+        from archspec.ops.onnx_reading import constant_input, onnx_axis
+
+        rank = len(node.input_shapes[0]) + 1
+        axes = node.attributes.get("axes")
+        if axes is None and len(node.inputs) > 1 and node.inputs[1]:
+            axes = constant_input(node, 1, "axes").reshape(-1).tolist()
+        if rank != 4 or axes is None or sorted(onnx_axis(int(axis), rank) for axis in axes) != [2, 3]:
+            raise ValueError("a mean over other axes than an image's height and width (global average pooling)")
+        return {} if node.attributes.get("keepdims", 1) else {"flat": True}
+
+
+# -- ONNX lowering and reading helpers ---------------------------------------------------------------
 
 def _onnx_pool_attributes(params: PoolParams, shape: Shape, output: Shape) -> dict[str, Any]:
     """ONNX pool attributes giving torch's windows: floor mode, with the end padding that yields
@@ -323,3 +354,47 @@ def _adaptive_average_matrix(extent: int, out: int) -> np.ndarray:
         start, end = (i * extent) // out, -(-((i + 1) * extent) // out)
         matrix[i, start:end] = 1.0 / (end - start)
     return matrix
+
+
+def _pool_params(node: OnnxNode) -> dict[str, Any]:
+    """Kernel, stride, padding and ceil_mode giving a ``MaxPool`` or ``AveragePool`` node's windows exactly:
+    archspec writes a ``ceil_mode`` pool as floor mode with extra end padding, which reads back as ceil_mode."""
+    from archspec.ops.onnx_reading import compact
+
+    shape = node.input_shapes[0]
+    attributes = node.attributes
+    if len(shape) != 3:
+        raise ValueError("a pool over other than two spatial axes: archspec pools images [C, H, W]")
+    if attributes.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID"):
+        raise ValueError(f"auto_pad={attributes['auto_pad']} pooling")
+    if tuple(attributes.get("dilations", (1, 1))) != (1, 1):
+        raise ValueError("a dilated pool: archspec's pools have no dilation")
+    kernel = tuple(int(k) for k in attributes["kernel_shape"])
+    stride = tuple(int(s) for s in attributes.get("strides", (1, 1)))
+    pads = tuple(int(p) for p in attributes.get("pads", (0, 0, 0, 0)))
+    ceil = bool(attributes.get("ceil_mode", 0))
+    wanted = [_onnx_pooled(extent, k, s, before, after, ceil)
+              for extent, k, s, before, after in zip(shape[1:], kernel, stride, pads[:2], pads[2:], strict=True)]
+    for ceil_mode in (ceil, not ceil):
+        got = [pooled_extent(extent, k, s, p, ceil_mode, "")
+               for extent, k, s, p in zip(shape[1:], kernel, stride, pads[:2], strict=True)]
+        if got == wanted and (ceil_mode or pads[:2] == pads[2:]):
+            params: dict[str, Any] = {"kernel": compact(kernel)}
+            if stride != kernel:
+                params["stride"] = compact(stride)
+            if pads[:2] != (0, 0):
+                params["padding"] = compact(pads[:2])
+            if ceil_mode:
+                params["ceil_mode"] = True
+            return params
+    raise ValueError(f"pads {list(pads)} give windows that archspec's symmetric padding with or without "
+                     "ceil_mode does not")
+
+
+def _onnx_pooled(extent: int, kernel: int, stride: int, before: int, after: int, ceil: bool) -> int:
+    """The output size ONNX gives an axis of ``extent`` with these pads."""
+    span = extent + before + after - kernel
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= extent + before:
+        out -= 1
+    return out

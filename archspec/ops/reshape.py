@@ -85,6 +85,15 @@ class Permute(Op[PermuteParams]):
         context.add_node("Transpose", context.inputs, {"perm": [0, *(axis + 1 for axis in params.axes)]},
                          output=context.output)
 
+    onnx_types = ("Transpose",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        shape = node.input_shapes[0]
+        perm = [int(axis) for axis in node.attributes.get("perm", range(len(shape), -1, -1))]
+        if perm[0] != 0:
+            raise ValueError("a transpose that moves the batch axis")
+        return {"axes": [axis - 1 for axis in perm[1:]]}
+
 
 
 class PatchMergingParams(OpParams):

@@ -27,7 +27,7 @@ from archspec.ops.base import (
 )
 
 if TYPE_CHECKING:
-    from archspec.ops.context import OnnxContext
+    from archspec.ops.context import OnnxContext, OnnxNode
 
 
 class LearnedParams(OpParams):
@@ -82,6 +82,27 @@ class Learned(Op[LearnedParams]):
         context.add_node("Expand", [context.weight("" if params.parameter else "weight"), shape],
                          output=context.output)
 
+    onnx_types = ("Expand",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        """An ``Expand`` of an initializer to the batch of the tensor whose ``Shape`` gave the target (a class token,
+        a position embedding): the layer reads that tensor."""
+        from archspec.ops.context import BATCH
+        from archspec.ops.onnx_reading import constant_input
+
+        weight, target = constant_input(node, 0, "tensor"), constant_input(node, 1, "shape")
+        source = node.batch_source(node.inputs[1])
+        dims = [int(d) for d in target.reshape(-1)]
+        if source is None or not dims or dims[0] != BATCH or not node.is_initializer(node.inputs[0]):
+            raise ValueError("an Expand other than a learned tensor repeated over the batch (archspec's learned)")
+        shape = tuple(dims[1:])
+        if weight.shape not in (shape, (1, *shape)):
+            raise ValueError(f"an Expand of a {list(weight.shape)} tensor to {list(shape)}: archspec's learned "
+                             "repeats a tensor of the sample's shape")
+        node.set_inputs(source)
+        node.weight("weight", weight)
+        return {"shape": list(shape)} | ({} if weight.ndim > len(shape) else {"batch_axis": False})
+
 
 class SelectParams(OpParams):
     index: StrictInt
@@ -124,3 +145,13 @@ class Select(Op[SelectParams]):
     def to_onnx(self, params: SelectParams, context: OnnxContext) -> None:
         context.add_node("Gather", [context.inputs[0], context.constant("index", params.index)], {"axis": 1},
                          output=context.output)
+
+    onnx_types = ("Gather",)
+
+    def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
+        from archspec.ops.onnx_reading import constant_input, onnx_axis
+
+        index = constant_input(node, 1, "index")
+        if onnx_axis(int(node.attributes.get("axis", 0)), len(node.input_shapes[0]) + 1) != 1 or index.ndim:
+            raise ValueError("a gather other than one token of a sequence (axis 1, one index)")
+        return {"index": int(index)}
