@@ -359,7 +359,9 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
 
     def safe(name: str) -> str:
         name = re.sub(r"\W", "_", name)
-        while keyword.iskeyword(name) or name in RESERVED_NAMES or name[:1].isdigit():
+        if name[:1].isdigit():  # a child named by its position: layers.1's heads is layer_1_heads
+            name = f"layer_{name}"
+        while keyword.iskeyword(name) or name in RESERVED_NAMES:
             name = f"{name}_"
         return name
 

@@ -130,3 +130,16 @@ def test_control_characters_in_a_long_description_survive_wrapping(write_spec):
     source = python_source(archspec.analyse(str(path)))
     compile(source, "generated", "exec")
     assert "\\x1f" in source and "'''" in source
+
+
+def test_a_parameter_named_after_a_numbered_layer_is_an_identifier(write_spec):
+    """A value that differs between a block's calls and is no block argument becomes a constructor parameter named
+    after its layer: for a layer named '0' (a Sequential's child, as imported) the name once began with a digit,
+    and the writer appended underscores forever."""
+    path = write_spec("archspec: 1\nname: net\ninput: [3, 8, 8]\n"
+                      "blocks:\n  norm:\n    body:\n      - {layer_norm: {channels_last: true}, name: '0'}\n"
+                      "layers:\n  - permute: [1, 2, 0]\n  - norm\n  - linear: {features: 4, channels_last: true}\n"
+                      "  - norm\n")
+    source = python_source(archspec.analyse(str(path)))
+    assert "def __init__(self, layer_0_normalized_shape: int) -> None:" in source
+    compile(source, "generated", "exec")
