@@ -414,6 +414,8 @@ def _settle(recording: _Recording, tensor: Any, here: tuple[str, ...], eager: bo
     image back goes where the reshapes undoing the arrangement are.
     """
     pending = recording.pending[id(tensor)]
+    if any(call.function not in REARRANGING for call in pending.chain):
+        return
     origin = pending.origin
     arranged = recording.arranged.get(id(origin))
     scope = _common(pending.scope, here)
