@@ -8,6 +8,11 @@ ops the same way.  A call no op takes marks its result; the error comes only whe
 used (so an unused side computation does not stop an import), and a tensor turned into a Python
 value (``if x.sum() > 0``) is reported as data-dependent control flow.  Running the user's code is
 the point: they named it.
+
+Reshapes no op takes are followed (:mod:`archspec.importers.positions`): where they only reorder
+axes they are a ``permute``; where they regroup the positions of a channels-last image (MaxViT's
+windows), the layers after them that compute position by position are read on the image itself,
+until reshapes put it back.
 """
 
 from __future__ import annotations
@@ -18,9 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from archspec.errors import Diagnostic, SpecError
+from archspec.importers import positions
 from archspec.importers.flat import NETWORK_INPUT, FlatLayer, FlatModel
-from archspec.ops.base import TENSOR, Op, TorchCall
+from archspec.importers.positions import REARRANGING
+from archspec.ops.base import TENSOR, Op, Shape, ShapeError, TorchCall
 from archspec.ops.registry import registered_ops
 
 if TYPE_CHECKING:
@@ -46,6 +55,35 @@ class _Call:
     layer: bool
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A tensor that function calls no op took made from a traced one (see :attr:`TorchCall.chain`)."""
+
+    origin: Any
+    """The traced tensor the calls started from: a value, or an :class:`_Arranged` tensor."""
+    chain: tuple[TorchCall, ...]
+    scope: tuple[str, ...]
+    """The innermost module path holding every call of the chain: where a layer read from it goes."""
+
+
+@dataclass(frozen=True)
+class _Arranged:
+    """A tensor whose positions reshapes rearranged (MaxViT's windows): a channels-last image regrouped.
+
+    Ops that compute position by position read it as the image itself, :attr:`value`; see
+    :mod:`archspec.importers.positions`.
+    """
+
+    value: str
+    """The layer whose output is the image, channels last."""
+    places: np.ndarray
+    """Which of the image's positions each of the tensor's positions is (see :attr:`TorchCall.positions`)."""
+    grid: tuple[int, ...]
+    """The image's shape without its channels."""
+    scope: tuple[str, ...]
+    """The innermost module path holding the calls that rearranged it: where the layer putting it back goes."""
+
+
 @dataclass
 class _Recording:
     ops: list[Op]
@@ -56,8 +94,10 @@ class _Recording:
     poisoned: dict[int, str] = field(default_factory=dict)
     keep: list[Any] = field(default_factory=list)
     quiet: int = 0
-    pending: dict[int, tuple[Any, tuple[TorchCall, ...]]] = field(default_factory=dict)
+    pending: dict[int, _Pending] = field(default_factory=dict)
     """id of a tensor no op made -> the traced tensor it came from and the calls since (see TorchCall.chain)."""
+    arranged: dict[int, _Arranged] = field(default_factory=dict)
+    """id of a tensor whose positions reshapes rearranged -> the channels-last image it holds."""
     types: dict[tuple[str, ...], str] = field(default_factory=dict)
     """Module path -> class name, for every module (a ModuleList is never called, yet it is a scope)."""
     parameters: dict[int, tuple[tuple[str, ...], str]] = field(default_factory=dict)
@@ -70,6 +110,10 @@ class _Recording:
     @property
     def where(self) -> _Call:
         return self.stack[-1] if self.stack else _Call((), (), False)
+
+    def traced(self, tensor: Any) -> bool:
+        """Whether the tensor comes from the input: a value, a rearranged image, or a value no op made."""
+        return id(tensor) in self.values or id(tensor) in self.arranged or id(tensor) in self.poisoned
 
     def place(self) -> str:
         call = self.where
@@ -218,7 +262,7 @@ def _before(recording: _Recording) -> Any:
         types = tuple(recording.types.get(path[: depth + 1], "") for depth in range(len(path)))
         recording.stack.append(_Call(path, types, False))
         tensors = _tensors(args) + _tensors(list(kwargs.values()))
-        if tensors and all(id(t) in recording.values or id(t) in recording.poisoned for t in tensors):
+        if tensors and all(recording.traced(t) for t in tensors):
             recording.stack[-1].layer = _module_layer_possible(recording, module)
     return hook
 
@@ -255,47 +299,219 @@ def _after(recording: _Recording) -> Any:
 
 def _add_layer(recording: _Recording, call: TorchCall, inputs: Sequence[Any], output: Any, name: str,
                state: Mapping[str, Any]) -> None:
-    where = recording.place()
-    what = f"{type(call.module).__name__}" if call.module is not None else f"function '{call.function}'"
-    single = _unique(inputs)[0] if call.module is None and len(_unique(inputs)) == 1 else None
-    found = None
+    what = _what(call)
+    reason = f"{what} in {recording.place()} has no archspec op"
+    unique = _unique(inputs)
+    single = unique[0] if call.module is None and len(unique) == 1 else None
     if single is not None and id(single) in recording.pending:
-        origin, chain = recording.pending[id(single)]
-        chained = replace(call, input_shapes=(tuple(origin.shape[1:]),), chain=chain)
-        found = next(((op, params) for op in recording.ops
-                      if op.torch_chains and (params := _accepts(op, chained)) is not None), None)
-        if found is not None:
-            call, inputs = chained, [origin]
-        else:
-            found = None  # a call on a tensor no op made is itself pending: no op reads it alone
-    else:
-        found = next(((op, params) for op in recording.ops if (params := _accepts(op, call)) is not None), None)
+        if _add_chain(recording, call, single, output, name):
+            return
+        if call.function not in REARRANGING:
+            _settle(recording, single, recording.where.path)
+        if id(single) in recording.pending:  # a call on a tensor no op made is itself pending: no op reads it alone
+            _pend(recording, call, single, output, reason)
+            return
+    for tensor in unique:
+        if id(tensor) in recording.pending:
+            _settle(recording, tensor, recording.where.path)
+    if any(id(tensor) in recording.arranged for tensor in unique):
+        if not _add_arranged(recording, call, inputs, output, name, state):
+            rearranging = single is not None and call.function in REARRANGING
+            _pend(recording, call, single if rearranging else None, output,
+                  reason if rearranging else f"{reason} that reads positions rearranged by the reshapes before it "
+                                             "(as MaxViT's window partitions)")
+        return
+    found = next(((op, params) for op in recording.ops if (params := _accepts(op, call)) is not None), None)
     if found is None:
-        recording.poisoned[id(output)] = f"{what} in {where} has no archspec op"
-        recording.keep.append(output)
-        if single is not None:
-            origin, chain = recording.pending.get(id(single), (single, ()))
-            if id(origin) in recording.values:
-                recording.pending[id(output)] = (origin, (*chain, call))
+        _pend(recording, call, single, output, reason)
         return
     op, params = found
+    _add_found(recording, op, params, what, inputs, output, name, state)
+
+
+def _add_found(recording: _Recording, op: Op, params: Mapping[str, Any], what: str, inputs: Sequence[Any],
+               output: Any, name: str, state: Mapping[str, Any]) -> None:
+    """The layer of ``op`` that a call (``what``) made, reading the traced inputs."""
     for tensor in _unique(inputs):
         if id(tensor) in recording.parameters and id(tensor) not in recording.values:
             _learned(recording, tensor, tensor, tensor.shape)
     read = _unique(inputs) if op.max_inputs == 1 else inputs  # attention(x, x, x) reads x; cat([x, x]) twice
     sources = tuple(_source(recording, tensor) for tensor in read)
+    _check_batch(recording, what, sources, output)
+    call_site = recording.where
+    recording.values[id(output)] = _record(recording, op, params, sources, call_site.path, call_site.types, name,
+                                           state)
+    recording.keep.append(output)
+
+
+def _check_batch(recording: _Recording, what: str, sources: Sequence[str], output: Any) -> None:
+    where = recording.place()
     if not sources:
         raise ImportFailure(f"{what} in {where} takes no tensor input that archspec can trace", hint=_HELP)
     if output.shape[:1] != (BATCH,):
         raise ImportFailure(f"{what} in {where} changes the batch axis", hint=_HELP)
+
+
+def _record(recording: _Recording, op: Op, params: Mapping[str, Any], sources: tuple[str, ...],
+            scope: tuple[str, ...], types: tuple[str, ...], name: str, state: Mapping[str, Any]) -> str:
+    """A new layer; its id."""
     layer_id = f"n{len(recording.layers)}"
-    call_site = recording.where
-    scope, types = call_site.path, call_site.types
     recording.layers.append(FlatLayer(layer_id, op.kind, _without_defaults(op, dict(params)), sources, scope,
                                       types, name, state))
-    recording.values[id(output)] = layer_id
     recording.last = layer_id
+    return layer_id
+
+
+def _what(call: TorchCall) -> str:
+    return f"{type(call.module).__name__}" if call.module is not None else f"function '{call.function}'"
+
+
+def _add_chain(recording: _Recording, call: TorchCall, single: Any, output: Any, name: str) -> bool:
+    """The call as the end of the chain of calls that made its input, if an op reads that chain as one layer."""
+    pending = recording.pending[id(single)]
+    if id(pending.origin) not in recording.values:
+        return False
+    chained = replace(call, input_shapes=(tuple(pending.origin.shape[1:]),), chain=pending.chain)
+    found = next(((op, params) for op in recording.ops
+                  if op.torch_chains and (params := _accepts(op, chained)) is not None), None)
+    if found is None:
+        return False
+    _add_found(recording, found[0], found[1], _what(call), [pending.origin], output, name, {})
+    return True
+
+
+def _pend(recording: _Recording, call: TorchCall, single: Any, output: Any, reason: str) -> None:
+    """No op takes the call: its output is an error where something reads it, unless it is one more call of a
+    chain (of a traced tensor's) that an op reads later, or that only moves positions (see :func:`_settle`)."""
+    recording.poisoned[id(output)] = reason
     recording.keep.append(output)
+    if single is None:
+        return
+    here = recording.where.path
+    before = recording.pending.get(id(single))
+    if before is None and (id(single) in recording.values or id(single) in recording.arranged):
+        before = _Pending(single, (), here)
+    if before is None:
+        return
+    recording.pending[id(output)] = _Pending(before.origin, (*before.chain, call), _common(before.scope, here))
+    if id(before.origin) in recording.arranged:
+        _settle(recording, output, here, eager=True)
+
+
+def _common(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    length = next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b),
+                  min(len(first), len(second)))
+    return first[:length]
+
+
+def _settle(recording: _Recording, tensor: Any, here: tuple[str, ...], eager: bool = False) -> None:
+    """A tensor that calls no op took made, read as what those calls did, where they only moved elements: its
+    origin with axes reordered (a ``permute`` layer, or nothing), or a channels-last image with positions
+    rearranged (an :class:`_Arranged` tensor of that image).  Otherwise it stays pending.
+
+    ``eager``: as soon as a chain from a rearranged image is made; only a reordering of the image's axes,
+    or the image regrouped again with its channels last, settles it there, so that the layer putting the
+    image back goes where the reshapes undoing the arrangement are.
+    """
+    pending = recording.pending[id(tensor)]
+    if any(call.function not in REARRANGING for call in pending.chain):
+        return
+    origin = pending.origin
+    arranged = recording.arranged.get(id(origin))
+    scope = _common(pending.scope, here)
+    if arranged is not None:
+        image: tuple[int, ...] = (*arranged.grid, int(origin.shape[-1]))
+        index, base = positions.elements(arranged.places, image[-1], BATCH), arranged.value
+        scope = _common(scope, arranged.scope)
+    else:
+        image = tuple(int(n) for n in origin.shape[1:])
+        index, base = positions.indices(image, BATCH), recording.values[id(origin)]
+    for call in pending.chain:
+        moved = positions.replay(index, call)
+        if moved is None:
+            return
+        index = moved
+    sample = positions.per_sample(index, BATCH)
+    if sample is None:
+        return
+    order = positions.axis_order(sample, image)
+    if order is not None:
+        value = _permuted(recording, base, image, order, scope)
+        if value is None:
+            return
+        recording.values[id(tensor)] = value
+    else:
+        axis = positions.last_axis(sample, image)
+        if axis is None or (eager and axis != len(image) - 1):
+            return
+        value = _permuted(recording, base, image, positions.channels_last(image, axis), scope)
+        if value is None:
+            return
+        grid = tuple(size for k, size in enumerate(image) if k != axis)
+        recording.arranged[id(tensor)] = _Arranged(value, positions.positions(sample, image, axis), grid, scope)
+    del recording.pending[id(tensor)]
+    recording.poisoned.pop(id(tensor), None)
+
+
+def _permuted(recording: _Recording, value: str, shape: tuple[int, ...], order: tuple[int, ...],
+              scope: tuple[str, ...]) -> str | None:
+    """``value`` with its axes in ``order``: itself, or the layer an op makes of ``x.permute(...)`` in ``scope``."""
+    if order == tuple(range(len(shape))):
+        return value
+    call = TorchCall((shape,), tuple(shape[k] for k in order), function="permute",
+                     arguments=(TENSOR, 0, *(k + 1 for k in order)))
+    found = next(((op, params) for op in recording.ops if (params := _accepts(op, call)) is not None), None)
+    if found is None:
+        return None
+    types = tuple(recording.types.get(scope[: depth + 1], "") for depth in range(len(scope)))
+    return _record(recording, found[0], found[1], (value,), scope, types, "", {})
+
+
+def _add_arranged(recording: _Recording, call: TorchCall, inputs: Sequence[Any], output: Any, name: str,
+                  state: Mapping[str, Any]) -> bool:
+    """A call on tensors whose positions were rearranged, read as a layer on the image they hold, by an op that
+    computes position by position or that reads the arrangement (:attr:`TorchCall.positions`); False if none."""
+    unique = _unique(inputs)
+    arranged = _shared_arrangement(recording, unique, output)
+    if arranged is None:
+        return False
+    shapes = tuple((*arranged.grid, int(tensor.shape[-1])) for tensor in unique)
+    image_call = replace(call, input_shapes=shapes, output_shape=(*arranged.grid, int(output.shape[-1])),
+                         positions=arranged.places)
+    found = next(((op, params) for op in recording.ops if (params := _accepts(op, image_call)) is not None
+                  and _reads_arranged(op, params, shapes)), None)
+    if found is None:
+        return False
+    op, params = found
+    read = unique if op.max_inputs == 1 else inputs
+    sources = tuple(recording.arranged[id(tensor)].value for tensor in read)
+    _check_batch(recording, _what(call), sources, output)
+    call_site = recording.where
+    layer_id = _record(recording, op, params, sources, call_site.path, call_site.types, name, state)
+    recording.arranged[id(output)] = replace(arranged, value=layer_id)
+    recording.keep.append(output)
+    return True
+
+
+def _shared_arrangement(recording: _Recording, inputs: Sequence[Any], output: Any) -> _Arranged | None:
+    """The arrangement of every input, where they share one and the output keeps their positions."""
+    found = [recording.arranged.get(id(tensor)) for tensor in inputs]
+    first = found[0]
+    if first is None or any(other is None or other.grid != first.grid
+                            or not np.array_equal(other.places, first.places) for other in found):
+        return None
+    if any(tuple(tensor.shape[:-1]) != tuple(output.shape[:-1]) for tensor in inputs):
+        return None
+    return first
+
+
+def _reads_arranged(op: Op, params: Mapping[str, Any], shapes: tuple[Shape, ...]) -> bool:
+    if op.torch_positions:
+        return True
+    try:
+        return op.per_position(op.Params.model_validate(dict(params)), shapes)
+    except (ValueError, TypeError, ShapeError):  # pydantic's ValidationError is a ValueError
+        return False
 
 
 def _learned(recording: _Recording, parameter: Any, output: Any, shape: Sequence[int]) -> None:
@@ -318,12 +534,18 @@ def _learned(recording: _Recording, parameter: Any, output: Any, shape: Sequence
 
 
 def _source(recording: _Recording, tensor: Any) -> str:
+    if id(tensor) in recording.pending:
+        _settle(recording, tensor, recording.where.path)
     found = recording.values.get(id(tensor))
     if found is not None:
         return found
     reason = recording.poisoned.get(id(tensor))
     if reason is not None:
         raise ImportFailure(reason, hint=_HELP)
+    if id(tensor) in recording.arranged:
+        raise ImportFailure(f"a tensor whose positions reshapes rearranged (as MaxViT's window partitions) is "
+                            f"read in {recording.place()} by something that is not computed position by position",
+                            hint="put the positions back (the inverse reshapes) before it, or " + _HELP)
     raise ImportFailure(f"a tensor used in {recording.place()} does not come from the input (a constant, "
                         "a parameter used directly, or a tensor made inside forward)", hint=_HELP)
 
@@ -382,7 +604,7 @@ def _function_mode(recording: _Recording) -> Any:
             if recording.where.layer or recording.quiet:
                 return func(*args, **kwargs)
             inputs = _tensors(args) + _tensors(list(kwargs.values()))
-            traced = [t for t in inputs if id(t) in recording.values or id(t) in recording.poisoned]
+            traced = [t for t in inputs if recording.traced(t)]
             if traced and raw_name in _CONTROL_FLOW:
                 raise ImportFailure(f"data-dependent control flow in {recording.place()}: forward turns a tensor "
                                     f"into a Python value ({raw_name})",
@@ -404,25 +626,32 @@ def _function_mode(recording: _Recording) -> Any:
                 return result
             if not isinstance(result, torch.Tensor):
                 return result
-            if name in _PASS_THROUGH and len(traced) == 1 and id(traced[0]) in recording.poisoned:
-                recording.poisoned[id(result)] = recording.poisoned[id(traced[0])]
-                if id(traced[0]) in recording.pending:
-                    recording.pending[id(result)] = recording.pending[id(traced[0])]
-                recording.keep.append(result)
-                return result
-            if name in _PASS_THROUGH and len(traced) == 1 and tuple(result.shape) == tuple(traced[0].shape):
-                recording.values[id(result)] = _source(recording, traced[0])
-                recording.keep.append(result)
+            kept = len(traced) == 1 and (tuple(result.shape) == tuple(traced[0].shape)
+                                         or id(traced[0]) in recording.poisoned)
+            if name in _PASS_THROUGH and kept:
+                _alias(recording, result, traced[0])
                 return result
             if name == "dropout" and (recording.training or not kwargs.get("training",
                                                                             args[2] if len(args) > 2 else False)):
-                recording.values[id(result)] = _source(recording, traced[0])
-                recording.keep.append(result)
+                _alias(recording, result, traced[0])
                 return result
             _offer(recording, name, args, kwargs, inputs, result, None)
             return result
 
     return Recorder()
+
+
+def _alias(recording: _Recording, result: Any, tensor: Any) -> None:
+    """``result`` is ``tensor`` passed through (``contiguous()``, dropout at inference)."""
+    if id(tensor) in recording.arranged:
+        recording.arranged[id(result)] = recording.arranged[id(tensor)]
+    elif id(tensor) in recording.poisoned:
+        recording.poisoned[id(result)] = recording.poisoned[id(tensor)]
+        if id(tensor) in recording.pending:
+            recording.pending[id(result)] = recording.pending[id(tensor)]
+    else:
+        recording.values[id(result)] = _source(recording, tensor)
+    recording.keep.append(result)
 
 
 def _offer(recording: _Recording, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], inputs: list[Any],

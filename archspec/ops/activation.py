@@ -25,6 +25,9 @@ class _ShapePreserving(Op[ParamsT]):
     def torch_layer(self, params: ParamsT, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         return TorchLayer(f"torch.nn.{self.torch_class}")
 
+    def per_position(self, params: ParamsT, inputs: Sequence[Shape]) -> bool:
+        return True
+
     def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
         torch_class = getattr(self, "torch_class", "")
         if self.Params is not OpParams or not torch_class:
@@ -153,6 +156,9 @@ class Softmax(_ShapePreserving[OpParams]):
         if len(context.input_shapes[0]) > 1:
             context.require_opset(13, "softmax over an image's channels (before 13, Softmax spans all trailing axes)")
         context.add_node("Softmax", context.inputs, {"axis": 1}, output=context.output)
+
+    def per_position(self, params: OpParams, inputs: Sequence[Shape]) -> bool:
+        return False  # over axis 1, not the last
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         rank = len(node.input_shapes[0]) + 1

@@ -278,6 +278,36 @@ class PartitionAttention(Op[PartitionAttentionParams]):
             kwargs["dropout"] = params.dropout
         return TorchLayer("archspec.nn.PartitionAttention", (inputs[0][2], params.heads, pair(params.size)), kwargs)
 
+    torch_positions = True
+
+    def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
+        """torchvision's ``RelativePositionalMultiHeadAttention`` (MaxViT), by its class name and attributes, on
+        the groups of positions that the reshapes before it cut from the image (:attr:`TorchCall.positions`):
+        attention runs over the groups' second-to-last axis, and the groups must be this op's windows or grid,
+        their positions in its (row-major) order, which the relative position bias depends on."""
+        module = call.module
+        if type(module).__name__ != "RelativePositionalMultiHeadAttention":
+            return None
+        size, heads = int(module.size), int(module.n_heads)
+        if module.max_seq_len != size * size or module.to_qkv.bias is None or module.merge.bias is None:
+            return None
+        params: dict[str, Any] = {"heads": heads, "size": size}
+        if not call.input_shapes:
+            return params  # asked before the call: could this module be a layer
+        if call.positions is None or len(call.input_shapes[0]) != 3 or call.positions.ndim != 2:
+            return None
+        height, width, channels = call.input_shapes[0]
+        if heads * module.head_dim != channels or height % size or width % size:
+            return None
+        groups = np.unique(call.positions.reshape(-1, call.positions.shape[-1]), axis=0)
+        partition = next((name for name in ("window", "grid")
+                          if np.array_equal(groups, _partition_groups(height, width, size, name))), None)
+        if partition is None:
+            return None
+        scale = float(module.scale_factor)
+        other = not math.isclose(scale, 1 / math.sqrt(channels // heads), rel_tol=1e-9)
+        return {"heads": heads, "partition": partition, "size": size, **({"scale": scale} if other else {})}
+
     def to_onnx(self, params: PartitionAttentionParams, context: OnnxContext) -> None:
         from archspec.ops.window_onnx import lower_partition_attention
 
@@ -354,6 +384,17 @@ class WindowAttentionV2(Op[WindowAttentionV2Params]):
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         return _window_from_onnx(node, cosine=True)
+
+
+def _partition_groups(height: int, width: int, size: int, partition: str) -> np.ndarray:
+    """The groups of :func:`archspec.nn.partition` as rows of flat positions, sorted: windows of ``size × size``
+    neighbours, or grids of ``size × size`` positions ``height / size`` rows and ``width / size`` columns apart."""
+    places = np.arange(height * width)
+    if partition == "window":
+        groups = places.reshape(height // size, size, width // size, size).transpose(0, 2, 1, 3)
+    else:
+        groups = places.reshape(size, height // size, size, width // size).transpose(1, 3, 0, 2)
+    return np.unique(groups.reshape(-1, size * size), axis=0)
 
 
 def _window_output_shape(kind: str, params: WindowAttentionParams, shape: Shape) -> Shape:

@@ -124,6 +124,11 @@ class TorchCall:
     chain: tuple[TorchCall, ...] = ()
     """Function calls no op took that led from the traced input to this one, first first (ShuffleNet's
     ``view``, ``transpose`` before the ``view`` back): ``input_shapes`` are then the chain's input's."""
+    positions: Any = field(default=None, compare=False)
+    """For a call on a tensor whose positions reshapes moved (MaxViT's window and grid partitions): which
+    position of the image each of its positions is, an integer array of the tensor's shape without the batch
+    and the last (channel) axis, each value a flat index into the image's positions (row-major).
+    ``input_shapes`` and ``output_shape`` are then the image's, channels last.  None for other calls."""
 
 
 TENSOR = "<tensor>"
@@ -196,6 +201,9 @@ class Op(Generic[ParamsT]):
     torch_chains: ClassVar[bool] = False
     """For ``archspec import``: :meth:`from_torch` reads :attr:`TorchCall.chain` (several calls that are one op);
     only such ops are offered a call that ends a chain."""
+    torch_positions: ClassVar[bool] = False
+    """For ``archspec import``: :meth:`from_torch` reads :attr:`TorchCall.positions` (positions that reshapes
+    rearranged, as MaxViT's partitions), so it is offered calls on such tensors; see also :meth:`per_position`."""
     onnx_types: ClassVar[tuple[str, ...]] = ()
     """For ``archspec import`` of an ONNX file: the op types (default domain) whose nodes are offered to
     :meth:`from_onnx`.  For a pattern of several nodes, the type of the first node that is offered: an
@@ -259,6 +267,14 @@ class Op(Generic[ParamsT]):
         if call.module is not None:
             return {} if type(call.module).__name__ in self.torch_modules else None
         return {} if call.function in self.torch_functions else None
+
+    def per_position(self, params: ParamsT, inputs: Sequence[Shape]) -> bool:
+        """Whether, on inputs of these shapes, each output position is computed from that position of the
+        inputs alone, over the last axis (element-wise ops, joins, layers applied channels-last).
+        ``archspec import`` then reads the op where reshapes have rearranged the positions of a channels-last
+        image (MaxViT's windows and grids) as the same op on the image itself: the arrangement does not change
+        what it computes."""
+        return False
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         """This op's parameters for an ONNX node of one of its :attr:`onnx_types`, or None if it is not this op.

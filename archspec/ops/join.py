@@ -43,6 +43,9 @@ class Add(Op[OpParams]):
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "+"
 
+    def per_position(self, params: OpParams, inputs: Sequence[Shape]) -> bool:
+        return True
+
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> None:
         return None
 
@@ -94,6 +97,9 @@ class Multiply(Op[OpParams]):
 
     def label(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "×"
+
+    def per_position(self, params: OpParams, inputs: Sequence[Shape]) -> bool:
+        return True
 
     def torch_layer(self, params: OpParams, inputs: Sequence[Shape], output: Shape) -> None:
         return None

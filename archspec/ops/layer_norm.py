@@ -44,6 +44,10 @@ class LayerNorm(Op[LayerNormParams]):
     def label(self, params: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> str:
         return "layer norm"
 
+    def per_position(self, params: LayerNormParams, inputs: Sequence[Shape]) -> bool:
+        shape = inputs[0]
+        return feature_axis(self.kind, shape, params.channels_last, images=True) == len(shape) - 1
+
     def torch_layer(self, params: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         features, image = self._features(params, inputs[0])
         kwargs: dict[str, object] = {}

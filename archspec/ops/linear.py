@@ -66,6 +66,10 @@ class Linear(Op[LinearParams]):
     def volume_label(self, params: LinearParams, inputs: Sequence[Shape], output: Shape) -> tuple[str, ...]:
         return ("FC",)
 
+    def per_position(self, params: LinearParams, inputs: Sequence[Shape]) -> bool:
+        shape = inputs[0]
+        return len(shape) > 1 and feature_axis(self.kind, shape, params.channels_last, images=False) == len(shape) - 1
+
     def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
         if type(call.module).__name__ not in ("Linear", "NonDynamicallyQuantizableLinear"):
             return None

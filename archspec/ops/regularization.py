@@ -40,6 +40,9 @@ class StochasticDepth(Op[StochasticDepthParams]):
     def label(self, params: StochasticDepthParams, inputs: Sequence[Shape], output: Shape) -> str:
         return f"drop path {params.p:g}"
 
+    def per_position(self, params: StochasticDepthParams, inputs: Sequence[Shape]) -> bool:
+        return True  # one draw per sample
+
     def torch_layer(self, params: StochasticDepthParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
         forward = "({0} * " + ROW_MASK + " if self.training else {0})"
         return TorchLayer("torch.nn.Dropout", kwargs={"p": params.p}, forward=forward)

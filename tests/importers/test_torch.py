@@ -303,6 +303,68 @@ def test_parameters_used_in_forward_attention_and_select_round_trip(tmp_path: Pa
     assert "parameter: true" in text and "attention" in text and "select" in text
 
 
+class Windows(nn.Module):
+    """Per-position layers on windows that reshapes cut, and reshapes that put the image back."""
+
+    def __init__(self, channels: int = 8, size: int = 2) -> None:
+        super().__init__()
+        self.size = size
+        self.stem = nn.Conv2d(3, channels, 1)
+        self.norm = nn.LayerNorm(channels)
+        self.fc1 = nn.Linear(channels, 2 * channels)
+        self.fc2 = nn.Linear(2 * channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        n, c, h, w = x.shape
+        s = self.size
+        x = x.view(n, c, h // s, s, w // s, s).permute(0, 2, 4, 3, 5, 1).reshape(n, -1, s * s, c)
+        x = x + self.fc2(nn.functional.gelu(self.fc1(self.norm(x))))
+        x = x.view(n, h // s, w // s, s, s, c).permute(0, 5, 1, 3, 2, 4).reshape(n, c, h, w)
+        return torch.relu(x)
+
+
+def test_layers_computed_position_by_position_are_read_through_window_reshapes(tmp_path: Path) -> None:
+    text = round_trip(Windows(), (3, 6, 4), tmp_path)
+    assert "  - {permute: [1, 2, 0], name: permute}\n  - {layer_norm: {channels_last: true}, name: norm}" in text
+    assert "  - {permute: [2, 0, 1]}\n  - relu" in text and "reshape" not in text
+
+
+class WindowsThenConcat(Windows):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        x = x.view(n, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 3, 5, 1).reshape(n, -1, 4, c)
+        return torch.cat([x, x], dim=1).flatten(1)
+
+
+def test_an_op_that_mixes_rearranged_positions_is_refused_naming_it() -> None:
+    with pytest.raises(SpecError) as caught:
+        archspec.import_torch(WindowsThenConcat(), (3, 4, 4))
+    message = caught.value.format()
+    assert "function 'cat' in the model's own forward has no archspec op that reads positions rearranged" in message
+
+
+def test_maxvit_block_and_grid_attention_are_partition_attention(tmp_path: Path) -> None:
+    from tests.zoo.reference import torchvision_models
+
+    maxvit = torchvision_models().maxvit
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 16, 1)
+            self.window, self.grid = (maxvit.PartitionAttentionLayer(  # 16 channels, heads of 8, size 4
+                16, 8, 4, kind, (8, 8), 2, nn.GELU, nn.LayerNorm, 0.0, 0.0, 0.1) for kind in ("window", "grid"))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.grid(self.window(self.stem(x)))
+
+    text = round_trip(Net(), (3, 8, 8), tmp_path)
+    assert "{partition_attention: {heads: 2, size: 4, scale: 0.25, partition: $partition}, name: '1'}" in text
+    assert "{attn_layer: {partition: window}, name: attn_layer}" in text
+    assert "{attn_layer: {partition: grid}, name: attn_layer}" in text
+
+
 class SharedConv(nn.Module):
     """One convolution applied twice: its weights would have to be shared, which layers do not do."""
 

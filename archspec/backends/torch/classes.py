@@ -365,8 +365,8 @@ def _parameterize(module_class: ModuleClass, classes: Classes, graph: Graph, par
 
     def safe(name: str) -> str:
         name = re.sub(r"\W", "_", name)
-        if name[:1].isdigit():
-            name = f"_{name}"  # a hint from a layer named by digits ("0_channels")
+        if name[:1].isdigit():  # a child named by its position: layers.1's heads is layer_1_heads
+            name = f"layer_{name}"
         while keyword.iskeyword(name) or name in RESERVED_NAMES:
             name = f"{name}_"
         return name
