@@ -12,7 +12,7 @@ stacks of every built-in op (odd sizes, strides, dilations, groups, asymmetric k
 layers), concatenated branches, named and unnamed repeats, blocks with parameters called in
 repeats (a ResNet stage: the first block projects), references into a block (``b1.bn1``) or a
 repeat (``stage2.0``),
-``init:`` schemes and classifier heads; spec-wide ``variables`` used in ``$expressions`` and
+layers held in a container (``held.b3``, run between other layers), ``init:`` schemes and classifier heads; spec-wide ``variables`` used in ``$expressions`` and
 ``defaults``; blocks calling blocks, with a block-typed parameter and a residual switched off by a
 parameter; repeats in repeats; global pooling in mid-network; adaptive pooling to larger sizes;
 inputs down to 1×1; flat inputs (a multilayer perceptron); the zoo's pieces: the modern activations,
@@ -156,6 +156,12 @@ class _Builder:
         self.count += 1
         return f"{stem}{self.count}"
 
+    def member(self, stem: str) -> str:
+        """A fresh name, or one in the network's container (``held.b3``): registered in one ``nn.ModuleDict``
+        with the other layers so named, each run where it is written."""
+        name = self.fresh(stem)
+        return f"held.{name}" if self.draw(st.booleans()) else name
+
     def document(self) -> Document:
         document: Document = {"archspec": 1, "name": "random_net", "input": list(self.input)}
         if self.variables:
@@ -293,7 +299,7 @@ class _Builder:
         source = self.fork()
         names, channels = [], 0
         for _ in range(draw(st.integers(2, 3))):
-            name = self.fresh("branch")
+            name = self.member("branch")
             if draw(st.booleans()):
                 width = draw(st.integers(1, 4))
                 self.layers.append({"conv2d": {"channels": width, "kernel": draw(st.sampled_from([1, 3])),
@@ -339,7 +345,7 @@ class _Builder:
         draw = self.draw
         block = draw(st.sampled_from(["unit", "branches"]))
         self.blocks.add(block)
-        name = self.fresh("b")
+        name = self.member("b")
         if block == "unit":
             channels = draw(st.integers(1, 6))
             stride = draw(st.integers(1, 2))

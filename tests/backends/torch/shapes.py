@@ -22,7 +22,8 @@ def scope_inputs(graph: Graph) -> dict[str, tuple[str, ...]]:
                 if member.sequential and member.items:
                     found[f"{plan.path}.{member.attribute}".lstrip(".")] = member.items[0].imports
                 for item in member.items:
-                    visit(item)
+                    if isinstance(item, ModulePlan):  # a container's layers are hooked as layers
+                        visit(item)
             elif isinstance(member, (ScopeMember, ShortcutMember)) and member.module is not None:
                 visit(member.module)
 
