@@ -12,7 +12,8 @@ stacks of every built-in op (odd sizes, strides, dilations, groups, asymmetric k
 layers), concatenated branches, named and unnamed repeats, blocks with parameters called in
 repeats (a ResNet stage: the first block projects), references into a block (``b1.bn1``) or a
 repeat (``stage2.0``),
-layers held in a container (``held.b3``, run between other layers), ``init:`` schemes and classifier heads; spec-wide ``variables`` used in ``$expressions`` and
+layers held in a container (``held.b3``, run between other layers), ``init:`` schemes and
+classifier heads; spec-wide ``variables`` used in ``$expressions`` and
 ``defaults``; blocks calling blocks, with a block-typed parameter and a residual switched off by a
 parameter; repeats in repeats; global pooling in mid-network; adaptive pooling to larger sizes;
 inputs down to 1×1; flat inputs (a multilayer perceptron); the zoo's pieces: the modern activations,
