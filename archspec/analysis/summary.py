@@ -1,7 +1,8 @@
 """The summary of an analysed graph: per-layer shapes, parameters and MACs, with totals.
 
-Rows follow the scope tree: a block call or a named repeat is a group row whose figures are
-the sums of what it contains, and ``depth`` folds everything deeper into its group.
+Rows follow the scope tree (:func:`archspec.graph.rows.tree_rows`): a block call or a named repeat
+is a group row whose figures are the sums of what it contains, and ``depth`` folds everything deeper
+into its group.
 """
 
 from __future__ import annotations
@@ -10,27 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.graph.ir import Graph, Scope
+from archspec.graph.ir import Graph
+from archspec.graph.rows import Row, tree_rows
+from archspec.graph.rows import format_macs as format_macs  # re-exported: the summary's tables format with it
 from archspec.ops.base import Shape, volume
 
 BYTES_PER_VALUE = 4
 """float32: parameter and activation memory are reported for single precision."""
 
 
-@dataclass(frozen=True)
-class SummaryRow:
-    name: str
-    op: str
-    """The op kind, or for a group: the block's name, ``repeat ×N``, ``shortcut``."""
-    output_shape: Shape
-    params: int
-    macs: int
-    depth: int
-    """0 for top-level rows, 1 inside one scope, and so on."""
-    group: bool = False
-    """A scope (block call, repeat, iteration) rather than a single layer."""
-    local: str = ""
-    """The name under the row above it in the tree: ``conv1``, or ``up.0`` for a container's layer."""
+SummaryRow = Row
+"""A row of the summary table (see :class:`archspec.graph.rows.Row`)."""
 
 
 @dataclass(frozen=True)
@@ -74,21 +65,7 @@ def outputs_text(outputs: tuple[OutputSummary, ...], shape: Callable[[Shape], st
 
 def summarize(graph: Graph, depth: int | None = None) -> Summary:
     """Summary rows and totals; ``depth`` folds scopes deeper than it into one row each."""
-    rows: list[SummaryRow] = []
-    emitted: set[str] = set()
-    scopes = graph.scopes_by_path
-    for node in graph.layers:
-        chain = [path for path in _scope_chain(node.scope) if scopes[path].kind != "container"]
-        for level, path in enumerate(chain):
-            if depth is not None and level >= depth:
-                break
-            if path not in emitted:
-                emitted.add(path)
-                rows.append(_group_row(graph, scopes[path], level, _under(path, chain[level - 1] if level else "")))
-        if depth is not None and len(chain) > depth:
-            continue
-        rows.append(SummaryRow(node.name, node.op, node.output_shape, node.parameters, node.macs, len(chain),
-                               local=_under(node.name, chain[-1] if chain else "")))
+    rows = tree_rows(graph, depth)
     params = graph.parameters
     return Summary(
         name=graph.name,
@@ -99,37 +76,10 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
         macs=graph.macs,
         parameter_bytes=params * BYTES_PER_VALUE,
         activation_bytes=sum(volume(node.output_shape) for node in graph.nodes) * BYTES_PER_VALUE,
-        rows=tuple(rows),
+        rows=rows,
         layer_count=len(graph.layers),
         outputs=output_summaries(graph),
     )
-
-
-def _under(name: str, parent: str) -> str:
-    return name[len(parent) + 1:] if parent else name
-
-
-def _scope_chain(scope: str) -> list[str]:
-    """The scopes around a node, outermost first (containers are not rows: a container's layer, ``up.0``,
-    is a row of the scope around the container, where it runs)."""
-    if not scope:
-        return []
-    parts = scope.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _group_row(graph: Graph, scope: Scope, level: int, local: str) -> SummaryRow:
-    inside = list(graph.nodes_in(scope.path))
-    params = sum(node.parameters for node in inside)
-    macs = sum(node.macs for node in inside)
-    shape = inside[-1].output_shape if inside else ()
-    if scope.kind == "repeat":
-        label = f"repeat ×{scope.count}"
-    elif scope.block:
-        label = scope.block
-    else:
-        label = scope.kind
-    return SummaryRow(scope.path, label, shape, params, macs, level, group=True, local=local)
 
 
 def summary_json(graph: Graph) -> dict[str, Any]:
@@ -158,14 +108,6 @@ def summary_json(graph: Graph) -> dict[str, Any]:
 
 def format_count(value: int) -> str:
     return f"{value:,}"
-
-
-def format_macs(value: int) -> str:
-    """Human-scaled multiply-accumulates: 15.47G, 4.09G, 416.5K."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.2f}{unit}"
-    return str(value)
 
 
 def format_bytes(value: int) -> str:

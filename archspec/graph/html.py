@@ -2,15 +2,16 @@
 
 It lives beside the IR, not in :mod:`archspec.analysis`, so that showing a graph in Jupyter never
 makes the graph layer import a layer above it: the rows are read straight off the immutable
-graph (nodes, scopes, counts already computed), with blocks and named repeats folded into one
-row each below ``depth``, as ``archspec summary --depth`` folds them.  Pure: text in, text out.
+graph by :func:`archspec.graph.rows.tree_rows`, the rows ``archspec summary`` prints, with blocks and
+named repeats folded into one row each below ``depth``.  Pure: text in, text out.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from archspec.graph.ir import Graph, Scope
+from archspec.graph.ir import Graph
+from archspec.graph.rows import format_macs, tree_rows
 
 STYLE = ("<style>.archspec-summary td.n{text-align:right;font-variant-numeric:tabular-nums}"
          ".archspec-summary tr.group td{font-weight:bold}"
@@ -24,18 +25,8 @@ def summary_html(graph: Graph, depth: int | None = 1) -> str:
     enclosing scope's row, which carries the sums of what it holds; ``None`` shows every layer.
     """
     rows = ["<tr><td>input</td><td>input</td><td>" + _shape(graph.input_shape) + "</td><td></td><td></td></tr>"]
-    shown: set[str] = set()
-    for node in graph.layers:
-        chain = _scope_chain(node.scope)
-        for level, path in enumerate(chain):
-            if depth is not None and level >= depth:
-                break
-            if path not in shown:
-                shown.add(path)
-                rows.append(_group_row(graph, graph.scope(path), level))
-        if depth is None or len(chain) <= depth:
-            rows.append(_row(node.local_name if chain else node.name, node.op, node.output_shape, node.parameters,
-                             node.macs, len(chain)))
+    rows += [_row(row.local or row.name, row.op, row.output_shape, row.params, row.macs, row.depth, row.group)
+             for row in tree_rows(graph, depth)]
     totals = (f"{len(graph.layers)} layers · {graph.parameters:,} parameters · {format_macs(graph.macs)} MACs · "
               f"input {_shape(graph.input_shape)} → {_outputs(graph)}")
     return (f'<div class="archspec-summary">{STYLE}<table>'
@@ -43,28 +34,6 @@ def summary_html(graph: Graph, depth: int | None = 1) -> str:
             "<thead><tr><th>layer</th><th>op</th><th>output shape</th><th>params</th><th>MACs</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody>"
             f'<tfoot><tr><td colspan="5">{escape(totals)}</td></tr></tfoot></table></div>')
-
-
-def format_macs(value: int) -> str:
-    """Multiply-accumulates scaled for a person: 4.09G, 416.50K, 12."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.2f}{unit}"
-    return str(value)
-
-
-def _scope_chain(scope: str) -> list[str]:
-    parts = scope.split(".") if scope else []
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _group_row(graph: Graph, scope: Scope, level: int) -> str:
-    inside = list(graph.nodes_in(scope.path))
-    label = f"repeat ×{scope.count}" if scope.kind == "repeat" else (scope.block or scope.kind)
-    shape = inside[-1].output_shape if inside else ()
-    name = scope.local_name if level else scope.path
-    return _row(name, label, shape, sum(n.parameters for n in inside), sum(n.macs for n in inside), level,
-                group=True)
 
 
 def _row(name: str, op: str, shape: tuple[int, ...], params: int, macs: int, level: int, group: bool = False) -> str:
