@@ -371,7 +371,9 @@ def _place_branches(branches: list[Segment], plan: VolumePlan, geometries: dict[
     """Lay out every branch segment with one run of ``dot``."""
     from archspec.backends.diagram.program import render_dot
 
-    source = "\n".join(_branch_dot(index, segment, geometries, frames) for index, segment in enumerate(branches))
+    titles = {cluster.id: plan.view.folding.display_name(cluster.id) for cluster in plan.view.clusters}
+    source = "\n".join(_branch_dot(index, segment, geometries, frames, titles)
+                       for index, segment in enumerate(branches))
     plain = render_dot(source, "plain").decode("utf-8")
     graphs = [block for block in plain.split("\nstop") if block.strip()]
     for segment, block in zip(branches, graphs, strict=True):
@@ -383,25 +385,60 @@ def _half_height(geometry: Geometry) -> float:
 
 
 def _branch_dot(index: int, segment: Segment, geometries: dict[str, Geometry],
-                frames: dict[str, tuple[str, ...]]) -> str:
-    """One segment as a DOT graph: elements and arrow labels as fixed-size boxes, in points."""
+                frames: dict[str, tuple[str, ...]], titles: dict[str, str]) -> str:
+    """One segment as a DOT graph: elements and arrow labels as fixed-size boxes, in points.
+
+    The frames drawn inside the segment are DOT clusters, with room for their borders and titles,
+    so that ``dot`` keeps the frames of parallel branches apart.
+    """
     ids = [segment.start, *segment.elements]
     number = {element: position for position, element in enumerate(ids)}
     lines = [f"digraph b{index} {{", f"rankdir=LR; nodesep=0.18; ranksep={_inches(BEND)}; splines=false;",
              'node [shape=box, fixedsize=true, label=""];']
+    nodes: list[tuple[str, tuple[str, ...]]] = []
+    """Each node's statement and the frames it is drawn in."""
     for element in ids:
         geometry = geometries[element]
-        lines.append(f"e{number[element]} [width={_inches(geometry.footprint)}, "
-                     f"height={_inches(2 * _half_height(geometry))}];")
+        nodes.append((f"e{number[element]} [width={_inches(geometry.footprint)}, "
+                      f"height={_inches(2 * _half_height(geometry))}];", frames[element]))
+    edges = []
     for position, arrow in enumerate(segment.arrows):
         span, _ = _span(arrow, frames)
         above, below = label_extent(arrow)
         weight = 1 if arrow.skip else 4
-        lines.append(f"a{position} [width={_inches(span)}, height={_inches(2 * max(above, below, 4.0))}];")
+        nodes.append((f"a{position} [width={_inches(span)}, height={_inches(2 * max(above, below, 4.0))}];",
+                      frames[arrow.target]))
         source = number.get(arrow.source, 0)  # from outside a side path: from its start
-        lines.append(f"e{source} -> a{position} -> e{number[arrow.target]} [weight={weight}];")
+        edges.append(f"e{source} -> a{position} -> e{number[arrow.target]} [weight={weight}];")
+    inside = [set(frames[element]) for element in segment.elements]
+    drawn = set.union(*inside) - set.intersection(*inside) - set(frames[segment.start])
+    """Frames that hold some of the segment's elements, not all of them, nor its start."""
+    lines.extend(_dot_clusters(nodes, drawn, titles))
+    lines.extend(edges)
     lines.append("}")
     return "\n".join(lines)
+
+
+def _dot_clusters(nodes: list[tuple[str, tuple[str, ...]]], drawn: set[str], titles: dict[str, str],
+                  depth: int = 0) -> list[str]:
+    """Node statements nested in ``subgraph cluster`` blocks for the frames in ``drawn``, in first-use order."""
+    lines: list[str] = []
+    groups: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for statement, chain in nodes:
+        inner = [cluster for cluster in chain[depth:] if cluster in drawn]
+        if not inner:
+            lines.append(statement)
+            continue
+        groups.setdefault(inner[0], []).append((statement, chain[chain.index(inner[0]):]))
+    for cluster, members in groups.items():
+        title = text_width(titles.get(cluster, cluster), FRAME_TITLE_SIZE, bold=True) + 16
+        band = FRAME_TITLE_BAND + FRAME_PAD_Y - FRAME_PAD
+        lines.append(f'subgraph "cluster_{cluster}" {{ margin={FRAME_PAD:g}; labelloc=t; labeljust=l; '
+                     f'label=<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD FIXEDSIZE="TRUE" '
+                     f'WIDTH="{round(title)}" HEIGHT="{round(band)}"></TD></TR></TABLE>>;')
+        lines.extend(_dot_clusters(members, drawn, titles, 1))
+        lines.append("}")
+    return lines
 
 
 def _inches(points: float) -> str:
@@ -695,7 +732,7 @@ def _frame_pieces(plan: VolumePlan, placed: dict[str, Placed], routes: list[Rout
                 continue  # its horizontal run may start outside the frame
             y1 = max(y1, _route_bottom(route))
             bounds = route.label_bounds
-            x0 = min(x0, route.points[1][0] if route.kind == "curve" else bounds[0] if bounds else x0)
+            x0 = min(x0, bounds[0] if bounds else route.points[1][0] if route.kind == "curve" else x0)
         for inner in inside.get(cluster_id, ()):
             x0, y0, x1, y1 = min(x0, inner.x0), min(y0, inner.y0), max(x1, inner.x1), max(y1, inner.y1)
         piece = FramePiece(clusters[cluster_id], x0 - FRAME_PAD + 2, y0 - FRAME_PAD_Y - FRAME_TITLE_BAND,
