@@ -411,7 +411,7 @@ def _branch_dot(index: int, segment: Segment, geometries: dict[str, Geometry],
         source = number.get(arrow.source, 0)  # from outside a side path: from its start
         edges.append(f"e{source} -> a{position} -> e{number[arrow.target]} [weight={weight}];")
     inside = [set(frames[element]) for element in segment.elements]
-    drawn = set.union(*inside) - set.intersection(*inside) - set(frames[segment.start])
+    drawn = inside[0].union(*inside[1:]) - inside[0].intersection(*inside[1:]) - set(frames[segment.start])
     """Frames that hold some of the segment's elements, not all of them, nor its start."""
     lines.extend(_dot_clusters(nodes, drawn, titles))
     lines.extend(edges)
