@@ -26,6 +26,12 @@ LABEL_SIZE = 12.0
 JOIN_RADIUS = 10.0
 LABEL_GAP = 6.0
 """Between the lowest volume of a row and the top of its labels."""
+OUTPUT_NAME_SIZE = 12.0
+"""An output's name, in its box at the end of its path."""
+OUTPUT_NOTE_SIZE = 9.0
+"""``training only`` under the name of an auxiliary output."""
+OUTPUT_NOTE = "training only"
+OUTPUT_PAD = 8.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class Geometry:
 
 
 def element_geometry(element: Element) -> Geometry:
+    if element.kind == "output":
+        return _output_geometry(element)
     if element.kind == "join":
         diameter = 2 * JOIN_RADIUS
         return Geometry(diameter, 0.0, diameter, diameter, 0.0, 0.0, "", 0.0)
@@ -88,3 +96,14 @@ def element_geometry(element: Element) -> Geometry:
     shape_right = front_w + depth_x
     footprint = max(shape_right, label_width)
     return Geometry(footprint, (footprint - shape_right) / 2, front_w, front_h, depth_x, depth_y, label, label_width)
+
+
+def _output_geometry(element: Element) -> Geometry:
+    """A rounded box holding the output's name (and ``training only``), no H×W×C under it."""
+    width = text_width(element.symbol, OUTPUT_NAME_SIZE, bold=True)
+    height = OUTPUT_NAME_SIZE + 2 * OUTPUT_PAD
+    if element.training_only:
+        width = max(width, text_width(OUTPUT_NOTE, OUTPUT_NOTE_SIZE))
+        height += OUTPUT_NOTE_SIZE * 1.2
+    width += 2 * OUTPUT_PAD
+    return Geometry(width, 0.0, width, height, 0.0, 0.0, "", 0.0)

@@ -14,6 +14,11 @@ Segments are packed into rows (balanced, and cut preferably where no frame is op
 on its own main line; an arrow or arc whose source ended the row before starts at the margin.
 Frames (blocks, repeats, folded runs) are drawn around their elements and the arrows into them.
 
+A network with several outputs has *side paths*: the elements that lead to another output and
+not to the main one (an auxiliary head).  Each is laid out like the main path, on a row of its
+own under the row it leaves from, and a connector (the route's ``lead``) runs from its source down
+to it, so a side path never shares a row, or a ``dot`` run's segment, with the main path.
+
 Over 400 lines: placing segments, packing rows, routing arrows and nesting frames depend on one another's
 intermediate geometry at every step; they stay together until the zoo's structural folding settles what
 a row holds.
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Literal
 
@@ -118,6 +123,8 @@ class Route:
     either end, straight in between: the bends happen in the gaps ``dot`` leaves between ranks)."""
     label: Point
     """Centre of the label: the title is set above this point, details below (over an arc: all on one line)."""
+    lead: tuple[Point, ...] = ()
+    """Into a side path from a tensor on an earlier row: the connector from that tensor to ``points[0]``."""
 
     @property
     def label_bounds(self) -> Bounds | None:
@@ -181,7 +188,8 @@ def layout(plan: VolumePlan, *, wrap: bool = True) -> Layout:
     """Place every element, route every arrow and frame the clusters of ``plan``."""
     geometries = {element.id: element_geometry(element) for element in plan.elements}
     frames = _frames_of(plan)
-    segments = _segments(plan)
+    paths = [_segments(plan, path) for path in _paths(plan)]
+    segments = [segment for path in paths for segment in path]
     chains = [segment for segment in segments if segment.chain]
     branches = [segment for segment in segments if not segment.chain]
     for segment in chains:
@@ -189,8 +197,8 @@ def layout(plan: VolumePlan, *, wrap: bool = True) -> Layout:
     if branches:
         _place_branches(branches, plan, geometries, frames)
     first = plan.elements[0].id
-    rows = _rows(segments, geometries[first].footprint, frames, wrap)
-    return _assemble(plan, geometries, frames, segments, rows)
+    rows = _rows(paths[0], geometries[first].footprint, frames, wrap)
+    return _assemble(plan, geometries, frames, rows, [path for path in paths[1:] if path])
 
 
 # -- structure ------------------------------------------------------------------------------------
@@ -208,28 +216,66 @@ def _frames_of(plan: VolumePlan) -> dict[str, tuple[str, ...]]:
     return {element.id: chain(element.frame) for element in plan.elements}
 
 
-def _segments(plan: VolumePlan) -> list[Segment]:
-    """The main path cut at its articulation elements (no arrow passes over them)."""
-    order = plan.order
-    reach = [0] * len(plan.elements)
-    """For each position: the furthest position an arrow starting at or before it reaches."""
+def _paths(plan: VolumePlan) -> list[list[str]]:
+    """The main path's elements, then each side path's after the element it leaves from.
+
+    A side path holds the elements that lead to its output and to no output before it; an element
+    that leads to no output at all stays on the main path.
+    """
+    ids = [element.id for element in plan.elements]
+    if len(plan.ends) < 2:
+        return [ids]
+    sources: dict[str, list[str]] = {}
     for arrow in plan.arrows:
-        source, target = order[arrow.source], order[arrow.target]
-        reach[source] = max(reach[source], target)
-    furthest = 0
-    cuts = [0]
-    for position in range(len(plan.elements)):
-        if position > 0 and furthest <= position:
-            cuts.append(position)
-        furthest = max(furthest, reach[position])
+        sources.setdefault(arrow.target, []).append(arrow.source)
+    path_of: dict[str, int] = {}
+    for index, end in enumerate(plan.ends):
+        pending = [end]
+        while pending:
+            element = pending.pop()
+            if element not in path_of:
+                path_of[element] = index
+                pending.extend(sources.get(element, ()))
+    paths: list[list[str]] = [[] for _ in plan.ends]
+    for element in ids:
+        paths[path_of.get(element, 0)].append(element)
+    result = [paths[0]]
+    order = plan.order
+    for path in paths[1:]:
+        members = set(path)
+        entries = [source for element in path for source in sources.get(element, ()) if source not in members]
+        if entries:  # an output drawn twice (one layer named twice) has nothing left of its own
+            result.append([max(entries, key=order.__getitem__), *path])
+    return result
+
+
+def _segments(plan: VolumePlan, path: list[str]) -> list[Segment]:
+    """A path cut at its articulation elements (no arrow passes over them); ``path[0]`` is where it starts.
+
+    An arrow into a side path from another earlier element is treated as one from its start.
+    """
+    position = {element: index for index, element in enumerate(path)}
+    reach = [0] * len(path)
+    """For each position: the furthest position an arrow starting at or before it reaches."""
     by_target: dict[int, list[Arrow]] = {}
     for arrow in plan.arrows:
-        by_target.setdefault(order[arrow.target], []).append(arrow)
+        target = position.get(arrow.target, 0)
+        if target == 0:
+            continue
+        source = position.get(arrow.source, 0)
+        reach[source] = max(reach[source], target)
+        by_target.setdefault(target, []).append(arrow)
+    furthest = 0
+    cuts = [0]
+    for index in range(len(path)):
+        if index > 0 and furthest <= index:
+            cuts.append(index)
+        furthest = max(furthest, reach[index])
     segments = []
     for start, end in pairwise(cuts):
-        ids = [element.id for element in plan.elements[start + 1:end + 1]]
-        arrows = [arrow for position in range(start + 1, end + 1) for arrow in by_target.get(position, [])]
-        segment = Segment(plan.elements[start].id, ids, arrows)
+        ids = path[start + 1:end + 1]
+        arrows = [arrow for index in range(start + 1, end + 1) for arrow in by_target.get(index, [])]
+        segment = Segment(path[start], ids, arrows)
         segment.chain = _is_chain(segment)
         segments.append(segment)
     return segments
@@ -241,6 +287,9 @@ def _is_chain(segment: Segment) -> bool:
     Parallel paths that are not shortcuts (the branches of a concat) are drawn side by side instead.
     """
     previous = segment.start
+    members = {segment.start, *segment.elements}
+    if any(arrow.source not in members for arrow in segment.arrows):
+        return False  # into a side path from two earlier tensors
     main = set()
     for element in segment.elements:
         candidates = [arrow for arrow in segment.arrows if arrow.source == previous and arrow.target == element]
@@ -322,7 +371,9 @@ def _place_branches(branches: list[Segment], plan: VolumePlan, geometries: dict[
     """Lay out every branch segment with one run of ``dot``."""
     from archspec.backends.diagram.program import render_dot
 
-    source = "\n".join(_branch_dot(index, segment, geometries, frames) for index, segment in enumerate(branches))
+    titles = {cluster.id: plan.view.folding.display_name(cluster.id) for cluster in plan.view.clusters}
+    source = "\n".join(_branch_dot(index, segment, geometries, frames, titles)
+                       for index, segment in enumerate(branches))
     plain = render_dot(source, "plain").decode("utf-8")
     graphs = [block for block in plain.split("\nstop") if block.strip()]
     for segment, block in zip(branches, graphs, strict=True):
@@ -334,24 +385,60 @@ def _half_height(geometry: Geometry) -> float:
 
 
 def _branch_dot(index: int, segment: Segment, geometries: dict[str, Geometry],
-                frames: dict[str, tuple[str, ...]]) -> str:
-    """One segment as a DOT graph: elements and arrow labels as fixed-size boxes, in points."""
+                frames: dict[str, tuple[str, ...]], titles: dict[str, str]) -> str:
+    """One segment as a DOT graph: elements and arrow labels as fixed-size boxes, in points.
+
+    The frames drawn inside the segment are DOT clusters, with room for their borders and titles,
+    so that ``dot`` keeps the frames of parallel branches apart.
+    """
     ids = [segment.start, *segment.elements]
     number = {element: position for position, element in enumerate(ids)}
     lines = [f"digraph b{index} {{", f"rankdir=LR; nodesep=0.18; ranksep={_inches(BEND)}; splines=false;",
              'node [shape=box, fixedsize=true, label=""];']
+    nodes: list[tuple[str, tuple[str, ...]]] = []
+    """Each node's statement and the frames it is drawn in."""
     for element in ids:
         geometry = geometries[element]
-        lines.append(f"e{number[element]} [width={_inches(geometry.footprint)}, "
-                     f"height={_inches(2 * _half_height(geometry))}];")
+        nodes.append((f"e{number[element]} [width={_inches(geometry.footprint)}, "
+                      f"height={_inches(2 * _half_height(geometry))}];", frames[element]))
+    edges = []
     for position, arrow in enumerate(segment.arrows):
         span, _ = _span(arrow, frames)
         above, below = label_extent(arrow)
         weight = 1 if arrow.skip else 4
-        lines.append(f"a{position} [width={_inches(span)}, height={_inches(2 * max(above, below, 4.0))}];")
-        lines.append(f"e{number[arrow.source]} -> a{position} -> e{number[arrow.target]} [weight={weight}];")
+        nodes.append((f"a{position} [width={_inches(span)}, height={_inches(2 * max(above, below, 4.0))}];",
+                      frames[arrow.target]))
+        source = number.get(arrow.source, 0)  # from outside a side path: from its start
+        edges.append(f"e{source} -> a{position} -> e{number[arrow.target]} [weight={weight}];")
+    inside = [set(frames[element]) for element in segment.elements]
+    drawn = inside[0].union(*inside[1:]) - inside[0].intersection(*inside[1:]) - set(frames[segment.start])
+    """Frames that hold some of the segment's elements, not all of them, nor its start."""
+    lines.extend(_dot_clusters(nodes, drawn, titles))
+    lines.extend(edges)
     lines.append("}")
     return "\n".join(lines)
+
+
+def _dot_clusters(nodes: list[tuple[str, tuple[str, ...]]], drawn: set[str], titles: dict[str, str],
+                  depth: int = 0) -> list[str]:
+    """Node statements nested in ``subgraph cluster`` blocks for the frames in ``drawn``, in first-use order."""
+    lines: list[str] = []
+    groups: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for statement, chain in nodes:
+        inner = [cluster for cluster in chain[depth:] if cluster in drawn]
+        if not inner:
+            lines.append(statement)
+            continue
+        groups.setdefault(inner[0], []).append((statement, chain[chain.index(inner[0]):]))
+    for cluster, members in groups.items():
+        title = text_width(titles.get(cluster, cluster), FRAME_TITLE_SIZE, bold=True) + 16
+        band = FRAME_TITLE_BAND + FRAME_PAD_Y - FRAME_PAD
+        lines.append(f'subgraph "cluster_{cluster}" {{ margin={FRAME_PAD:g}; labelloc=t; labeljust=l; '
+                     f'label=<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD FIXEDSIZE="TRUE" '
+                     f'WIDTH="{round(title)}" HEIGHT="{round(band)}"></TD></TR></TABLE>>;')
+        lines.extend(_dot_clusters(members, drawn, titles, 1))
+        lines.append("}")
+    return lines
 
 
 def _inches(points: float) -> str:
@@ -390,15 +477,16 @@ def _open_frames(segment: Segment, following: Segment, frames: dict[str, tuple[s
     return sum(1 for outer, inner in zip(frames[segment.end], frames[first], strict=False) if outer == inner)
 
 
-def _row_start_offset(segments: list[Segment], index: int, frames: dict[str, tuple[str, ...]]) -> float:
-    """Where a segment starting a continued row begins, from the margin.
+def _row_start_offset(segment: Segment, frames: dict[str, tuple[str, ...]]) -> float:
+    """Where a segment starting a continued row (or a side path) begins, from the margin.
 
     Its first arrows came with room for the frames they leave (closed on the row above); they need
     room for the frames left open instead, which reopen at the margin.
     """
-    segment = segments[index]
     leaves, _ = _crossings(frames, segment.start, segment.elements[0])
-    return (_open_frames(segments[index - 1], segment, frames) - leaves) * FRAME_PAD
+    open_frames = sum(1 for outer, inner in zip(frames[segment.start], frames[segment.elements[0]], strict=False)
+                      if outer == inner)
+    return (open_frames - leaves) * FRAME_PAD
 
 
 def _rows(segments: list[Segment], first_width: float, frames: dict[str, tuple[str, ...]],
@@ -409,7 +497,7 @@ def _rows(segments: list[Segment], first_width: float, frames: dict[str, tuple[s
         return [segments]
 
     def start_extra(index: int) -> float:
-        return first_width if index == 0 else _row_start_offset(segments, index, frames)
+        return first_width if index == 0 else _row_start_offset(segments[index], frames)
 
     def end_extra(index: int) -> float:
         return len(frames[segments[index].end]) * FRAME_PAD
@@ -451,23 +539,19 @@ def _balanced_rows(segments: list[Segment], target: float, start_extra: Callable
 # -- assembly -------------------------------------------------------------------------------------
 
 def _assemble(plan: VolumePlan, geometries: dict[str, Geometry], frames: dict[str, tuple[str, ...]],
-              segments: list[Segment], rows: list[list[Segment]]) -> Layout:
+              rows: list[list[Segment]], side_paths: list[list[Segment]]) -> Layout:
+    """The rows stacked top to bottom, each side path on its own row right under the row it leaves from."""
     placed: dict[str, Placed] = {}
     routes: list[Route] = []
     pieces: list[FramePiece] = []
     first = plan.elements[0]
     top = MARGIN
     width = 0.0
-    row_start = 0
-    """The index of the row's first segment in ``segments``."""
-    for row_index, row in enumerate(rows):
-        row_placed: dict[str, Placed] = {}
-        if row_index == 0:
-            origin = MARGIN + geometries[first.id].footprint
-            row_placed[first.id] = Placed(first, geometries[first.id], MARGIN, 0.0, 0.0)
-        else:
-            origin = MARGIN + _row_start_offset(segments, row_start, frames)
-        row_start += len(row)
+
+    def add(row: list[Segment], origin: float, entry: float, row_placed: dict[str, Placed],
+            side_start: float | None = None) -> None:
+        """Place one row at ``top``; ``side_start``: it is a side path's, its arrows from outside leading in there."""
+        nonlocal top, width
         offsets = []
         for segment in row:
             offsets.append(origin)
@@ -476,19 +560,59 @@ def _assemble(plan: VolumePlan, geometries: dict[str, Geometry], frames: dict[st
             origin += segment.width
         row_right = origin + (len(frames[row[-1].end]) * FRAME_PAD if row else 0.0)
         row_placed = _with_labels(row_placed, row)
-        row_routes = _row_routes(row, offsets, row_placed, frames)
+        row_routes = _row_routes(row, offsets, row_placed, frames, entry)
         row_pieces = _frame_pieces(plan, row_placed, row_routes, frames)
         row_top = min([p.top for p in row_placed.values()]
                       + [_route_top(route) for route in row_routes] + [piece.y0 for piece in row_pieces])
         row_bottom = max([p.label_y + 4 for p in row_placed.values()] + [piece.y1 for piece in row_pieces]
                          + [_route_bottom(route) for route in row_routes])
         shift = top - row_top
+        row_routes = [_moved_route(route, shift) for route in row_routes]
+        if side_start is not None:
+            row_routes = [_led_in(route, placed, side_start, top - ROW_GAP / 2) for route in row_routes]
         placed.update({key: _moved(value, shift) for key, value in row_placed.items()})
-        routes.extend(_moved_route(route, shift) for route in row_routes)
+        routes.extend(row_routes)
         pieces.extend(FramePiece(p.cluster, p.x0, p.y0 + shift, p.x1, p.y1 + shift, p.depth) for p in row_pieces)
         top += row_bottom - row_top + ROW_GAP
         width = max(width, row_right + MARGIN)
-    return Layout(placed, tuple(routes), tuple(pieces), width, top - ROW_GAP + MARGIN, len(rows))
+
+    waiting = list(side_paths)
+    for row_index, row in enumerate(rows):
+        if row_index == 0:
+            start = {first.id: Placed(first, geometries[first.id], MARGIN, 0.0, 0.0)}
+            add(row, MARGIN + geometries[first.id].footprint, MARGIN / 2, start)
+        else:
+            add(row, MARGIN + _row_start_offset(row[0], frames), MARGIN / 2, {})
+        while any(path[0].start in placed for path in waiting):  # side paths leave from this row (or one of them)
+            path = next(path for path in waiting if path[0].start in placed)
+            waiting.remove(path)
+            offset = MARGIN / 2 + _row_start_offset(path[0], frames)
+            path_width = offset + sum(segment.width for segment in path) + len(frames[path[-1].end]) * FRAME_PAD
+            source = placed[path[0].start]
+            side_start = min(source.right + LEAD_GAP,
+                             max(MARGIN / 2, max(MARGIN + ROW_WIDTH, width - MARGIN) - path_width))
+            add(path, side_start + offset, side_start, {}, side_start)
+    return Layout(placed, tuple(routes), tuple(pieces), width, top - ROW_GAP + MARGIN, len(rows) + len(side_paths))
+
+
+LEAD_GAP = 4.0
+"""Between a side path's source and the connector that leaves it downwards."""
+
+
+def _led_in(route: Route, placed: dict[str, Placed], side_start: float, lane: float) -> Route:
+    """A route into a side path from a tensor on an earlier row, with the connector from that tensor.
+
+    The connector leaves the tensor along its main line, turns down just past its footprint, and,
+    when the side path starts further left, runs left in the gap above the side path's row.
+    """
+    source = placed.get(route.arrow.source)
+    if source is None:
+        return route
+    x = source.right + LEAD_GAP
+    lead = [source.exit, (x, source.y)]
+    if side_start < x - 0.5:
+        lead += [(x, lane), (side_start, lane)]
+    return replace(route, lead=tuple(lead))
 
 
 def _with_labels(row_placed: dict[str, Placed], row: list[Segment]) -> dict[str, Placed]:
@@ -503,30 +627,30 @@ def _with_labels(row_placed: dict[str, Placed], row: list[Segment]) -> dict[str,
 
 
 def _row_routes(row: list[Segment], offsets: list[float], placed: dict[str, Placed],
-                frames: dict[str, tuple[str, ...]]) -> list[Route]:
-    """Every arrow of a row; on a continued row, those from the previous row's last tensor start at the margin."""
+                frames: dict[str, tuple[str, ...]], entry: float) -> list[Route]:
+    """Every arrow of a row; those from a tensor on an earlier row start at ``entry`` (a continued row's margin)."""
     routes: list[Route] = []
     for segment, origin in zip(row, offsets, strict=True):
         if segment.chain:
-            routes.extend(_chain_routes(segment, origin, placed, frames))
+            routes.extend(_chain_routes(segment, origin, placed, frames, entry))
             continue
         for index, arrow in enumerate(segment.arrows):
             left, right, dy = segment.labels[index]
             source_right = placed[arrow.source].right if arrow.source in placed else origin
             bend_in = min(source_right + BEND, origin + left)
             bend_out = max(placed[arrow.target].x - BEND, origin + right)
-            points = (_start(arrow, placed), (bend_in, dy), (bend_out, dy), placed[arrow.target].entry)
+            points = (_start(arrow, placed, entry), (bend_in, dy), (bend_out, dy), placed[arrow.target].entry)
             routes.append(Route(arrow, "curve", points, (origin + (left + right) / 2, dy)))
     return routes
 
 
-def _start(arrow: Arrow, placed: dict[str, Placed]) -> Point:
-    """Where an arrow leaves its source: the source's exit, or the row's margin if the source is on the row above."""
-    return placed[arrow.source].exit if arrow.source in placed else (MARGIN / 2, 0.0)
+def _start(arrow: Arrow, placed: dict[str, Placed], entry: float) -> Point:
+    """Where an arrow leaves its source: the source's exit, or ``entry`` if the source is on an earlier row."""
+    return placed[arrow.source].exit if arrow.source in placed else (entry, 0.0)
 
 
 def _chain_routes(segment: Segment, origin: float, placed: dict[str, Placed],
-                  frames: dict[str, tuple[str, ...]]) -> list[Route]:
+                  frames: dict[str, tuple[str, ...]], entry: float) -> list[Route]:
     """Straight arrows along the main line, then arcs over it, the shortest first."""
     previous = segment.start
     routes: list[Route] = []
@@ -535,13 +659,13 @@ def _chain_routes(segment: Segment, origin: float, placed: dict[str, Placed],
         _, before = _span(arrow, frames)
         label_start = (placed[previous].right if previous in placed else origin) + before
         label_x = (label_start + placed[element].x - ARROW_MARGIN) / 2
-        routes.append(Route(arrow, "line", (_start(arrow, placed), placed[element].entry), (label_x, 0.0)))
+        routes.append(Route(arrow, "line", (_start(arrow, placed, entry), placed[element].entry), (label_x, 0.0)))
         previous = element
     drawn = {id(route.arrow) for route in routes}
     arcs = sorted((arrow for arrow in segment.arrows if id(arrow) not in drawn),
                   key=lambda arrow: _arc_length(segment, arrow))
     for arrow in arcs:
-        routes.append(_arc(segment, arrow, placed, routes))
+        routes.append(_arc(segment, arrow, placed, routes, entry))
     return routes
 
 
@@ -550,12 +674,12 @@ def _arc_length(segment: Segment, arrow: Arrow) -> int:
     return ids.index(arrow.target) - ids.index(arrow.source)
 
 
-def _arc(segment: Segment, arrow: Arrow, placed: dict[str, Placed], routes: Sequence[Route]) -> Route:
+def _arc(segment: Segment, arrow: Arrow, placed: dict[str, Placed], routes: Sequence[Route], entry: float) -> Route:
     """A skip arc over the main path, clear of every shape, label and shorter arc under it."""
     target = placed[arrow.target]
     end_x, end_y = target.point(*target.geometry.arc_anchor)
     source = placed.get(arrow.source)
-    start_x = source.point(*source.geometry.arc_anchor)[0] if source is not None else MARGIN / 2
+    start_x = source.point(*source.geometry.arc_anchor)[0] if source is not None else entry
     ids = [segment.start, *segment.elements]
     under = ids[ids.index(arrow.source):ids.index(arrow.target) + 1]
     ceiling = min(placed[element].top for element in under if element in placed)
@@ -608,7 +732,7 @@ def _frame_pieces(plan: VolumePlan, placed: dict[str, Placed], routes: list[Rout
                 continue  # its horizontal run may start outside the frame
             y1 = max(y1, _route_bottom(route))
             bounds = route.label_bounds
-            x0 = min(x0, route.points[1][0] if route.kind == "curve" else bounds[0] if bounds else x0)
+            x0 = min(x0, bounds[0] if bounds else route.points[1][0] if route.kind == "curve" else x0)
         for inner in inside.get(cluster_id, ()):
             x0, y0, x1, y1 = min(x0, inner.x0), min(y0, inner.y0), max(x1, inner.x1), max(y1, inner.y1)
         piece = FramePiece(clusters[cluster_id], x0 - FRAME_PAD + 2, y0 - FRAME_PAD_Y - FRAME_TITLE_BAND,
@@ -623,5 +747,5 @@ def _moved(p: Placed, shift: float) -> Placed:
 
 
 def _moved_route(route: Route, shift: float) -> Route:
-    return Route(route.arrow, route.kind, tuple((x, y + shift) for x, y in route.points),
-                 (route.label[0], route.label[1] + shift))
+    return replace(route, points=tuple((x, y + shift) for x, y in route.points),
+                   label=(route.label[0], route.label[1] + shift))

@@ -9,7 +9,9 @@ layer on the arrow into its output.  Starting from the same :class:`DiagramView`
   the arrow between them carrying the layers fused after the join (``ReLU``);
 * a box whose only reader is a join draws no tensor of its own: its arrow goes straight into the
   symbol, as ``z + a`` in the textbook figures; so a projection shortcut is one labelled arrow;
-* layers on a residual shortcut give ``skip`` arrows, drawn as arcs over the main path.
+* layers on a residual shortcut give ``skip`` arrows, drawn as arcs over the main path;
+* a network with several outputs ends each one in a named ``output`` element after its tensor
+  (as the Graphviz style does); :attr:`VolumePlan.ends` says which element ends each output's path.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from archspec.backends.volumes.labels import OpText, op_text
 from archspec.graph.ir import INPUT
 from archspec.ops.base import Shape
 
-ElementKind = Literal["volume", "bar", "join"]
+ElementKind = Literal["volume", "bar", "join", "output"]
 INPUT_FAMILY = "input"
+OUTPUT_FAMILY = "output"
 BLOCK_FAMILY = "block"
 """The style of a tensor made by a collapsed scope."""
 
@@ -42,7 +45,9 @@ class Element:
     frame: str
     """The cluster it is drawn in ("" at the top level)."""
     symbol: str = ""
-    """For a join: its op label (``+``, ``concat``)."""
+    """For a join: its op label (``+``, ``concat``); for an output: its name."""
+    training_only: bool = False
+    """For an output: whether it exists only in training (drawn dashed)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class Arrow:
     parameters: int = 0
     layer: str = ""
     """The first layer it draws (for a plain connection: none)."""
+    training_only: bool = False
+    """Into an output that exists only in training: drawn dashed."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class VolumePlan:
     elements: tuple[Element, ...]
     """In a topological order (the graph's)."""
     arrows: tuple[Arrow, ...]
+    ends: tuple[str, ...] = ()
+    """The element that ends each of the network's outputs' paths, the main output's first."""
 
     @cached_property
     def by_id(self) -> dict[str, Element]:
@@ -88,10 +97,11 @@ def plan_volumes(view: DiagramView, *, show_params: bool = False) -> VolumePlan:
             planner.add_join(box)
         else:
             planner.add_op(box)
+    ends = planner.add_outputs()
     arrows = planner.arrows
     if show_params:
         arrows = [_with_parameters(arrow, view) for arrow in arrows]
-    return VolumePlan(view, tuple(planner.elements), tuple(_in_element_order(arrows, planner.elements)))
+    return VolumePlan(view, tuple(planner.elements), tuple(_in_element_order(arrows, planner.elements)), ends)
 
 
 class _Planner:
@@ -105,8 +115,8 @@ class _Planner:
         for edge in view.edges:
             self.incoming[edge.target].append((edge.source, edge.skip))
             self.outgoing[edge.source].append(edge.target)
-        # the output may lie in a folded iteration: its twin in the run's first one is drawn
-        self.output_box = view.box_of[view.folding.representative(view.graph.output)]
+        # an output may lie in a folded iteration: its twin in the run's first one is drawn
+        self.output_boxes = [view.box_of[view.folding.representative(output.node)] for output in view.graph.outputs]
         self.followers = {join: box for join, box in map(self._follower, view.boxes) if box is not None}
         self.followed = {box.id for box in self.followers.values()}
         self.tensor_of: dict[str, str] = {}
@@ -122,13 +132,13 @@ class _Planner:
     def absorbed(self, box: Box) -> bool:
         """Whether the box's arrow goes straight into the join that alone reads it (no tensor of its own)."""
         targets = self.outgoing[box.id]
-        return (box.id != self.output_box and not self.is_join(box) and box.head.op != INPUT
+        return (box.id not in self.output_boxes and not self.is_join(box) and box.head.op != INPUT
                 and len(self.incoming[box.id]) == 1 and len(targets) == 1 and self.is_join(self.boxes[targets[0]]))
 
     def _follower(self, box: Box) -> tuple[str, Box | None]:
         """For a join with no layer fused after it: a pointwise box that alone reads it, drawn on its arrow."""
         targets = self.outgoing[box.id]
-        if not self.is_join(box) or len(box.nodes) > 1 or len(targets) != 1 or box.id == self.output_box:
+        if not self.is_join(box) or len(box.nodes) > 1 or len(targets) != 1 or box.id in self.output_boxes:
             return box.id, None
         follower = self.boxes[targets[0]]
         if (follower.scope is None and len(self.incoming[follower.id]) == 1 and follower.cluster == box.cluster
@@ -157,6 +167,22 @@ class _Planner:
         self._add_arrow(Arrow(box.id, self.tensor_of[box.id], text, family,
                                  parameters=sum(node.parameters for node in shown),
                                  layer=shown[0].name if shown else ""))
+
+    def add_outputs(self) -> tuple[str, ...]:
+        """For several outputs, a named element after each one's tensor; the elements that end the outputs' paths."""
+        graph = self.view.graph
+        tensors = [self.tensor_of[box] for box in self.output_boxes]
+        if not graph.several_outputs:
+            return tuple(tensors)
+        shapes = {element.id: element.shape for element in self.elements}
+        ends = []
+        for output, tensor in zip(graph.outputs, tensors, strict=True):
+            end = f"output@{output.name}"
+            self.elements.append(Element(end, "output", shapes[tensor], OUTPUT_FAMILY, "",
+                                         output.name, output.training_only))
+            self._add_arrow(Arrow(tensor, end, training_only=output.training_only))
+            ends.append(end)
+        return tuple(ends)
 
     def _add_arrow(self, arrow: Arrow) -> None:
         self.arrows.append(arrow)

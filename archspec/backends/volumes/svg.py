@@ -11,7 +11,14 @@ from html import escape
 
 from archspec.backends.diagram import theme
 from archspec.backends.diagram.view import cluster_note
-from archspec.backends.volumes.geometry import JOIN_RADIUS, LABEL_SIZE
+from archspec.backends.volumes.geometry import (
+    JOIN_RADIUS,
+    LABEL_SIZE,
+    OUTPUT_NAME_SIZE,
+    OUTPUT_NOTE,
+    OUTPUT_NOTE_SIZE,
+    OUTPUT_PAD,
+)
 from archspec.backends.volumes.layout import (
     DETAIL_SIZE,
     FRAME_COUNT_SIZE,
@@ -143,7 +150,7 @@ def _header(plan: VolumePlan) -> tuple[list[str], float, float]:
 
 def _legend_items(plan: VolumePlan) -> list[tuple[str, str, str]]:
     """What the figure uses: op families (by the tensors they make), join symbols, shortcuts."""
-    families = {element.family for element in plan.elements if element.kind != "join"}
+    families = {element.family for element in plan.elements if element.kind not in ("join", "output")}
     families |= {arrow.family for arrow in plan.arrows if arrow.family}
     items = [("swatch", style_of(family).title, family)
              for family in (INPUT_FAMILY, *theme.FAMILY_ORDER, BLOCK_FAMILY) if family in families and family != "join"]
@@ -201,6 +208,8 @@ def _element(placed: Placed) -> str:
     if element.kind == "join":
         cx = placed.x + geometry.shape_x + JOIN_RADIUS
         return f"<g {attributes}>{_join_symbol(cx, placed.y, JOIN_RADIUS, element.symbol)}</g>"
+    if element.kind == "output":
+        return f"<g {attributes}>{_output_box(placed)}</g>"
     x = placed.x + geometry.shape_x
     y = placed.y - geometry.height / 2
     cube = _cube(x, y, geometry.width, geometry.height, geometry.depth_x, geometry.depth_y, style_of(element.family))
@@ -209,12 +218,31 @@ def _element(placed: Placed) -> str:
     return f"<g {attributes}>{cube}{label}</g>"
 
 
+def _output_box(placed: Placed) -> str:
+    """An output's name in a rounded box (dashed, and marked, when it exists only in training)."""
+    element, geometry = placed.element, placed.geometry
+    x, y = placed.x + geometry.shape_x, placed.y - geometry.height / 2
+    dash = f' stroke-dasharray="{DASH}"' if element.training_only else ""
+    centre = x + geometry.width / 2
+    name_y = y + OUTPUT_PAD + OUTPUT_NAME_SIZE * 0.8
+    out = [f'<rect x="{number(x)}" y="{number(y)}" width="{number(geometry.width)}" '
+           f'height="{number(geometry.height)}" rx="8" fill="white" stroke="{theme.TEXT_COLOR}" '
+           f'stroke-width="1.2"{dash}/>',
+           f'<text x="{number(centre)}" y="{number(name_y)}" font-size="{number(OUTPUT_NAME_SIZE)}" '
+           f'font-weight="bold" text-anchor="middle">{escape(element.symbol)}</text>']
+    if element.training_only:
+        out.append(f'<text x="{number(centre)}" y="{number(name_y + OUTPUT_NOTE_SIZE * 1.3)}" '
+                   f'font-size="{number(OUTPUT_NOTE_SIZE)}" fill="{theme.MUTED_COLOR}" text-anchor="middle">'
+                   f"{OUTPUT_NOTE}</text>")
+    return "".join(out)
+
+
 # -- arrows ---------------------------------------------------------------------------------------
 
 def _route(route: Route) -> str:
     skip = route.arrow.skip
     colour = theme.SKIP_COLOR if skip else theme.EDGE_COLOR
-    dash = f' stroke-dasharray="{DASH}"' if skip else ""
+    dash = f' stroke-dasharray="{DASH}"' if skip or route.arrow.training_only else ""
     points = route.points
     if route.kind == "line":
         (x0, y0), (x1, y1) = points
@@ -237,6 +265,10 @@ def _route(route: Route) -> str:
                 f"{number(x1)},{number(y1)} L{number(x2)},{number(y2)} C{number(x2 + bend_out)},{number(y2)} "
                 f"{number(x3 - bend_out)},{number(y3)} {number(x3)},{number(y3)}")
         before = (x2 + bend_out, y3) if bend_out > 1 else (x2, y2)
+    if route.lead:  # the connector from a tensor on an earlier row into a side path
+        lead = " ".join(f"L{number(x)},{number(y)}" for x, y in route.lead[1:])
+        (lead_x, lead_y), (x0, y0) = route.lead[0], points[0]
+        path = f"M{number(lead_x)},{number(lead_y)} {lead} L{number(x0)},{number(y0)}" + path[path.index(" "):]
     head = _arrowhead(before, points[-1])
     return (f'<g class="{"skip" if skip else "arrow"}" data-from="{escape(route.arrow.source)}" '
             f'data-to="{escape(route.arrow.target)}"><path d="{path}" fill="none" stroke="{colour}" '

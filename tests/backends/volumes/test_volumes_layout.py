@@ -22,15 +22,19 @@ from archspec.backends.volumes.metrics import text_width
 from archspec.backends.volumes.plan import VolumePlan, plan_volumes
 from archspec.graph.ir import Graph
 from archspec.graph.lower import analyse
-from archspec.spec.builtin import builtin_spec_names
+from archspec.spec.builtin import builtin_spec_names, zoo_spec_names
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "graphviz"
+OUTPUTS = Path(__file__).resolve().parents[2] / "data" / "outputs"
 TOLERANCE = 0.5
 
 
 @cache
 def graph(name: str) -> Graph:
-    return analyse(DATA / f"{name}.yaml" if (DATA / f"{name}.yaml").exists() else name)
+    for folder in (DATA, OUTPUTS):
+        if (folder / f"{name}.yaml").exists():
+            return analyse(folder / f"{name}.yaml")
+    return analyse(name)
 
 
 def figure(name: str, wrap: bool = True, **options) -> tuple[VolumePlan, Layout]:
@@ -88,10 +92,22 @@ def assert_nothing_overlaps(plan: VolumePlan, result: Layout) -> None:
                 ancestor = clusters[ancestor].parent
             assert ancestor == outer.cluster.id, f"{piece.cluster.id} and {other.cluster.id} overlap"
             assert outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
+    frames_of = {cluster.id: cluster.parent for cluster in plan.view.clusters}
+    for key, placed in result.placed.items():  # a frame holds no shape of a layer outside it
+        inside = set()
+        cluster = placed.element.frame
+        while cluster:
+            inside.add(cluster)
+            cluster = frames_of[cluster]
+        for piece in result.frames:
+            if piece.cluster.id not in inside:
+                assert not intersect((piece.x0, piece.y0, piece.x1, piece.y1), placed.shape_bounds), \
+                    f"frame {piece.cluster.id} overlaps {key}"
 
 
-@pytest.mark.parametrize("name", builtin_spec_names())
+@pytest.mark.parametrize("name", builtin_spec_names() + zoo_spec_names())
 def test_builtin_figures_have_no_overlaps(name):
+    """Every built-in network, the zoo's included: inception_v3's auxiliary head once lay over Mixed_7a."""
     assert_nothing_overlaps(*figure(name))
 
 
@@ -106,6 +122,9 @@ def test_builtin_figures_have_no_overlaps(name):
     ("nested_repeat", {"depth": 1}),
     ("growing_repeat", {}),
     ("alexnet_paper", {"wrap": False}),
+    ("two_heads", {}),
+    ("three_heads", {}),
+    ("inception_v3", {"wrap": False}),
 ])
 def test_variants_have_no_overlaps(name, options):
     assert_nothing_overlaps(*figure(name, **options))
@@ -175,3 +194,24 @@ def test_small_and_unusual_networks(write_spec, name):
         assert {route.kind for route in result.routes} == {"curve", "line"}
     if name == "residual_at_the_end":  # a sum with nothing after it takes the colour of its main input
         assert plan.elements[-1].family == "conv"
+
+
+def test_a_side_path_to_another_output_gets_a_row_of_its_own():
+    plan, result = figure("inception_v3")
+    assert plan.ends == ("output@logits", "output@aux_logits")
+    aux = [placed for key, placed in result.placed.items() if key.startswith("AuxLogits")]
+    main = [placed for key, placed in result.placed.items() if key.startswith(("Mixed_6", "Mixed_7a"))]
+    aux_top, aux_bottom = min(p.top for p in aux), max(p.label_y for p in aux)
+    assert all(p.label_y < aux_top or p.top > aux_bottom for p in main)  # no main-path tensor beside it
+    (route,) = [route for route in result.routes if route.arrow.target == aux[0].element.id]
+    source = result.placed[route.arrow.source]
+    assert route.lead[0] == source.exit and route.lead[-1][1] < route.points[0][1]  # the connector runs down to it
+    terminal = result.placed["output@aux_logits"]
+    assert abs(terminal.y - aux[-1].y) < 0.5 and terminal.x > max(p.right for p in aux)
+
+
+def test_single_output_figures_have_no_side_paths():
+    plan, result = figure("resnet18")
+    assert len(plan.ends) == 1
+    assert not any(route.lead for route in result.routes)
+    assert all(element.kind != "output" for element in plan.elements)

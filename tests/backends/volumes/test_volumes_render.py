@@ -191,3 +191,23 @@ def test_volume_benchmark_reports_ratios(benchmark):
     results = bench.main(quick=True)
     assert set(results) == set(bench.TARGETS)
     assert all(isinstance(value, float) and value > 0 for value in results.values())
+
+
+OUTPUTS = Path(__file__).resolve().parents[2] / "data" / "outputs"
+
+
+def test_several_outputs_are_named_at_the_ends_of_their_paths():
+    root = parse(volume_svg(analyse(OUTPUTS / "three_heads.yaml")))
+    boxes = {group.get("data-name"): group for group in groups(root, "output")}
+    assert set(boxes) == {"output@logits", "output@aux_logits", "output@features"}
+    for name, group in boxes.items():
+        lines = texts(group)
+        dashed = group.find(f"{SVG}rect").get("stroke-dasharray") is not None  # type: ignore[union-attr]
+        assert lines[0] == name.partition("@")[2]
+        assert dashed == (name == "output@aux_logits") == (lines[1:] == ["training only"])
+    into_aux = [group for group in groups(root, "arrow") if group.get("data-to") == "output@aux_logits"]
+    assert [group.find(f"{SVG}path").get("stroke-dasharray") for group in into_aux] == ["5 4"]  # type: ignore[union-attr]
+
+
+def test_a_single_output_is_not_named():
+    assert not groups(parse(volume_svg(graph("resnet18"))), "output")
