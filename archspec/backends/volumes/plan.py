@@ -7,8 +7,9 @@ layer on the arrow into its output.  Starting from the same :class:`DiagramView`
 * every box gets an :class:`Element` for its output tensor: a volume (C, H, W), a bar (F,);
 * a join (a residual sum, a concat) is a small symbol, ⊕ or ‖, followed by its output tensor,
   the arrow between them carrying the layers fused after the join (``ReLU``);
-* a box whose only reader is a join draws no tensor of its own: its arrow goes straight into the
-  symbol, as ``z + a`` in the textbook figures; so a projection shortcut is one labelled arrow;
+* a box whose only reader is a join in its own frame draws no tensor of its own: its arrow goes
+  straight into the symbol, as ``z + a`` in the textbook figures; so a projection shortcut is one
+  labelled arrow (a block's output that a join outside it reads keeps its tensor, and its frame);
 * layers on a residual shortcut give ``skip`` arrows, drawn as arcs over the main path;
 * a network with several outputs ends each one in a named ``output`` element after its tensor
   (as the Graphviz style does); :attr:`VolumePlan.ends` says which element ends each output's path.
@@ -133,7 +134,8 @@ class _Planner:
         """Whether the box's arrow goes straight into the join that alone reads it (no tensor of its own)."""
         targets = self.outgoing[box.id]
         return (box.id not in self.output_boxes and not self.is_join(box) and box.head.op != INPUT
-                and len(self.incoming[box.id]) == 1 and len(targets) == 1 and self.is_join(self.boxes[targets[0]]))
+                and len(self.incoming[box.id]) == 1 and len(targets) == 1 and self.is_join(self.boxes[targets[0]])
+                and box.cluster == self.boxes[targets[0]].cluster)  # a block's output keeps its frame
 
     def _follower(self, box: Box) -> tuple[str, Box | None]:
         """For a join with no layer fused after it: a pointwise box that alone reads it, drawn on its arrow."""
