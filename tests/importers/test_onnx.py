@@ -155,6 +155,53 @@ def test_torchvision_model_through_dynamo(tmp_path: Path) -> None:
     assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 224, 224))
 
 
+class SqueezedHead(torch.nn.Module):
+    """A global pool, then ``x.flatten(1)``: dynamo writes a ``Reshape`` of [C, 1, 1] to [C] (MobileNet v3's,
+    EfficientNet's and DenseNet's heads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_reshape_that_drops_unit_axes_is_a_flatten(dynamo: bool, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = export_torch(SqueezedHead().eval(), (3, 8, 8), tmp_path / "head.onnx", dynamo=dynamo)
+    assert [layer.op for layer in read_onnx(source).layers] == ["conv2d", "global_avgpool", "flatten", "linear"]
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 8, 8))
+
+
+class Shuffled(torch.nn.Module):
+    """torchvision's ``channel_shuffle`` between two convolutions, its sizes read from ``x.size()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 12, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(12, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        batch, channels, height, width = x.size()
+        x = x.view(batch, 3, channels // 3, height, width)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return self.conv2(x.view(batch, channels, height, width))
+
+
+def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
+    """TorchScript computes the second view's shape after the first view: it is folded when the shuffle asks."""
+    torch.manual_seed(0)
+    source = export_torch(Shuffled().eval(), (3, 6, 6), tmp_path / "shuffle.onnx")
+    model = read_onnx(source)
+    assert [(layer.op, dict(layer.params)) for layer in model.layers][1] == ("channel_shuffle", {"groups": 3})
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 6, 6))
+
+
 # -- archspec's own export, read back --------------------------------------------------------------
 
 def figures(graph: archspec.Graph) -> list[tuple[Any, ...]]:
