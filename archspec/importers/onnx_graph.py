@@ -234,7 +234,9 @@ class GraphReader:
         if all(name in self.constants for name in present) and not batch_sized:
             self._fold(node)
             return
-        if node.op_type in DEFERRABLE and any(name in self.constants for name in present):
+        if node.op_type in DEFERRABLE and any(name in self.constants for name in present) \
+                and not (node.op_type == "Add" and any(self.is_initializer(name) and self.constants[name].ndim > 1
+                                                       for name in present)):
             self.deferred.update((name, node) for name in node.output)
             return
         try:
@@ -260,7 +262,7 @@ class GraphReader:
         for name, value in zip(node.output, results, strict=False):
             self.constants[name] = np.asarray(value)
         source = next((self.batch_of[name] for name in node.input if name in self.batch_of), None)
-        if source is not None:
+        if source is not None and node.op_type != "Shape":  # a constant's rank does not follow the batch
             self.batch_of.update((name, source) for name in node.output)
 
 
@@ -292,7 +294,8 @@ GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
 
 DEFERRABLE = frozenset({"Mul", "Div", "Add", "Sub"})
 """Element-wise ops that, with one constant operand, are only read as part of another op's pattern
-(GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does."""
+(GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does.
+An ``Add`` of a stored tensor of more than one axis (ViT's ``x + self.pos_embedding``) is offered at once."""
 
 
 def attributes_of(node: onnx.NodeProto) -> dict[str, Any]:

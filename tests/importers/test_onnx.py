@@ -28,7 +28,7 @@ INFERENCE_IDENTITIES = {"dropout", "identity", "stochastic_depth"}
 
 
 def export_torch(module: torch.nn.Module, shape: tuple[int, ...], path: Path, *, dynamo: bool = False) -> Path:
-    example = torch.randn(1, *shape)
+    example = torch.randn(2 if dynamo else 1, *shape)  # dynamo specializes a batch of 1
     if dynamo:
         torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False,
                           dynamic_shapes=({0: torch.export.Dim("batch")},))
@@ -191,6 +191,55 @@ class Shuffled(torch.nn.Module):
         x = x.view(batch, 3, channels // 3, height, width)
         x = torch.transpose(x, 1, 2).contiguous()
         return self.conv2(x.view(batch, channels, height, width))
+
+
+class Attending(torch.nn.Module):
+    """Tokens from a convolution, ``nn.MultiheadAttention`` (batch first) as self-attention, a residual."""
+
+    def __init__(self, bias: bool = True) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 12, 4, stride=4)
+        self.attention = torch.nn.MultiheadAttention(12, 3, bias=bias, batch_first=True)
+        self.head = torch.nn.Linear(12, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x).flatten(2).transpose(1, 2)
+        x = x + self.attention(x, x, x, need_weights=False)[0]
+        return self.head(x[:, 0])
+
+
+def with_random_biases(module: torch.nn.Module) -> torch.nn.Module:
+    """nn.MultiheadAttention starts with biases of zeros, which exporters may drop: give it others."""
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if name.endswith("bias"):
+                parameter.normal_()
+    return module
+
+
+@pytest.mark.parametrize(("dynamo", "bias"), [(False, True), (False, False),
+                                              pytest.param(True, True, marks=pytest.mark.slow)])
+def test_torchs_multihead_attention_reads_back_as_attention(dynamo: bool, bias: bool, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = with_random_biases(Attending(bias).eval())
+    source = export_torch(net, (3, 16, 16), tmp_path / "attention.onnx", dynamo=dynamo)
+    layers = read_onnx(source).layers
+    attention = next(layer for layer in layers if layer.op == "attention")
+    assert dict(attention.params) == {"heads": 3} | ({} if bias else {"bias": False})
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 16, 16))
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_small_vision_transformer_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
+    """torchvision's ViT with small variables: class token, position embedding, attention, MLP, head."""
+    from tests.zoo.reference import torchvision_models
+
+    torch.manual_seed(0)
+    net = with_random_biases(torchvision_models().VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=10).eval())
+    source = export_torch(net, (3, 32, 32), tmp_path / "vit.onnx", dynamo=dynamo)
+    assert [layer.op for layer in read_onnx(source).layers].count("attention") == 2
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
 
 
 def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
