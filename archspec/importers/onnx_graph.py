@@ -77,6 +77,8 @@ class GraphReader:
         self.failed: set[str] = set()
         self.scope_of = scope_of
         self.unplaced: set[str] = set()
+        self.unfoldable: set[str] = set()
+        """Values :meth:`constant` tried to fold ahead of the walk and could not."""
         """Layers whose node recorded no scope: :func:`place_by_consumers` places them."""
         self.producer: dict[str, onnx.NodeProto] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
@@ -111,8 +113,41 @@ class GraphReader:
         raise Unsupported(f"input '{name}' is not computed by any node before it", hint=None)
 
     def constant(self, name: str) -> np.ndarray | None:
-        """The value of a constant input (an initializer, a ``Constant``, a folded computation), else None."""
-        return self.constants.get(name) if name else None
+        """The value of a constant input (an initializer, a ``Constant``, a folded computation), else None.
+
+        A shape computation that the file places after the node asking (TorchScript writes the target of a
+        view's second ``Reshape`` after its first) is folded now, if it reads only constants and the shapes of
+        values already read.
+        """
+        if not name:
+            return None
+        if name not in self.constants and name not in self.values:
+            self._fold_ahead(name, 8)
+        return self.constants.get(name)
+
+    def _fold_ahead(self, name: str, depth: int) -> None:
+        node = self.producer.get(name)
+        if node is None or depth <= 0 or name in self.unfoldable or id(node) in self.claimed \
+                or node.domain not in ("", "ai.onnx") or node.op_type in GROWS_BY_VALUE:
+            return
+        present = [value for value in node.input if value]
+        if node.op_type == "Shape":
+            if present[0] in self.values:
+                self._fold_shape(node)
+                self.claimed.add(id(node))
+            return
+        for value in present:
+            if value not in self.constants and value not in self.values:
+                self._fold_ahead(value, depth - 1)
+        if not all(value in self.constants for value in present):
+            self.unfoldable.add(name)
+            return
+        try:
+            self._fold(node)
+        except Unsupported:
+            self.unfoldable.add(name)
+            return
+        self.claimed.add(id(node))
 
     def is_initializer(self, name: str) -> bool:
         return name in self.initializers
@@ -199,7 +234,9 @@ class GraphReader:
         if all(name in self.constants for name in present) and not batch_sized:
             self._fold(node)
             return
-        if node.op_type in DEFERRABLE and any(name in self.constants for name in present):
+        if node.op_type in DEFERRABLE and any(name in self.constants for name in present) \
+                and not (node.op_type == "Add" and any(self.is_initializer(name) and self.constants[name].ndim > 1
+                                                       for name in present)):
             self.deferred.update((name, node) for name in node.output)
             return
         try:
@@ -225,7 +262,7 @@ class GraphReader:
         for name, value in zip(node.output, results, strict=False):
             self.constants[name] = np.asarray(value)
         source = next((self.batch_of[name] for name in node.input if name in self.batch_of), None)
-        if source is not None:
+        if source is not None and node.op_type != "Shape":  # a constant's rank does not follow the batch
             self.batch_of.update((name, source) for name in node.output)
 
 
@@ -257,7 +294,8 @@ GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
 
 DEFERRABLE = frozenset({"Mul", "Div", "Add", "Sub"})
 """Element-wise ops that, with one constant operand, are only read as part of another op's pattern
-(GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does."""
+(GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does.
+An ``Add`` of a stored tensor of more than one axis (ViT's ``x + self.pos_embedding``) is offered at once."""
 
 
 def attributes_of(node: onnx.NodeProto) -> dict[str, Any]:

@@ -9,7 +9,7 @@ sigmoid's ``Sigmoid``) becomes the layer, or no layer where it passes the node t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ class NodeView:
         self.state: dict[str, np.ndarray] = {}
         self.chosen_inputs: tuple[str, ...] | None = None
         self.passes_through = False
+        self.before: list[tuple[str, Mapping[str, Any], tuple[str, ...], str, dict[str, np.ndarray]]] = []
 
     @property
     def op_type(self) -> str:
@@ -90,6 +91,17 @@ class NodeView:
         before = self.reader.producer.get(value)
         return NodeView(self.reader, before) if before is not None else None
 
+    def readers(self, value: str) -> list[NodeView]:
+        return [NodeView(self.reader, node) for node in self.reader.consumers.get(value, [])]
+
+    def run(self, nodes: Sequence[Any], inputs: Mapping[str, Any], outputs: Sequence[str]) -> list[Any]:
+        return run_nodes(self.reader, [view.node for view in nodes], inputs, outputs)
+
+    def layer_before(self, op: str, params: Mapping[str, Any], inputs: Sequence[str], output: str,
+                     weights: Mapping[str, Any]) -> None:
+        self.before.append((op, params, tuple(inputs), output,
+                            {key: np.ascontiguousarray(value, dtype=np.float32) for key, value in weights.items()}))
+
     def absorb(self, *nodes: Any) -> None:
         self.absorbed.extend(node.node for node in nodes)
 
@@ -127,6 +139,41 @@ class NodeView:
         return inputs
 
 
+def run_nodes(reader: GraphReader, nodes: list[onnx.NodeProto], inputs: Mapping[str, Any],
+              outputs: Sequence[str]) -> list[Any]:
+    """What :meth:`NodeView.run` computes, with onnx's reference evaluator: constants that the walk folded with
+    :data:`~archspec.ops.context.BATCH` are recomputed from their ``Shape`` nodes, fed zeros of the sample's batch."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    batch = next(iter(inputs.values())).shape[0] if inputs else 1
+    chosen = {id(node): node for node in nodes}
+    feeds = dict(inputs)
+    pending = [name for node in nodes for name in node.input]
+    while pending:
+        name = pending.pop()
+        if not name or name in feeds or any(name in node.output for node in chosen.values()):
+            continue
+        source = reader.producer.get(name)
+        if name in reader.batch_of and source is not None:
+            if source.op_type == "Shape" and source.input[0] in reader.values:
+                feeds.setdefault(source.input[0], np.zeros((batch, *reader.values[source.input[0]].shape), np.float32))
+            chosen[id(source)] = source
+            pending.extend(source.input)
+        elif name in reader.constants:
+            feeds[name] = reader.constants[name]
+        else:
+            raise ValueError(f"the pattern reads '{name}', which is neither given nor a constant")
+    ordered = sorted(chosen.values(), key=lambda node: reader.position[id(node)])
+    graph = helper.make_graph(ordered, "pattern", [helper.make_empty_tensor_value_info(name) for name in feeds],
+                              [helper.make_empty_tensor_value_info(name) for name in outputs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", reader.opset)])
+    try:
+        return list(ReferenceEvaluator(model).run(list(outputs), feeds))
+    except Exception as exc:  # any failure of the reference kernels: the pattern is not what the op reads
+        raise ValueError(f"the pattern could not be run ({type(exc).__name__}: {exc})") from None
+
+
 def read_node(reader: GraphReader, node: onnx.NodeProto) -> None:
     """Make ``node`` the layer of the op that claims it (once per output that is read, for a ``Split``), or say
     why it cannot be: the reason of the first op that claims its type and refuses it, if one does."""
@@ -160,6 +207,8 @@ def _offer(reader: GraphReader, node: onnx.NodeProto, output_index: int, ops: li
         raise Unsupported(f"op type {node.op_type} has no archspec counterpart")
     op, params, view = max(accepted, key=lambda found: len(found[2].absorbed))
     reader.claim(*view.absorbed)
+    for kind, extra_params, inputs, output, state in view.before:
+        reader.emit(node, kind, extra_params, inputs, output, state)
     if view.passes_through:
         reader.alias(view.output, view.layer_inputs()[0])
         return

@@ -115,10 +115,16 @@ class MultiheadAttention(Op[AttentionParams]):
         flat = context.add_node("Reshape", [merged, context.constant("out_shape", [0, tokens, features])])
         _project(context, flat, "out_proj.weight", "out_proj.bias" if params.bias else None, final=True)
 
-    onnx_types = ("MatMul",)
+    onnx_types = ("MatMul", "Transpose")
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
-        """The nodes :meth:`to_onnx` writes, recognized as one layer by their names and weights."""
+        """The nodes :meth:`to_onnx` writes, recognized as one layer by their names and weights; or
+        ``nn.MultiheadAttention`` as torch's exporters write it, from its first ``Transpose``
+        (:func:`~archspec.ops.attention_onnx.torch_attention`)."""
+        if node.op_type == "Transpose":
+            from archspec.ops.attention_onnx import torch_attention
+
+            return torch_attention(node)
         weights = layer_state(node, ATTENTION_PATTERN, ("in_proj_weight", "in_proj_bias", "out_proj.weight",
                                                         "out_proj.bias"), optional=("in_proj_bias", "out_proj.bias"))
         if weights is None:

@@ -182,6 +182,24 @@ class OnnxNode(Protocol):
         op of the node after it to find it here and :meth:`absorb` it."""
         ...
 
+    def readers(self, value: str) -> Sequence[OnnxNode]:
+        """Every node that reads ``value``, in the file's order: the paths a pattern of many nodes spreads over."""
+        ...
+
+    def run(self, nodes: Sequence[OnnxNode], inputs: Mapping[str, Any], outputs: Sequence[str]) -> list[Any]:
+        """Compute ``outputs`` of ``nodes`` (a pattern the op would absorb, in any order) on sample ``inputs``
+        (numpy arrays, the batch first), reading the file's constants, with the shape computations that depend
+        on the batch redone for the sample's: a pattern whose node types do not say everything (torch's
+        exporters' attention) is checked against what the op computes.  Raises ValueError if it cannot run."""
+        ...
+
+    def layer_before(self, op: str, params: Mapping[str, Any], inputs: Sequence[str], output: str,
+                     weights: Mapping[str, Any]) -> None:
+        """Put a layer of ``op`` (``params`` as a spec writes them, reading ``inputs``, with ``weights``) before
+        this node's: ``output``, a stored tensor the node reads (ViT's position embedding), is then its output,
+        a tensor of the data path."""
+        ...
+
     def absorb(self, *nodes: OnnxNode) -> None:
         """Make ``nodes`` (the others of a pattern, before or after this one) part of this layer: its output is
         then that of its node that comes last in the file.  The layer reads this node's inputs that are not

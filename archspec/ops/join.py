@@ -59,9 +59,20 @@ class Add(Op[OpParams]):
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         """``Add`` or ``Sum`` of tensors (an ``Add`` of a constant is part of another op's pattern, or an error);
-        a ``Sum`` of one tensor is no layer."""
+        a ``Sum`` of one tensor is no layer; an ``Add`` of a stored tensor of the sample's shape (ViT's position
+        embedding) is a ``learned`` layer and an ``add``."""
         if len(node.inputs) == 1:
             return node.pass_through()
+        stored = [name for name in node.inputs if node.constant(name) is not None]
+        if stored:
+            data = [name for name in node.inputs if node.constant(name) is None]
+            value = node.constant(stored[0])
+            if len(stored) != 1 or len(data) != 1 or not node.is_initializer(stored[0]) \
+                    or value.shape != (1, *node.input_shapes[0]):
+                raise ValueError("an Add of a stored tensor other than one of the sample's shape (archspec's "
+                                 "learned, then add)")
+            node.layer_before("learned", {"shape": list(node.input_shapes[0])}, [data[0]], stored[0],
+                              {"weight": value})
         node.set_inputs(*node.inputs)
         return {}
 

@@ -224,10 +224,12 @@ class Flatten(Op[FlattenParams]):
         if target == shape:
             return node.pass_through()
         merged = len(shape) - len(target)
-        start = next((axis for axis in range(len(target)) if target[axis] != shape[axis]), len(target))
-        end = start + merged
-        if merged <= 0 or target != (*shape[:start], volume(shape[start:end + 1]), *shape[end + 1:]):
+        start = next((axis for axis in range(len(target)) if merged > 0 and
+                      target == (*shape[:axis], volume(shape[axis:axis + merged + 1]), *shape[axis + merged + 1:])),
+                     None)
+        if start is None:
             raise ValueError(f"a reshape of {list(shape)} to {list(target)} that is not a flatten of adjacent axes")
+        end = start + merged
         params: dict[str, Any] = {}
         if start != 0:
             params["start"] = start

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 from pydantic import Field, StrictInt
 
 from archspec.ops.base import (
@@ -95,7 +96,10 @@ class Learned(Op[LearnedParams]):
         dims = [int(d) for d in target.reshape(-1)]
         if source is None or not dims or dims[0] != BATCH or not node.is_initializer(node.inputs[0]):
             raise ValueError("an Expand other than a learned tensor repeated over the batch (archspec's learned)")
-        shape = tuple(dims[1:])
+        try:  # Expand broadcasts both ways: a 1 in the target keeps the tensor's size (TorchScript's expand(n, -1, -1))
+            shape = tuple(int(size) for size in np.broadcast_shapes(weight.shape, tuple(dims))[1:])
+        except ValueError:
+            shape = tuple(dims[1:])
         if weight.shape not in (shape, (1, *shape)):
             raise ValueError(f"an Expand of a {list(weight.shape)} tensor to {list(shape)}: archspec's learned "
                              "repeats a tensor of the sample's shape")

@@ -28,7 +28,7 @@ INFERENCE_IDENTITIES = {"dropout", "identity", "stochastic_depth"}
 
 
 def export_torch(module: torch.nn.Module, shape: tuple[int, ...], path: Path, *, dynamo: bool = False) -> Path:
-    example = torch.randn(1, *shape)
+    example = torch.randn(2 if dynamo else 1, *shape)  # dynamo specializes a batch of 1
     if dynamo:
         torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False,
                           dynamic_shapes=({0: torch.export.Dim("batch")},))
@@ -153,6 +153,102 @@ def test_torchvision_model_through_dynamo(tmp_path: Path) -> None:
     randomize_batch_norms(net)
     source = export_torch(net, (3, 224, 224), tmp_path / "shufflenet.onnx", dynamo=True)
     assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 224, 224))
+
+
+class SqueezedHead(torch.nn.Module):
+    """A global pool, then ``x.flatten(1)``: dynamo writes a ``Reshape`` of [C, 1, 1] to [C] (MobileNet v3's,
+    EfficientNet's and DenseNet's heads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_reshape_that_drops_unit_axes_is_a_flatten(dynamo: bool, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = export_torch(SqueezedHead().eval(), (3, 8, 8), tmp_path / "head.onnx", dynamo=dynamo)
+    assert [layer.op for layer in read_onnx(source).layers] == ["conv2d", "global_avgpool", "flatten", "linear"]
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 8, 8))
+
+
+class Shuffled(torch.nn.Module):
+    """torchvision's ``channel_shuffle`` between two convolutions, its sizes read from ``x.size()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 12, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(12, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        batch, channels, height, width = x.size()
+        x = x.view(batch, 3, channels // 3, height, width)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return self.conv2(x.view(batch, channels, height, width))
+
+
+class Attending(torch.nn.Module):
+    """Tokens from a convolution, ``nn.MultiheadAttention`` (batch first) as self-attention, a residual."""
+
+    def __init__(self, bias: bool = True) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 12, 4, stride=4)
+        self.attention = torch.nn.MultiheadAttention(12, 3, bias=bias, batch_first=True)
+        self.head = torch.nn.Linear(12, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x).flatten(2).transpose(1, 2)
+        x = x + self.attention(x, x, x, need_weights=False)[0]
+        return self.head(x[:, 0])
+
+
+def with_random_biases(module: torch.nn.Module) -> torch.nn.Module:
+    """nn.MultiheadAttention starts with biases of zeros, which exporters may drop: give it others."""
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if name.endswith("bias"):
+                parameter.normal_()
+    return module
+
+
+@pytest.mark.parametrize(("dynamo", "bias"), [(False, True), (False, False),
+                                              pytest.param(True, True, marks=pytest.mark.slow)])
+def test_torchs_multihead_attention_reads_back_as_attention(dynamo: bool, bias: bool, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = with_random_biases(Attending(bias).eval())
+    source = export_torch(net, (3, 16, 16), tmp_path / "attention.onnx", dynamo=dynamo)
+    layers = read_onnx(source).layers
+    attention = next(layer for layer in layers if layer.op == "attention")
+    assert dict(attention.params) == {"heads": 3} | ({} if bias else {"bias": False})
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 16, 16))
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_small_vision_transformer_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
+    """torchvision's ViT with small variables: class token, position embedding, attention, MLP, head."""
+    from tests.zoo.reference import torchvision_models
+
+    torch.manual_seed(0)
+    net = with_random_biases(torchvision_models().VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=10).eval())
+    source = export_torch(net, (3, 32, 32), tmp_path / "vit.onnx", dynamo=dynamo)
+    assert [layer.op for layer in read_onnx(source).layers].count("attention") == 2
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
+
+
+def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
+    """TorchScript computes the second view's shape after the first view: it is folded when the shuffle asks."""
+    torch.manual_seed(0)
+    source = export_torch(Shuffled().eval(), (3, 6, 6), tmp_path / "shuffle.onnx")
+    model = read_onnx(source)
+    assert [(layer.op, dict(layer.params)) for layer in model.layers][1] == ("channel_shuffle", {"groups": 3})
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 6, 6))
 
 
 # -- archspec's own export, read back --------------------------------------------------------------
