@@ -67,7 +67,8 @@ class GraphReader:
         self.opset = opset
         self.values: dict[str, Tensor] = {input_name: Tensor(NETWORK_INPUT, input_shape)}
         self.constants = constants
-        self.initializers = frozenset(tensor.name for tensor in graph.initializer)
+        self.initializers = {tensor.name for tensor in graph.initializer}
+        """Stored tensors, and the ``Identity`` copies of them that TorchScript writes for weights it stores once."""
         self.layers: list[FlatLayer] = []
         self.errors: list[NodeError] = []
         self.claimed: set[int] = set()
@@ -233,10 +234,12 @@ class GraphReader:
         batch_sized = node.op_type in GROWS_BY_VALUE and any(name in self.batch_of for name in present)
         if all(name in self.constants for name in present) and not batch_sized:
             self._fold(node)
+            if node.op_type == "Identity" and present[0] in self.initializers:
+                self.initializers.add(node.output[0])
             return
         if node.op_type in DEFERRABLE and any(name in self.constants for name in present) \
-                and not (node.op_type == "Add" and any(self.is_initializer(name) and self.constants[name].ndim > 1
-                                                       for name in present)):
+                and not (node.op_type in ("Add", "Mul") and any(
+                    self.is_initializer(name) and self.constants[name].ndim > 1 for name in present)):
             self.deferred.update((name, node) for name in node.output)
             return
         try:
@@ -295,7 +298,8 @@ GROWS_BY_VALUE = frozenset({"Expand", "Tile", "ConstantOfShape", "Range"})
 DEFERRABLE = frozenset({"Mul", "Div", "Add", "Sub"})
 """Element-wise ops that, with one constant operand, are only read as part of another op's pattern
 (GELU's ``x * 0.5``): they wait for an op's pattern to absorb them and are an error only if none does.
-An ``Add`` of a stored tensor of more than one axis (ViT's ``x + self.pos_embedding``) is offered at once."""
+An ``Add`` or ``Mul`` of a stored tensor of more than one axis (ViT's ``x + self.pos_embedding``, ConvNeXt's
+``self.layer_scale * x``) is offered at once."""
 
 
 def attributes_of(node: onnx.NodeProto) -> dict[str, Any]:

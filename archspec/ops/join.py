@@ -63,18 +63,29 @@ class Add(Op[OpParams]):
         embedding) is a ``learned`` layer and an ``add``."""
         if len(node.inputs) == 1:
             return node.pass_through()
-        stored = [name for name in node.inputs if node.constant(name) is not None]
-        if stored:
-            data = [name for name in node.inputs if node.constant(name) is None]
-            value = node.constant(stored[0])
-            if len(stored) != 1 or len(data) != 1 or not node.is_initializer(stored[0]) \
-                    or value.shape != (1, *node.input_shapes[0]):
-                raise ValueError("an Add of a stored tensor other than one of the sample's shape (archspec's "
-                                 "learned, then add)")
-            node.layer_before("learned", {"shape": list(node.input_shapes[0])}, [data[0]], stored[0],
-                              {"weight": value})
+        _stored_operand(node, "Add", broadcast=False)
         node.set_inputs(*node.inputs)
         return {}
+
+
+def _stored_operand(node: OnnxNode, what: str, broadcast: bool) -> None:
+    """A stored tensor of several axes that a node reads beside one tensor of the data path (ViT's position
+    embedding ``x + pos``, ConvNeXt's layer scale ``gamma * x``) becomes a ``learned`` layer before the node's:
+    of the sample's shape, or with ``broadcast`` of its rank with sizes of 1 where the sample's stretch it."""
+    stored = [name for name in node.inputs if node.constant(name) is not None]
+    if not stored:
+        return
+    data = [name for name in node.inputs if node.constant(name) is None]
+    value = node.constant(stored[0])
+    sample = tuple(node.input_shapes[0]) if data else ()
+    shape = tuple(value.shape[1:]) if value.ndim == len(sample) + 1 and value.shape[:1] == (1,) else tuple(value.shape)
+    fits = shape == sample or (broadcast and len(shape) == len(sample) and all(
+        size in (1, wanted) for size, wanted in zip(shape, sample, strict=True)))
+    if len(stored) != 1 or len(data) != 1 or not node.is_initializer(stored[0]) or value.ndim < 2 or not fits:
+        allowed = "of the sample's shape" if not broadcast else "of the sample's rank, broadcast over it"
+        raise ValueError(f"a{'n' if what[0] in 'AEIOU' else ''} {what} of a stored tensor other than one {allowed} "
+                         "(archspec's learned, then the join)")
+    node.layer_before("learned", {"shape": list(shape)}, [data[0]], stored[0], {"weight": value.reshape(1, *shape)})
 
 
 def broadcast_shapes(op: str, inputs: Sequence[Shape]) -> Shape:
@@ -127,7 +138,10 @@ class Multiply(Op[OpParams]):
     onnx_types = ("Mul",)
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
-        """A ``Mul`` of two tensors (a gate); by a constant it is part of another op's pattern, or an error."""
+        """A ``Mul`` of two tensors (a gate); by a stored tensor of several axes (ConvNeXt's layer scale) a
+        ``learned`` layer and a ``multiply``; by another constant it is part of another op's pattern, or an
+        error."""
+        _stored_operand(node, "Mul", broadcast=True)
         node.set_inputs(*node.inputs)
         return {}
 

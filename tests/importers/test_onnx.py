@@ -193,6 +193,29 @@ class Shuffled(torch.nn.Module):
         return self.conv2(x.view(batch, channels, height, width))
 
 
+class Scaled(torch.nn.Module):
+    """ConvNeXt's layer scale: two blocks whose equal ``[C, 1, 1]`` scales TorchScript stores once (the second
+    an ``Identity`` of the first), each multiplying its block's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = torch.nn.Conv2d(3, 6, 3, padding=1), torch.nn.Conv2d(6, 6, 3, padding=1)
+        self.scale1 = torch.nn.Parameter(torch.full((6, 1, 1), 0.5))
+        self.scale2 = torch.nn.Parameter(torch.full((6, 1, 1), 0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale1 * self.conv1(x)
+        return x + self.scale2 * self.conv2(x)
+
+
+def test_a_layer_scale_reads_back_as_learned_and_multiply(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = export_torch(Scaled().eval(), (3, 8, 8), tmp_path / "scaled.onnx")
+    text = import_onnx_file(source)
+    assert text.count("{learned: [6, 1, 1]") == 2 and text.count("{multiply: [learned") == 2
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 8, 8))
+
+
 class Attending(torch.nn.Module):
     """Tokens from a convolution, ``nn.MultiheadAttention`` (batch first) as self-attention, a residual."""
 
