@@ -453,3 +453,21 @@ def test_a_name_has_at_most_one_dot(write_spec):
           - {conv2d: {channels: 8, kernel: 1}, name: a.b.c}
     """)
     assert "container.name with one dot" in message
+
+
+def test_register_first_names_a_container_not_its_layers(write_spec):
+    spec = """
+        blocks:
+          decoder:
+            register_first: [REGISTERED]
+            body:
+              - {conv2d: {channels: 4, kernel: 1}, name: head}
+              - {conv2d: {channels: 4, kernel: 1}, name: up.0}
+        layers:
+          - decoder
+    """
+    graph = lower(write_spec, spec.replace("REGISTERED", "up"))
+    assert graph.scope("decoder1").register_first == ("up",)
+    assert list(archspec.build(graph).state_dict())[:2] == ["decoder1.up.0.weight", "decoder1.up.0.bias"]
+    (message,) = errors_of(write_spec, spec.replace("REGISTERED", "up.0"))
+    assert "'register_first': expected a name" in message

@@ -68,13 +68,15 @@ def lower_block_call(lowering: Lowering, entry: CallEntry, block_name: str, scop
 
 
 def check_register_first(lowering: Lowering, block: BlockDefinition) -> None:
-    """``register_first`` names layers written in the block's own body (not inside a nested block), once each."""
+    """``register_first`` names layers written in the block's own body (not inside a nested block), or containers
+    of them (``up`` for ``up.0``, ``up.1``), once each."""
     declared = declared_names(block.body)
+    containers = {name.partition(".")[0] for name in declared if "." in name}
     seen: set[str] = set()
     for name, location in block.register_first:
         if name in seen:
             lowering.errors.error(f"block '{block.name}': register_first names '{name}' twice", location)
-        elif name not in declared:
+        elif name not in declared and name not in containers:
             hint = did_you_mean(name, declared) or (
                 f"its named layers: {', '.join(declared)}" if declared else "name the layers with name: first")
             lowering.errors.error(f"block '{block.name}': register_first names '{name}', which is not a named "
