@@ -6,8 +6,7 @@
   language's pydantic models (``archspec.spec.model.language``) and the analysis itself.
 
 Printed beside it, from one more fresh process: seconds to ``import archspec``, to load the built-in ops and build
-the language, and to
-analyse resnet18 the first time, and the same analysis warm.
+the language, and to analyse resnet18 the first time, and the same analysis warm.
 
     python benchmarks/bench_cold_start.py [--full]
 """
