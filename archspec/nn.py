@@ -60,6 +60,28 @@ def learned_parameter(
     return nn.Parameter(weight)
 
 
+class StochasticDepth(nn.Module):
+    """Stochastic depth (drop path), row mode: in training each sample of the batch is zeroed with
+    probability ``p`` and the others scaled by ``1 / (1 - p)``; the identity at inference. Draws its
+    mask as torchvision's ``StochasticDepth(p, "row")`` does."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        if keep > 0.0:
+            mask.div_(keep)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer norm over the channels of a ``[N, C, H, W]`` image at each position (torchvision's
     LayerNorm2d)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from archspec.nn import PartitionAttention, departition, partition
+from archspec.nn import PartitionAttention, StochasticDepth, departition, partition
 
 
 @pytest.mark.parametrize("grid", [False, True])
@@ -39,3 +39,19 @@ def test_partition_attention_is_softmax_attention_with_the_relative_bias_and_the
     assert [name for name, _ in layer.state_dict().items()] == [
         "relative_position_bias_table", "relative_position_index", "to_qkv.weight", "to_qkv.bias", "merge.weight",
         "merge.bias"]
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_stochastic_depth_draws_torchvisions_mask_in_training_and_is_the_identity_in_eval(p: float) -> None:
+    from tests.zoo.reference import torchvision_models
+
+    torchvision_models()  # the stub that lets torchvision import beside this torch
+    from torchvision.ops import StochasticDepth as Reference
+
+    ours, theirs = StochasticDepth(p), Reference(p, "row")
+    x = torch.randn(16, 3, 4, 4)
+    torch.manual_seed(7)
+    expected = theirs(x)
+    torch.manual_seed(7)
+    torch.testing.assert_close(ours(x), expected)
+    assert torch.equal(ours.eval()(x), x)

@@ -2,9 +2,8 @@
 
 At inference it is the identity.  In training it zeroes the whole sample (a row of the batch) with
 probability ``p`` and scales the survivors by ``1 / (1 - p)``, as torchvision's ``StochasticDepth(mode="row")``.
-torch.nn has no such module, and generated source must run with torch alone, so the layer is an
-``nn.Dropout(p)`` applied to a ``[N, 1, ...]`` tensor of ones: dropout draws exactly that scaled row mask.
-The forward skips it entirely outside training, so inference costs nothing.
+torch.nn has no such module: the layer is :class:`archspec.nn.StochasticDepth`, which generated source
+copies in (so it runs with torch alone).  Outside training it returns its input, so inference costs nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ if TYPE_CHECKING:
 class StochasticDepthParams(OpParams):
     p: Probability = 0.0
     """Probability of dropping a sample's whole branch during training."""
-
-
-ROW_MASK = "{module}({0}.new_ones(({0}.shape[0],) + (1,) * ({0}.dim() - 1)))"
 
 
 class StochasticDepth(Op[StochasticDepthParams]):
@@ -44,8 +40,7 @@ class StochasticDepth(Op[StochasticDepthParams]):
         return True  # one draw per sample
 
     def torch_layer(self, params: StochasticDepthParams, inputs: Sequence[Shape], output: Shape) -> TorchLayer:
-        forward = "({0} * " + ROW_MASK + " if self.training else {0})"
-        return TorchLayer("torch.nn.Dropout", kwargs={"p": params.p}, forward=forward)
+        return TorchLayer("archspec.nn.StochasticDepth", kwargs={"p": params.p})
 
     def from_torch(self, call: TorchCall) -> Mapping[str, Any] | None:
         """A module named ``StochasticDepth`` that drops rows (torchvision's): its class and its ``p`` and ``mode``."""
