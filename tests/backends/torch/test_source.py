@@ -84,7 +84,7 @@ def test_archspecs_own_layers_are_copied_in_so_the_file_needs_only_pytorch(tmp_p
 
 @pytest.mark.skipif(not Path(RUFF).exists(), reason="ruff is not installed")
 def test_generated_source_is_formatted_and_lint_clean(tmp_path):
-    for name in ("resnet152", "vgg19", "alexnet", "plain34", "vit_b_16", "swin_v2_t", "convnext_tiny"):
+    for name in ("resnet152", "vgg19", "alexnet", "plain34", "vit_b_16", "swin_v2_t", "convnext_tiny", "maxvit_t"):
         write_python_source(archspec.analyse(name), tmp_path / f"{name}.py")
     formatted = subprocess.run([RUFF, "format", "--check", "--line-length", "100", str(tmp_path)],
                                capture_output=True, text=True)
