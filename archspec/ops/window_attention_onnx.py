@@ -1,0 +1,243 @@
+"""torchvision's Swin window attention (``ShiftedWindowAttention``) as torch's ONNX exporters write it, read back as
+one ``window_attention`` layer.
+
+Both exporters (TorchScript and dynamo) write ``shifted_window_attention`` as anonymous nodes: a ``Pad`` to whole
+windows, the roll of the shift (``Slice``s and ``Concat``s), reshapes and transposes that cut windows, the
+queries-keys-values projection (``MatMul`` by a constant and ``Add``), the heads' split, the scaled product, the
+relative position bias (the table's lookup, folded into one constant), the shifted windows' mask (computed from
+the padded image's shape: hundreds of nodes from TorchScript, a constant from dynamo), a ``Softmax``, the output
+projection, and the way back (departition, roll, crop).  As for ``nn.MultiheadAttention``
+(:mod:`archspec.ops.attention_onnx`), the pattern is found by its ends and accepted only for what it computes:
+its nodes are run on a sample beside the window attention that the weights found in it give, for the window and
+shift that the scores' shape and the bias allow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from archspec.ops.attention_onnx import PROJECTIONS, _linear, _weight_operand
+from archspec.ops.window_onnx import relative_position_index, shift_mask
+
+if TYPE_CHECKING:
+    from archspec.ops.context import OnnxNode
+
+MOST_NODES = 1500
+"""A pattern larger than this is not one window attention (TorchScript's mask computation alone is ~600 nodes)."""
+
+INSIDE = frozenset({
+    "Add", "Cast", "Concat", "ConstantOfShape", "Div", "Equal", "Expand", "Gather", "Identity", "MatMul", "Mod",
+    "Mul", "Not", "Pad", "Range", "Reshape", "ScatterND", "Shape", "Slice", "Softmax", "Squeeze", "Sub",
+    "Transpose", "Unsqueeze", "Where", "Less", "Greater", "Neg", "Floor", "Ceil", "Pow", "And", "Or"})
+"""The node types of the pattern (moves, the mask's index arithmetic, attention): the search stops at others."""
+
+
+def torch_window_attention(node: OnnxNode) -> Mapping[str, Any] | None:
+    """If ``node`` is the ``Pad`` that starts torchvision's exported shifted window attention over a channels-last
+    image [H, W, C], absorb the pattern, give the layer ``window_attention``'s weights and return its params."""
+    shape = node.input_shapes[0] if node.input_shapes else ()
+    if node.op_type != "Pad" or len(shape) != 3:
+        return None
+    found = _pattern(node)
+    if found is None:
+        return None
+    nodes, softmax, end = found
+    projections = [view for view in nodes if view.op_type in PROJECTIONS and _weight_operand(view) is not None]
+    if len(projections) != 2:
+        return None
+    channels = shape[2]
+    weights: dict[str, np.ndarray] = {}
+    for prefix, rows in (("qkv.", 3 * channels), ("proj.", channels)):
+        projection = next((view for view in projections
+                           if np.asarray(_weight_operand(view)).shape in ((channels, rows), (rows, channels))
+                           and f"{prefix}weight" not in weights), None)
+        if projection is None:
+            return None
+        weight, bias = _linear(projection, nodes)
+        if weight.shape != (rows, channels) or (bias is not None and bias.shape != (rows,)):
+            return None
+        weights[f"{prefix}weight"] = weight
+        weights[f"{prefix}bias"] = np.zeros(rows, np.float32) if bias is None else bias
+    sample = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    try:
+        scores, result = node.run(nodes, {node.inputs[0]: sample}, [softmax.outputs[0], end.outputs[0]])
+    except ValueError:
+        return None
+    scores, result = np.asarray(scores), np.asarray(result)
+    if scores.ndim != 4 or scores.shape[2] != scores.shape[3] or result.shape != sample.shape:
+        return None
+    heads, tokens = scores.shape[1], scores.shape[2]
+    if channels % heads:
+        return None
+    biases = _bias_candidates(nodes, heads * tokens * tokens)
+    tolerance = 1e-4 * max(1.0, float(np.abs(result).max()))
+    for window in _windows(tokens, scores.shape[0] // 2, shape):
+        for bias in biases:
+            table = _table(bias.reshape(heads, tokens, tokens), window)
+            if table is None:
+                continue
+            weights["relative_position_bias_table"] = table
+            for shift in _shifts(window):
+                expected = window_attention(sample, weights, heads, window, shift)
+                if np.abs(result - expected).max() <= tolerance:
+                    _absorb(node, nodes, weights, window)
+                    return {"heads": heads, "window": _pair(window)} | ({"shift": _pair(shift)} if any(shift) else {})
+    return None
+
+
+def window_attention(image: np.ndarray, weights: Mapping[str, np.ndarray], heads: int, window: tuple[int, int],
+                     shift: tuple[int, int]) -> np.ndarray:
+    """Swin's shifted window attention at inference on ``image`` [N, H, W, C], in numpy (``window_attention``)."""
+    batch, height, width, channels = image.shape
+    wh, ww = window
+    padded = np.pad(image, ((0, 0), (0, -height % wh), (0, -width % ww), (0, 0)))
+    full_h, full_w = padded.shape[1:3]
+    shifts = (shift[0] if wh < full_h else 0, shift[1] if ww < full_w else 0)
+    rolled = np.roll(padded, (-shifts[0], -shifts[1]), axis=(1, 2))
+    grid = (full_h // wh, full_w // ww)
+    windows = rolled.reshape(batch, grid[0], wh, grid[1], ww, channels).transpose(0, 1, 3, 2, 4, 5) \
+        .reshape(-1, wh * ww, channels)
+    tokens, width_per_head = wh * ww, channels // heads
+    qkv = (windows @ weights["qkv.weight"].T + weights["qkv.bias"]).reshape(-1, tokens, 3, heads, width_per_head)
+    query, key, value = qkv.transpose(2, 0, 3, 1, 4)
+    table = weights["relative_position_bias_table"]
+    bias = table[relative_position_index(window).reshape(-1)].reshape(tokens, tokens, heads).transpose(2, 0, 1)
+    scores = (query / math.sqrt(width_per_head)) @ key.transpose(0, 1, 3, 2) + bias
+    if any(shifts):
+        mask = shift_mask(full_h, full_w, window, shifts)
+        scores = (scores.reshape(batch, -1, heads, tokens, tokens) + mask[None, :, None]).reshape(scores.shape)
+    scores = np.exp(scores - scores.max(-1, keepdims=True))
+    mixed = (scores / scores.sum(-1, keepdims=True)) @ value
+    out = mixed.transpose(0, 2, 1, 3).reshape(-1, tokens, channels) @ weights["proj.weight"].T + weights["proj.bias"]
+    out = out.reshape(batch, grid[0], grid[1], wh, ww, channels).transpose(0, 1, 3, 2, 4, 5) \
+        .reshape(batch, full_h, full_w, channels)
+    return np.asarray(np.roll(out, shifts, axis=(1, 2))[:, :height, :width])
+
+
+def _pattern(start: OnnxNode) -> tuple[list[OnnxNode], OnnxNode, OnnxNode] | None:
+    """The nodes that the ``Pad``'s output reaches through :data:`INSIDE` types without reading another data-path
+    value, their one ``Softmax``, and the one node whose output is read outside them (the crop); None unless
+    exactly one is."""
+    nodes: dict[tuple[str, ...], OnnxNode] = {start.outputs: start}
+    made = set(start.outputs)
+    pending = [start.outputs[0]]
+    outside: set[tuple[str, ...]] = set()
+    while pending:
+        value = pending.pop()
+        for reader in start.readers(value):
+            if reader.outputs in nodes or reader.outputs in outside:
+                continue
+            if reader.op_type not in INSIDE or not _reads_only(reader, made, start):
+                outside.add(reader.outputs)
+                continue
+            nodes[reader.outputs] = reader
+            made.update(reader.outputs)
+            if len(nodes) > MOST_NODES:
+                return None
+            pending.extend(reader.outputs)
+    if not _add_computed_inputs(start, nodes, made):
+        return None
+    softmaxes = [view for view in nodes.values() if view.op_type == "Softmax"]
+    ends = [view for view in nodes.values()
+            if any(reader.outputs not in nodes for output in view.outputs for reader in start.readers(output))
+            or not any(start.readers(output) for output in view.outputs)]
+    if len(softmaxes) != 1 or len(ends) != 1:
+        return None
+    return list(nodes.values()), softmaxes[0], ends[0]
+
+
+def _reads_only(view: OnnxNode, made: set[str], start: OnnxNode) -> bool:
+    """Whether every input of ``view`` is a constant or computed by the pattern so far (or found computable)."""
+    return all(not name or name in made or start.constant(name) is not None or _computed(start, name, made)
+               for name in view.inputs)
+
+
+def _computed(start: OnnxNode, name: str, made: set[str]) -> bool:
+    """Whether ``name`` comes from pattern values through nodes of :data:`INSIDE` types only (the mask's sizes,
+    read from the padded image's ``Shape``, before the walk reaches them); not a data-path value from outside."""
+    pending, seen = [name], set()
+    while pending:
+        value = pending.pop()
+        if value in seen or value in made or not value or start.constant(value) is not None:
+            continue
+        seen.add(value)
+        producer = start.producer(value)
+        if producer is None or producer.op_type not in INSIDE or value == start.inputs[0] or len(seen) > MOST_NODES:
+            return False
+        pending.extend(producer.inputs)
+    return True
+
+
+def _add_computed_inputs(start: OnnxNode, nodes: dict[tuple[str, ...], OnnxNode], made: set[str]) -> bool:
+    """Add to ``nodes`` the producers of the values they read that are neither constants nor theirs, and fold the
+    constants they read (so that running them finds them); False if one reads a tensor from outside."""
+    pending = [(name, view) for view in list(nodes.values()) for name in view.inputs]
+    while pending:
+        name, reader = pending.pop()
+        sizes = name == start.inputs[0] and (reader.op_type == "Shape" or reader.outputs == start.outputs)
+        if not name or name in made or sizes or start.constant(name) is not None:
+            continue  # the input's sizes (the padding's) are computed as the run's sample has them
+        producer = start.producer(name)
+        if producer is None or name == start.inputs[0] or len(nodes) >= MOST_NODES:
+            return False
+        nodes[producer.outputs] = producer
+        made.update(producer.outputs)
+        pending.extend((value, producer) for value in producer.inputs)
+    return True
+
+
+def _bias_candidates(nodes: list[OnnxNode], size: int) -> list[np.ndarray]:
+    """The constants of ``size`` elements added to a product of two computed tensors (the scores): the folded
+    relative position bias."""
+    found = []
+    for view in nodes:
+        if view.op_type != "Add":
+            continue
+        values = [view.constant(name) for name in view.inputs]
+        if sum(value is None for value in values) != 1:
+            continue
+        data = view.producer(next(name for name, value in zip(view.inputs, values, strict=True) if value is None))
+        constant = next(np.asarray(value, np.float32) for value in values if value is not None)
+        if data is not None and data.op_type == "MatMul" and _weight_operand(data) is None and constant.size == size:
+            found.append(constant)
+    return found
+
+
+def _windows(tokens: int, windows: int, shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """The windows of ``tokens`` positions that cut the image, padded, into ``windows`` windows (square first)."""
+    height, width = shape[0], shape[1]
+    found = [(rows, tokens // rows) for rows in range(1, tokens + 1) if tokens % rows == 0
+             and math.ceil(height / rows) * math.ceil(width / (tokens // rows)) == windows]
+    return sorted(found, key=lambda window: abs(window[0] - window[1]))
+
+
+def _table(bias: np.ndarray, window: tuple[int, int]) -> np.ndarray | None:
+    """The relative position bias table [(2wh-1)(2ww-1), heads] whose lookup is ``bias`` [heads, T, T], or None."""
+    index = relative_position_index(window)
+    heads = bias.shape[0]
+    table = np.zeros(((2 * window[0] - 1) * (2 * window[1] - 1), heads), np.float32)
+    table[index.reshape(-1)] = bias.transpose(1, 2, 0).reshape(-1, heads)
+    return table if np.array_equal(table[index].transpose(2, 0, 1), bias) else None
+
+
+def _shifts(window: tuple[int, int]) -> list[tuple[int, int]]:
+    """Every shift within ``window``, Swin's first: none, then half the window."""
+    usual = [(0, 0), (window[0] // 2, window[1] // 2)]
+    return usual + [(rows, cols) for rows in range(window[0]) for cols in range(window[1]) if (rows, cols) not in usual]
+
+
+def _absorb(node: OnnxNode, nodes: list[OnnxNode], weights: Mapping[str, np.ndarray], window: tuple[int, int]) -> None:
+    node.absorb(*[view for view in nodes if view.outputs != node.outputs])
+    node.set_inputs(node.inputs[0])
+    buffers = {"relative_position_index": relative_position_index(window).reshape(-1)}
+    for key in ("relative_position_bias_table", "relative_position_index", "qkv.weight", "qkv.bias", "proj.weight",
+                "proj.bias"):
+        node.weight(key, buffers[key] if key in buffers else weights[key])
+
+
+def _pair(values: tuple[int, int]) -> int | list[int]:
+    return values[0] if values[0] == values[1] else list(values)
