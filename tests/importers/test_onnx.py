@@ -265,6 +265,31 @@ def test_a_small_vision_transformer_exported_by_torch_reads_back(dynamo: bool, t
     assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
 
 
+def small_swin(v2: bool = False) -> torch.nn.Module:
+    """torchvision's Swin with small variables, biases random: at 44×44 its patches are 11×11 (padded to whole
+    4×4 windows, and by patch merging to 12×12), then 6×6 (padded to 8×8), each stage a plain and a shifted block."""
+    from tests.zoo.reference import torchvision_models
+
+    swin = torchvision_models().swin_transformer
+    blocks = {"block": swin.SwinTransformerBlockV2, "downsample_layer": swin.PatchMergingV2} if v2 else {}
+    torch.manual_seed(0)
+    return with_random_biases(swin.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                                                   window_size=[4, 4], num_classes=10, **blocks).eval())
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_small_swin_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
+    """Shifted window attention (pad, roll, windows, bias, mask, and back) reads as ``window_attention``, patch
+    merging as ``patch_merging``; dynamo's classifier writes an ``as_strided`` that is no layer."""
+    source = export_torch(small_swin(), (3, 44, 44), tmp_path / "swin.onnx", dynamo=dynamo)
+    layers = read_onnx(source).layers
+    attention = [dict(layer.params) for layer in layers if layer.op == "window_attention"]
+    assert attention == [{"heads": 2, "window": 4}, {"heads": 2, "window": 4, "shift": 2},
+                         {"heads": 4, "window": 4}, {"heads": 4, "window": 4, "shift": 2}]
+    assert [layer.op for layer in layers].count("patch_merging") == 1
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 44, 44))
+
+
 def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
     """TorchScript computes the second view's shape after the first view: it is folded when the shuffle asks."""
     torch.manual_seed(0)
