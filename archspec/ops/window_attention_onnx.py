@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from archspec.ops.attention_onnx import PROJECTIONS, _linear, _weight_operand
-from archspec.ops.window_onnx import relative_position_index, shift_mask
+from archspec.ops.window_onnx import relative_coords_table, relative_position_index, shift_mask
 
 if TYPE_CHECKING:
     from archspec.ops.context import OnnxNode
@@ -32,13 +32,16 @@ MOST_NODES = 1500
 INSIDE = frozenset({
     "Add", "Cast", "Concat", "ConstantOfShape", "Div", "Equal", "Expand", "Gather", "Identity", "MatMul", "Mod",
     "Mul", "Not", "Pad", "Range", "Reshape", "ScatterND", "Shape", "Slice", "Softmax", "Squeeze", "Sub",
-    "Transpose", "Unsqueeze", "Where", "Less", "Greater", "Neg", "Floor", "Ceil", "Pow", "And", "Or"})
-"""The node types of the pattern (moves, the mask's index arithmetic, attention): the search stops at others."""
+    "Transpose", "Unsqueeze", "Where", "Less", "Greater", "Neg", "Floor", "Ceil", "Pow", "And", "Or", "ReduceL2",
+    "ReduceSum", "Sqrt", "Clip", "Max", "Min", "Exp"})
+"""The node types of the pattern (moves, the mask's index arithmetic, attention, v2's normalization): the search
+stops at others."""
 
 
-def torch_window_attention(node: OnnxNode) -> Mapping[str, Any] | None:
+def torch_window_attention(node: OnnxNode, cosine: bool = False) -> Mapping[str, Any] | None:
     """If ``node`` is the ``Pad`` that starts torchvision's exported shifted window attention over a channels-last
-    image [H, W, C], absorb the pattern, give the layer ``window_attention``'s weights and return its params."""
+    image [H, W, C] (``cosine``: Swin v2's), absorb the pattern, give the layer ``window_attention``'s (or
+    ``window_attention_v2``'s) weights and return its params."""
     shape = node.input_shapes[0] if node.input_shapes else ()
     if node.op_type != "Pad" or len(shape) != 3:
         return None
@@ -46,10 +49,90 @@ def torch_window_attention(node: OnnxNode) -> Mapping[str, Any] | None:
     if found is None:
         return None
     nodes, softmax, end = found
+    weights = _projections(nodes, shape[2])
+    biases = _bias_candidates(nodes)
+    continuous = _continuous_bias(node, nodes) if cosine else {}
+    if weights is None or continuous is None or (not cosine and not biases):
+        return None
+    weights.update(continuous)
+    sample = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    try:
+        scores, result = node.run(nodes, {node.inputs[0]: sample}, [softmax.outputs[0], end.outputs[0]])
+    except ValueError:
+        return None
+    scores, result = np.asarray(scores), np.asarray(result)
+    if scores.ndim != 4 or scores.shape[2] != scores.shape[3] or result.shape != sample.shape:
+        return None
+    heads, tokens = scores.shape[1], scores.shape[2]
+    if shape[2] % heads:
+        return None
+    tolerance = 1e-4 * max(1.0, float(np.abs(result).max()))
+    for window in _windows(tokens, scores.shape[0] // 2, shape):
+        tables = [None] if cosine else [_table(bias.reshape(heads, tokens, tokens), window)
+                                        for bias in biases if bias.size == heads * tokens * tokens]
+        for table in tables:
+            if table is not None:
+                weights["relative_position_bias_table"] = table
+            elif not cosine:
+                continue
+            for shift in _shifts(window):
+                expected = window_attention(sample, weights, heads, window, shift, cosine=cosine)
+                if np.abs(result - expected).max() <= tolerance:
+                    _absorb(node, nodes, weights, window, cosine)
+                    params = {"heads": heads, "window": _pair(window)} | ({"shift": _pair(shift)} if any(shift) else {})
+                    hidden = weights["cpb_mlp.0.weight"].shape[0] if cosine else 512
+                    return params | ({"bias_hidden": int(hidden)} if hidden != 512 else {})
+    return None
+
+
+def window_attention(image: np.ndarray, weights: Mapping[str, np.ndarray], heads: int, window: tuple[int, int],
+                     shift: tuple[int, int], *, cosine: bool = False) -> np.ndarray:
+    """Swin's shifted window attention at inference on ``image`` [N, H, W, C], in numpy (``window_attention``);
+    ``cosine``: Swin v2's (``window_attention_v2``)."""
+    batch, height, width, channels = image.shape
+    wh, ww = window
+    padded = np.pad(image, ((0, 0), (0, -height % wh), (0, -width % ww), (0, 0)))
+    full_h, full_w = padded.shape[1:3]
+    shifts = (shift[0] if wh < full_h else 0, shift[1] if ww < full_w else 0)
+    rolled = np.roll(padded, (-shifts[0], -shifts[1]), axis=(1, 2))
+    grid = (full_h // wh, full_w // ww)
+    windows = rolled.reshape(batch, grid[0], wh, grid[1], ww, channels).transpose(0, 1, 3, 2, 4, 5) \
+        .reshape(-1, wh * ww, channels)
+    tokens, width_per_head = wh * ww, channels // heads
+    qkv_bias = np.array(weights["qkv.bias"], np.float32)
+    if cosine:
+        qkv_bias[channels:2 * channels] = 0
+    qkv = (windows @ weights["qkv.weight"].T + qkv_bias).reshape(-1, tokens, 3, heads, width_per_head)
+    query, key, value = qkv.transpose(2, 0, 3, 1, 4)
+    index = relative_position_index(window).reshape(-1)
+    if cosine:
+        query, key = (part / np.maximum(np.linalg.norm(part, axis=-1, keepdims=True), 1e-12) for part in (query, key))
+        scores = query @ key.transpose(0, 1, 3, 2) * np.exp(np.minimum(weights["logit_scale"], math.log(100)))
+        hidden = np.maximum(relative_coords_table(window) @ weights["cpb_mlp.0.weight"].T + weights["cpb_mlp.0.bias"],
+                            0)
+        table = hidden @ weights["cpb_mlp.2.weight"].T
+        bias = 16 / (1 + np.exp(-table[index].reshape(tokens, tokens, heads).transpose(2, 0, 1)))
+    else:
+        scores = (query / math.sqrt(width_per_head)) @ key.transpose(0, 1, 3, 2)
+        bias = weights["relative_position_bias_table"][index].reshape(tokens, tokens, heads).transpose(2, 0, 1)
+    scores = scores + bias
+    if any(shifts):
+        mask = shift_mask(full_h, full_w, window, shifts)
+        scores = (scores.reshape(batch, -1, heads, tokens, tokens) + mask[None, :, None]).reshape(scores.shape)
+    scores = np.exp(scores - scores.max(-1, keepdims=True))
+    mixed = (scores / scores.sum(-1, keepdims=True)) @ value
+    out = mixed.transpose(0, 2, 1, 3).reshape(-1, tokens, channels) @ weights["proj.weight"].T + weights["proj.bias"]
+    out = out.reshape(batch, grid[0], grid[1], wh, ww, channels).transpose(0, 1, 3, 2, 4, 5) \
+        .reshape(batch, full_h, full_w, channels)
+    return np.asarray(np.roll(out, shifts, axis=(1, 2))[:, :height, :width])
+
+
+def _projections(nodes: list[OnnxNode], channels: int) -> dict[str, np.ndarray] | None:
+    """``qkv`` and ``proj``'s weights and biases (zeros where an exporter dropped them), from the pattern's two
+    products by a constant matrix."""
     projections = [view for view in nodes if view.op_type in PROJECTIONS and _weight_operand(view) is not None]
     if len(projections) != 2:
         return None
-    channels = shape[2]
     weights: dict[str, np.ndarray] = {}
     for prefix, rows in (("qkv.", 3 * channels), ("proj.", channels)):
         projection = next((view for view in projections
@@ -62,60 +145,68 @@ def torch_window_attention(node: OnnxNode) -> Mapping[str, Any] | None:
             return None
         weights[f"{prefix}weight"] = weight
         weights[f"{prefix}bias"] = np.zeros(rows, np.float32) if bias is None else bias
-    sample = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
-    try:
-        scores, result = node.run(nodes, {node.inputs[0]: sample}, [softmax.outputs[0], end.outputs[0]])
-    except ValueError:
-        return None
-    scores, result = np.asarray(scores), np.asarray(result)
-    if scores.ndim != 4 or scores.shape[2] != scores.shape[3] or result.shape != sample.shape:
-        return None
-    heads, tokens = scores.shape[1], scores.shape[2]
-    if channels % heads:
-        return None
-    biases = _bias_candidates(nodes, heads * tokens * tokens)
-    tolerance = 1e-4 * max(1.0, float(np.abs(result).max()))
-    for window in _windows(tokens, scores.shape[0] // 2, shape):
-        for bias in biases:
-            table = _table(bias.reshape(heads, tokens, tokens), window)
-            if table is None:
-                continue
-            weights["relative_position_bias_table"] = table
-            for shift in _shifts(window):
-                expected = window_attention(sample, weights, heads, window, shift)
-                if np.abs(result - expected).max() <= tolerance:
-                    _absorb(node, nodes, weights, window)
-                    return {"heads": heads, "window": _pair(window)} | ({"shift": _pair(shift)} if any(shift) else {})
+    return weights
+
+
+def _continuous_bias(start: OnnxNode, nodes: list[OnnxNode]) -> dict[str, np.ndarray] | None:
+    """Swin v2's ``logit_scale`` and ``cpb_mlp`` weights: the scores' scale is ``exp`` of the clamped logit scale,
+    and the constant added to them was computed (folded by the importer) by the MLP from the offsets' table."""
+    for add in nodes:
+        values = [add.constant(name) for name in add.inputs] if add.op_type == "Add" else []
+        if len(values) != 2 or sum(value is None for value in values) != 1:
+            continue
+        scaled = add.producer(next(name for name, value in zip(add.inputs, values, strict=True) if value is None))
+        logit_scale = _logit_scale(scaled) if scaled is not None and scaled.op_type == "Mul" else None
+        mlp = _mlp(add, next(name for name, value in zip(add.inputs, values, strict=True) if value is not None))
+        if logit_scale is not None and mlp is not None:
+            return {"logit_scale": logit_scale, **mlp}
     return None
 
 
-def window_attention(image: np.ndarray, weights: Mapping[str, np.ndarray], heads: int, window: tuple[int, int],
-                     shift: tuple[int, int]) -> np.ndarray:
-    """Swin's shifted window attention at inference on ``image`` [N, H, W, C], in numpy (``window_attention``)."""
-    batch, height, width, channels = image.shape
-    wh, ww = window
-    padded = np.pad(image, ((0, 0), (0, -height % wh), (0, -width % ww), (0, 0)))
-    full_h, full_w = padded.shape[1:3]
-    shifts = (shift[0] if wh < full_h else 0, shift[1] if ww < full_w else 0)
-    rolled = np.roll(padded, (-shifts[0], -shifts[1]), axis=(1, 2))
-    grid = (full_h // wh, full_w // ww)
-    windows = rolled.reshape(batch, grid[0], wh, grid[1], ww, channels).transpose(0, 1, 3, 2, 4, 5) \
-        .reshape(-1, wh * ww, channels)
-    tokens, width_per_head = wh * ww, channels // heads
-    qkv = (windows @ weights["qkv.weight"].T + weights["qkv.bias"]).reshape(-1, tokens, 3, heads, width_per_head)
-    query, key, value = qkv.transpose(2, 0, 3, 1, 4)
-    table = weights["relative_position_bias_table"]
-    bias = table[relative_position_index(window).reshape(-1)].reshape(tokens, tokens, heads).transpose(2, 0, 1)
-    scores = (query / math.sqrt(width_per_head)) @ key.transpose(0, 1, 3, 2) + bias
-    if any(shifts):
-        mask = shift_mask(full_h, full_w, window, shifts)
-        scores = (scores.reshape(batch, -1, heads, tokens, tokens) + mask[None, :, None]).reshape(scores.shape)
-    scores = np.exp(scores - scores.max(-1, keepdims=True))
-    mixed = (scores / scores.sum(-1, keepdims=True)) @ value
-    out = mixed.transpose(0, 2, 1, 3).reshape(-1, tokens, channels) @ weights["proj.weight"].T + weights["proj.bias"]
-    out = out.reshape(batch, grid[0], grid[1], wh, ww, channels).transpose(0, 1, 3, 2, 4, 5) \
-        .reshape(batch, full_h, full_w, channels)
-    return np.asarray(np.roll(out, shifts, axis=(1, 2))[:, :height, :width])
+def _logit_scale(scaled: OnnxNode) -> np.ndarray | None:
+    """The logit scale behind the ``Mul`` of the cosine scores by ``exp(min(logit_scale, log 100))``."""
+    for name in scaled.inputs:
+        value = scaled.constant(name)
+        exp = scaled.producer(name) if value is not None else None
+        if value is None or np.asarray(value).ndim != 3:
+            continue
+        clip = exp.producer(exp.inputs[0]) if exp is not None and exp.op_type == "Exp" else None
+        stored = clip.constant(clip.inputs[0]) if clip is not None and clip.op_type in ("Clip", "Min") else None
+        if stored is not None and np.asarray(stored).shape == np.asarray(value).shape:
+            return np.asarray(stored, np.float32)
+        return np.log(np.asarray(value, np.float32))
+    return None
+
+
+def _mlp(start: OnnxNode, value: str) -> dict[str, np.ndarray] | None:
+    """``cpb_mlp``'s weights, from the two products by a constant matrix that computed ``value`` (the first reads
+    the offsets' table, [2, hidden]; the second [hidden, heads], no bias)."""
+    seen: dict[tuple[str, ...], OnnxNode] = {}
+    pending = [value]
+    while pending and len(seen) < 40:
+        producer = start.producer(pending.pop())
+        if producer is None or producer.outputs in seen:
+            continue
+        seen[producer.outputs] = producer
+        pending.extend(name for name in producer.inputs if name)
+    weights: dict[str, np.ndarray] = {}
+    for view in seen.values():
+        matrices = [np.asarray(view.constant(name)) for name in view.inputs[:2] if view.constant(name) is not None]
+        if view.op_type != "MatMul" or len(matrices) != 2 or matrices[1].ndim != 2:
+            continue
+        if matrices[1].shape[0] == 2:
+            weights["cpb_mlp.0.weight"] = matrices[1].T.astype(np.float32)
+            adds = [reader for reader in start.readers(view.outputs[0]) if reader.op_type == "Add"]
+            biases = [np.asarray(adds[0].constant(name)) for name in adds[0].inputs if name != view.outputs[0]] \
+                if len(adds) == 1 else []
+            if len(biases) != 1:
+                return None
+            weights["cpb_mlp.0.bias"] = biases[0].reshape(-1).astype(np.float32)
+        else:
+            weights["cpb_mlp.2.weight"] = matrices[1].T.astype(np.float32)
+    if len(weights) != 3 or weights["cpb_mlp.0.weight"].shape[0] != weights["cpb_mlp.2.weight"].shape[1]:
+        return None
+    return weights
 
 
 def _pattern(start: OnnxNode) -> tuple[list[OnnxNode], OnnxNode, OnnxNode] | None:
@@ -190,9 +281,9 @@ def _add_computed_inputs(start: OnnxNode, nodes: dict[tuple[str, ...], OnnxNode]
     return True
 
 
-def _bias_candidates(nodes: list[OnnxNode], size: int) -> list[np.ndarray]:
-    """The constants of ``size`` elements added to a product of two computed tensors (the scores): the folded
-    relative position bias."""
+def _bias_candidates(nodes: list[OnnxNode]) -> list[np.ndarray]:
+    """The constants added to a product of two computed tensors (the scores): Swin's relative position bias,
+    folded."""
     found = []
     for view in nodes:
         if view.op_type != "Add":
@@ -201,9 +292,8 @@ def _bias_candidates(nodes: list[OnnxNode], size: int) -> list[np.ndarray]:
         if sum(value is None for value in values) != 1:
             continue
         data = view.producer(next(name for name, value in zip(view.inputs, values, strict=True) if value is None))
-        constant = next(np.asarray(value, np.float32) for value in values if value is not None)
-        if data is not None and data.op_type == "MatMul" and _weight_operand(data) is None and constant.size == size:
-            found.append(constant)
+        if data is not None and data.op_type == "MatMul" and _weight_operand(data) is None:
+            found.append(next(np.asarray(value, np.float32) for value in values if value is not None))
     return found
 
 
@@ -230,13 +320,21 @@ def _shifts(window: tuple[int, int]) -> list[tuple[int, int]]:
     return usual + [(rows, cols) for rows in range(window[0]) for cols in range(window[1]) if (rows, cols) not in usual]
 
 
-def _absorb(node: OnnxNode, nodes: list[OnnxNode], weights: Mapping[str, np.ndarray], window: tuple[int, int]) -> None:
+def _absorb(node: OnnxNode, nodes: list[OnnxNode], weights: Mapping[str, np.ndarray], window: tuple[int, int],
+            cosine: bool) -> None:
     node.absorb(*[view for view in nodes if view.outputs != node.outputs])
     node.set_inputs(node.inputs[0])
-    buffers = {"relative_position_index": relative_position_index(window).reshape(-1)}
-    for key in ("relative_position_bias_table", "relative_position_index", "qkv.weight", "qkv.bias", "proj.weight",
-                "proj.bias"):
+    wh, ww = window
+    buffers = {"relative_position_index": relative_position_index(window).reshape(-1),
+               "relative_coords_table": relative_coords_table(window).reshape(1, 2 * wh - 1, 2 * ww - 1, 2)}
+    keys = ("logit_scale", "relative_coords_table", "relative_position_index", *PROJECTION_KEYS, "cpb_mlp.0.weight",
+            "cpb_mlp.0.bias", "cpb_mlp.2.weight") if cosine else \
+        ("relative_position_bias_table", "relative_position_index", *PROJECTION_KEYS)
+    for key in keys:
         node.weight(key, buffers[key] if key in buffers else weights[key])
+
+
+PROJECTION_KEYS = ("qkv.weight", "qkv.bias", "proj.weight", "proj.bias")
 
 
 def _pair(values: tuple[int, int]) -> int | list[int]:
