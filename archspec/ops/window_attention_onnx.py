@@ -48,18 +48,24 @@ def torch_window_attention(node: OnnxNode, cosine: bool = False) -> Mapping[str,
     found = _pattern(node)
     if found is None:
         return None
-    nodes, softmax, end = found
-    weights = _projections(nodes, shape[2])
+    nodes, absorbed, softmax, end = found
+    projections = _projections(nodes, shape[2])
     biases = _bias_candidates(nodes)
     continuous = _continuous_bias(node, nodes) if cosine else {}
-    if weights is None or continuous is None or (not cosine and not biases):
+    if projections is None or continuous is None or (not cosine and not biases):
         return None
+    weights, computed = projections
     weights.update(continuous)
     sample = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
     try:
-        scores, result = node.run(nodes, {node.inputs[0]: sample}, [softmax.outputs[0], end.outputs[0]])
+        scores, result, *values = node.run(nodes, {node.inputs[0]: sample},
+                                           [softmax.outputs[0], end.outputs[0], *computed.values()])
     except ValueError:
         return None
+    for key, value in zip(computed, values, strict=True):
+        weights[key] = np.asarray(value, np.float32).reshape(-1)
+        if weights[key].shape != (weights[key.replace("bias", "weight")].shape[0],):
+            return None
     scores, result = np.asarray(scores), np.asarray(result)
     if scores.ndim != 4 or scores.shape[2] != scores.shape[3] or result.shape != sample.shape:
         return None
@@ -78,7 +84,7 @@ def torch_window_attention(node: OnnxNode, cosine: bool = False) -> Mapping[str,
             for shift in _shifts(window):
                 expected = window_attention(sample, weights, heads, window, shift, cosine=cosine)
                 if np.abs(result - expected).max() <= tolerance:
-                    _absorb(node, nodes, weights, window, cosine)
+                    _absorb(node, absorbed, weights, window, cosine)
                     params = {"heads": heads, "window": _pair(window)} | ({"shift": _pair(shift)} if any(shift) else {})
                     hidden = weights["cpb_mlp.0.weight"].shape[0] if cosine else 512
                     return params | ({"bias_hidden": int(hidden)} if hidden != 512 else {})
@@ -127,13 +133,15 @@ def window_attention(image: np.ndarray, weights: Mapping[str, np.ndarray], heads
     return np.asarray(np.roll(out, shifts, axis=(1, 2))[:, :height, :width])
 
 
-def _projections(nodes: list[OnnxNode], channels: int) -> dict[str, np.ndarray] | None:
-    """``qkv`` and ``proj``'s weights and biases (zeros where an exporter dropped them), from the pattern's two
-    products by a constant matrix."""
+def _projections(nodes: list[OnnxNode], channels: int) -> tuple[dict[str, np.ndarray], dict[str, str]] | None:
+    """``qkv`` and ``proj``'s weights, from the pattern's two products by a constant matrix, and the values their
+    biases are added from (a bias that the nodes compute, as Swin v2's without the keys' part, is read from the
+    run)."""
     projections = [view for view in nodes if view.op_type in PROJECTIONS and _weight_operand(view) is not None]
     if len(projections) != 2:
         return None
     weights: dict[str, np.ndarray] = {}
+    biases: dict[str, str] = {}
     for prefix, rows in (("qkv.", 3 * channels), ("proj.", channels)):
         projection = next((view for view in projections
                            if np.asarray(_weight_operand(view)).shape in ((channels, rows), (rows, channels))
@@ -144,8 +152,13 @@ def _projections(nodes: list[OnnxNode], channels: int) -> dict[str, np.ndarray] 
         if weight.shape != (rows, channels) or (bias is not None and bias.shape != (rows,)):
             return None
         weights[f"{prefix}weight"] = weight
-        weights[f"{prefix}bias"] = np.zeros(rows, np.float32) if bias is None else bias
-    return weights
+        adds = [view for view in nodes if view.op_type == "Add" and projection.outputs[0] in view.inputs]
+        others = [name for name in adds[0].inputs if name != projection.outputs[0]] if len(adds) == 1 else []
+        if bias is not None or projection.op_type == "Gemm" or len(others) != 1:
+            weights[f"{prefix}bias"] = np.zeros(rows, np.float32) if bias is None else bias
+        else:
+            biases[f"{prefix}bias"] = others[0]
+    return weights, biases
 
 
 def _continuous_bias(start: OnnxNode, nodes: list[OnnxNode]) -> dict[str, np.ndarray] | None:
@@ -209,10 +222,13 @@ def _mlp(start: OnnxNode, value: str) -> dict[str, np.ndarray] | None:
     return weights
 
 
-def _pattern(start: OnnxNode) -> tuple[list[OnnxNode], OnnxNode, OnnxNode] | None:
+def _pattern(start: OnnxNode) -> tuple[list[OnnxNode], list[OnnxNode], OnnxNode, OnnxNode] | None:
     """The nodes that the ``Pad``'s output reaches through :data:`INSIDE` types without reading another data-path
-    value, their one ``Softmax``, and the one node whose output is read outside them (the crop); None unless
-    exactly one is."""
+    value, with those computing the other values they read (to run them), the ones of these to absorb, their one
+    ``Softmax``, and the one node whose output is read outside them (the crop); None unless exactly one is.
+
+    A value computed from constants alone (dynamo's mask, which it computes once for every block of a stage) may
+    be read by other layers too: its nodes are run, and absorbed only where nothing outside reads them."""
     nodes: dict[tuple[str, ...], OnnxNode] = {start.outputs: start}
     made = set(start.outputs)
     pending = [start.outputs[0]]
@@ -230,15 +246,26 @@ def _pattern(start: OnnxNode) -> tuple[list[OnnxNode], OnnxNode, OnnxNode] | Non
             if len(nodes) > MOST_NODES:
                 return None
             pending.extend(reader.outputs)
+    reached = dict(nodes)
     if not _add_computed_inputs(start, nodes, made):
         return None
-    softmaxes = [view for view in nodes.values() if view.op_type == "Softmax"]
-    ends = [view for view in nodes.values()
+    softmaxes = [view for view in reached.values() if view.op_type == "Softmax"]
+    ends = [view for view in reached.values()
             if any(reader.outputs not in nodes for output in view.outputs for reader in start.readers(output))
             or not any(start.readers(output) for output in view.outputs)]
     if len(softmaxes) != 1 or len(ends) != 1:
         return None
-    return list(nodes.values()), softmaxes[0], ends[0]
+    shared = [view for key, view in nodes.items() if key not in reached and any(
+        reader.outputs not in nodes for output in view.outputs for reader in start.readers(output))]
+    kept: set[tuple[str, ...]] = set()
+    while shared:
+        view = shared.pop()
+        if view.outputs in kept:
+            continue
+        kept.add(view.outputs)
+        shared.extend(producer for name in view.inputs if name and (producer := start.producer(name)) is not None
+                      and producer.outputs in nodes and producer.outputs not in reached)
+    return list(nodes.values()), [view for key, view in nodes.items() if key not in kept], softmaxes[0], ends[0]
 
 
 def _reads_only(view: OnnxNode, made: set[str], start: OnnxNode) -> bool:

@@ -290,6 +290,19 @@ def test_a_small_swin_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path)
     assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 44, 44))
 
 
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_small_swin_v2_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
+    """Swin v2's cosine attention reads as ``window_attention_v2``, its logit scale and position-bias MLP taken
+    from the nodes that compute them; ``PatchMergingV2`` as ``patch_merging`` with the norm after."""
+    source = export_torch(small_swin(v2=True), (3, 44, 44), tmp_path / "swin_v2.onnx", dynamo=dynamo)
+    layers = read_onnx(source).layers
+    assert [dict(layer.params) for layer in layers if layer.op == "window_attention_v2"] == [
+        {"heads": 2, "window": 4}, {"heads": 2, "window": 4, "shift": 2},
+        {"heads": 4, "window": 4}, {"heads": 4, "window": 4, "shift": 2}]
+    assert [dict(layer.params) for layer in layers if layer.op == "patch_merging"] == [{"norm_first": False}]
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 44, 44))
+
+
 def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
     """TorchScript computes the second view's shape after the first view: it is folded when the shuffle asks."""
     torch.manual_seed(0)
