@@ -74,6 +74,8 @@ def torch_window_attention(node: OnnxNode, cosine: bool = False) -> Mapping[str,
         return None
     tolerance = 1e-4 * max(1.0, float(np.abs(result).max()))
     for window in _windows(tokens, scores.shape[0] // 2, shape):
+        if cosine and not _first_layer(weights, window):
+            continue
         tables = [None] if cosine else [_table(bias.reshape(heads, tokens, tokens), window)
                                         for bias in biases if bias.size == heads * tokens * tokens]
         for table in tables:
@@ -84,6 +86,7 @@ def torch_window_attention(node: OnnxNode, cosine: bool = False) -> Mapping[str,
             for shift in _shifts(window):
                 expected = window_attention(sample, weights, heads, window, shift, cosine=cosine)
                 if np.abs(result - expected).max() <= tolerance:
+                    weights.pop("cpb_products", None)
                     _absorb(node, absorbed, weights, window, cosine)
                     params = {"heads": heads, "window": _pair(window)} | ({"shift": _pair(shift)} if any(shift) else {})
                     hidden = weights["cpb_mlp.0.weight"].shape[0] if cosine else 512
@@ -192,8 +195,10 @@ def _logit_scale(scaled: OnnxNode) -> np.ndarray | None:
 
 
 def _mlp(start: OnnxNode, value: str) -> dict[str, np.ndarray] | None:
-    """``cpb_mlp``'s weights, from the two products by a constant matrix that computed ``value`` (the first reads
-    the offsets' table, [2, hidden]; the second [hidden, heads], no bias)."""
+    """``cpb_mlp``'s weights, from the nodes that computed ``value``: the second linear layer is a product by a
+    constant [hidden, heads] (no bias) after a ``Relu`` of an ``Add`` of the first's bias to the first's product,
+    the offsets' table times a constant [2, hidden], or that product itself where the exporter folded it
+    (``cpb_products``: the weight is solved for once the window, hence the table, is known)."""
     seen: dict[tuple[str, ...], OnnxNode] = {}
     pending = [value]
     while pending and len(seen) < 40:
@@ -202,24 +207,43 @@ def _mlp(start: OnnxNode, value: str) -> dict[str, np.ndarray] | None:
             continue
         seen[producer.outputs] = producer
         pending.extend(name for name in producer.inputs if name)
-    weights: dict[str, np.ndarray] = {}
-    for view in seen.values():
-        matrices = [np.asarray(view.constant(name)) for name in view.inputs[:2] if view.constant(name) is not None]
-        if view.op_type != "MatMul" or len(matrices) != 2 or matrices[1].ndim != 2:
-            continue
-        if matrices[1].shape[0] == 2:
-            weights["cpb_mlp.0.weight"] = matrices[1].T.astype(np.float32)
-            adds = [reader for reader in start.readers(view.outputs[0]) if reader.op_type == "Add"]
-            biases = [np.asarray(adds[0].constant(name)) for name in adds[0].inputs if name != view.outputs[0]] \
-                if len(adds) == 1 else []
-            if len(biases) != 1:
-                return None
-            weights["cpb_mlp.0.bias"] = biases[0].reshape(-1).astype(np.float32)
-        else:
-            weights["cpb_mlp.2.weight"] = matrices[1].T.astype(np.float32)
-    if len(weights) != 3 or weights["cpb_mlp.0.weight"].shape[0] != weights["cpb_mlp.2.weight"].shape[1]:
+    relus = [view for view in seen.values() if view.op_type == "Relu"]
+    adds = [start.producer(relus[0].inputs[0])] if len(relus) == 1 else []
+    second = [view for view in seen.values()
+              if view.op_type == "MatMul" and relus and relus[0].outputs[0] in view.inputs]
+    if len(second) != 1 or adds[0] is None or adds[0].op_type != "Add":
+        return None
+    weight = second[0].constant(second[0].inputs[1])
+    parts = [(name, adds[0].constant(name)) for name in adds[0].inputs]
+    biases = [np.asarray(part) for _, part in parts if part is not None and np.asarray(part).ndim == 1]
+    if weight is None or np.asarray(weight).ndim != 2 or len(biases) != 1:
+        return None
+    weights = {"cpb_mlp.2.weight": np.asarray(weight, np.float32).T, "cpb_mlp.0.bias": biases[0].astype(np.float32)}
+    other = next((name for name, part in parts if part is None or np.asarray(part).ndim != 1), None)
+    first = start.producer(other) if other else None
+    folded = start.constant(other) if other else None
+    matrix = first.constant(first.inputs[1]) if first is not None and first.op_type == "MatMul" else None
+    if matrix is not None and np.asarray(matrix).shape[0] == 2:
+        weights["cpb_mlp.0.weight"] = np.asarray(matrix, np.float32).T
+    elif folded is not None and np.asarray(folded).shape[-1] == biases[0].shape[0]:
+        weights["cpb_products"] = np.asarray(folded, np.float32).reshape(-1, biases[0].shape[0])
+    else:
         return None
     return weights
+
+
+def _first_layer(weights: dict[str, np.ndarray], window: tuple[int, int]) -> bool:
+    """Solve ``cpb_mlp.0.weight`` from the folded product of the offsets' table of ``window`` and it; False if the
+    product has another number of offsets."""
+    products = weights.pop("cpb_products", None)
+    if products is None:
+        return "cpb_mlp.0.weight" in weights
+    table = relative_coords_table(window)
+    weights["cpb_products"] = products
+    if table.shape[0] != products.shape[0]:
+        return False
+    weights["cpb_mlp.0.weight"] = np.linalg.lstsq(table, products, rcond=None)[0].T.astype(np.float32)
+    return True
 
 
 def _pattern(start: OnnxNode) -> tuple[list[OnnxNode], list[OnnxNode], OnnxNode, OnnxNode] | None:
