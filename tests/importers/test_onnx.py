@@ -303,6 +303,20 @@ def test_a_small_swin_v2_exported_by_torch_reads_back(dynamo: bool, tmp_path: Pa
     assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 44, 44))
 
 
+@pytest.mark.slow
+def test_a_small_convnext_through_dynamo_reads_back(tmp_path: Path) -> None:
+    """dynamo writes the classifier's ``view`` after the global pool as an ``as_strided`` (a ``Reshape`` to one
+    axis and a ``Gather`` of indices computed from the batch) that gives its input back: no layer."""
+    from tests.zoo.reference import torchvision_models
+
+    convnext = torchvision_models().convnext
+    torch.manual_seed(0)
+    net = convnext.ConvNeXt([convnext.CNBlockConfig(8, 16, 1), convnext.CNBlockConfig(16, None, 1)],
+                            num_classes=10).eval()
+    source = export_torch(net, (3, 32, 32), tmp_path / "convnext.onnx", dynamo=True)
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
+
+
 def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
     """TorchScript computes the second view's shape after the first view: it is folded when the shuffle asks."""
     torch.manual_seed(0)
