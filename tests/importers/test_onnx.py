@@ -277,6 +277,40 @@ def small_swin(v2: bool = False) -> torch.nn.Module:
                                                    window_size=[4, 4], num_classes=10, **blocks).eval())
 
 
+@pytest.mark.parametrize(("cosine", "shift"), [(False, (0, 0)), (False, (2, 1)), (True, (2, 2))])
+def test_the_window_attention_a_torch_export_is_checked_against_is_the_ops(cosine: bool,
+                                                                         shift: tuple[int, int]) -> None:
+    """The numpy computation that torch's exported Swin attention must match is archspec.nn's, padding included."""
+    from archspec.nn import WindowAttention, WindowAttentionV2
+    from archspec.ops.window_attention_onnx import window_attention
+
+    torch.manual_seed(0)
+    kind = WindowAttentionV2 if cosine else WindowAttention
+    module = with_random_biases(kind(16, 2, (4, 4), shift)).eval()
+    if not cosine:
+        torch.nn.init.normal_(module.relative_position_bias_table)
+    image = torch.randn(2, 6, 7, 16)
+    weights = {key: value.numpy() for key, value in module.state_dict().items()}
+    with torch.no_grad():
+        expected = module(image).numpy()
+    got = window_attention(image.numpy(), weights, 2, (4, 4), shift, cosine=cosine)
+    assert np.abs(got - expected).max() <= 1e-5
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_the_patch_merging_a_torch_export_is_checked_against_is_the_ops(norm_first: bool) -> None:
+    from archspec.nn import PatchMerging
+    from archspec.ops.patch_merging_onnx import patch_merging
+
+    torch.manual_seed(0)
+    module = with_random_biases(PatchMerging(8, 12, norm_first=norm_first)).eval()
+    image = torch.randn(2, 5, 6, 8)
+    weights = {key: value.numpy() for key, value in module.state_dict().items()}
+    with torch.no_grad():
+        expected = module(image).numpy()
+    assert np.abs(patch_merging(image.numpy(), weights, 1e-5, norm_first) - expected).max() <= 1e-5
+
+
 @pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_small_swin_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
     """Shifted window attention (pad, roll, windows, bias, mask, and back) reads as ``window_attention``, patch
