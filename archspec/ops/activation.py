@@ -202,14 +202,19 @@ class Identity(_ShapePreserving[OpParams]):
     family = "reshape"
     torch_class = "Identity"
     description = "passes its input through unchanged"
-    onnx_types = ("Identity", "Dropout")
+    onnx_types = ("Identity", "Dropout", "Reshape")
 
     def to_onnx(self, params: OpParams, context: OnnxContext) -> None:
         context.add_node("Identity", context.inputs, output=context.output)
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
         """``Identity``, and ``Dropout`` (which does nothing at inference), are no layer at all: ``identity``,
-        ``dropout`` and ``stochastic_depth`` all export as ``Identity``, and what reads them reads their input."""
+        ``dropout`` and ``stochastic_depth`` all export as ``Identity``, and what reads them reads their input.
+        So is dynamo's ``as_strided`` that gives its input back (:mod:`archspec.ops.strided_onnx`)."""
+        if node.op_type == "Reshape":
+            from archspec.ops.strided_onnx import is_identity_gather
+
+            return node.pass_through() if is_identity_gather(node) else None
         if node.output_index:
             raise ValueError("a Dropout whose mask is read (at inference it drops nothing)")
         return node.pass_through()

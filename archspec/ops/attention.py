@@ -218,7 +218,15 @@ class WindowAttention(Op[WindowAttentionParams]):
     onnx_types = ("MatMul", "Pad", "Slice", "Reshape")
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
-        return _window_from_onnx(node, cosine=False)
+        """The nodes :meth:`to_onnx` writes, by their names and weights; or torchvision's ``ShiftedWindowAttention``
+        as torch's exporters write it, from its ``Pad``
+        (:func:`~archspec.ops.window_attention_onnx.torch_window_attention`)."""
+        params = _window_from_onnx(node, cosine=False)
+        if params is None and node.op_type == "Pad":
+            from archspec.ops.window_attention_onnx import torch_window_attention
+
+            return torch_window_attention(node)
+        return params
 
 
 class PartitionAttentionParams(OpParams):
@@ -389,7 +397,14 @@ class WindowAttentionV2(Op[WindowAttentionV2Params]):
     onnx_types = ("MatMul", "Pad", "Slice", "Reshape")
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
-        return _window_from_onnx(node, cosine=True)
+        """The nodes :meth:`to_onnx` writes; or torchvision's ``ShiftedWindowAttentionV2`` as torch's exporters
+        write it (:func:`~archspec.ops.window_attention_onnx.torch_window_attention`)."""
+        params = _window_from_onnx(node, cosine=True)
+        if params is None and node.op_type == "Pad":
+            from archspec.ops.window_attention_onnx import torch_window_attention
+
+            return torch_window_attention(node, cosine=True)
+        return params
 
 
 def _partition_groups(height: int, width: int, size: int, partition: str) -> np.ndarray:

@@ -173,13 +173,19 @@ class PatchMerging(Op[PatchMergingParams]):
     onnx_types = ("Pad", "Slice")
 
     def from_onnx(self, node: OnnxNode) -> Mapping[str, Any] | None:
-        """The nodes :meth:`to_onnx` writes, by their names, order and weights."""
+        """The nodes :meth:`to_onnx` writes, by their names, order and weights; or torchvision's ``PatchMerging``
+        as torch's exporters write it, from its ``Pad``
+        (:func:`~archspec.ops.patch_merging_onnx.torch_patch_merging`)."""
         from archspec.ops.context import layer_state
 
         pattern = r"(Pad )?Slice Slice Slice Slice Concat (LayerNormalization MatMul |MatMul LayerNormalization )"
         weights = layer_state(node, pattern, ("reduction.weight", "norm.weight", "norm.bias"))
         if weights is None:
-            return None
+            if node.op_type != "Pad":
+                return None
+            from archspec.ops.patch_merging_onnx import torch_patch_merging
+
+            return torch_patch_merging(node)
         types = [view.op_type for view in node.layer_nodes()]
         norm = node.layer_nodes()[types.index("LayerNormalization")]
         channels = int(weights["reduction.weight"].shape[0])

@@ -265,6 +265,92 @@ def test_a_small_vision_transformer_exported_by_torch_reads_back(dynamo: bool, t
     assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
 
 
+def small_swin(v2: bool = False) -> torch.nn.Module:
+    """torchvision's Swin with small variables, biases random: at 44×44 its patches are 11×11 (padded to whole
+    4×4 windows, and by patch merging to 12×12), then 6×6 (padded to 8×8), each stage a plain and a shifted block."""
+    from tests.zoo.reference import torchvision_models
+
+    swin = torchvision_models().swin_transformer
+    blocks = {"block": swin.SwinTransformerBlockV2, "downsample_layer": swin.PatchMergingV2} if v2 else {}
+    torch.manual_seed(0)
+    return with_random_biases(swin.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                                                   window_size=[4, 4], num_classes=10, **blocks).eval())
+
+
+@pytest.mark.parametrize(("cosine", "shift"), [(False, (0, 0)), (False, (2, 1)), (True, (2, 2))])
+def test_the_window_attention_a_torch_export_is_checked_against_is_the_ops(cosine: bool,
+                                                                         shift: tuple[int, int]) -> None:
+    """The numpy computation that torch's exported Swin attention must match is archspec.nn's, padding included."""
+    from archspec.nn import WindowAttention, WindowAttentionV2
+    from archspec.ops.window_attention_onnx import window_attention
+
+    torch.manual_seed(0)
+    kind = WindowAttentionV2 if cosine else WindowAttention
+    module = with_random_biases(kind(16, 2, (4, 4), shift)).eval()
+    if not cosine:
+        torch.nn.init.normal_(module.relative_position_bias_table)
+    image = torch.randn(2, 6, 7, 16)
+    weights = {key: value.numpy() for key, value in module.state_dict().items()}
+    with torch.no_grad():
+        expected = module(image).numpy()
+    got = window_attention(image.numpy(), weights, 2, (4, 4), shift, cosine=cosine)
+    assert np.abs(got - expected).max() <= 1e-5
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_the_patch_merging_a_torch_export_is_checked_against_is_the_ops(norm_first: bool) -> None:
+    from archspec.nn import PatchMerging
+    from archspec.ops.patch_merging_onnx import patch_merging
+
+    torch.manual_seed(0)
+    module = with_random_biases(PatchMerging(8, 12, norm_first=norm_first)).eval()
+    image = torch.randn(2, 5, 6, 8)
+    weights = {key: value.numpy() for key, value in module.state_dict().items()}
+    with torch.no_grad():
+        expected = module(image).numpy()
+    assert np.abs(patch_merging(image.numpy(), weights, 1e-5, norm_first) - expected).max() <= 1e-5
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_small_swin_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
+    """Shifted window attention (pad, roll, windows, bias, mask, and back) reads as ``window_attention``, patch
+    merging as ``patch_merging``; dynamo's classifier writes an ``as_strided`` that is no layer."""
+    source = export_torch(small_swin(), (3, 44, 44), tmp_path / "swin.onnx", dynamo=dynamo)
+    layers = read_onnx(source).layers
+    attention = [dict(layer.params) for layer in layers if layer.op == "window_attention"]
+    assert attention == [{"heads": 2, "window": 4}, {"heads": 2, "window": 4, "shift": 2},
+                         {"heads": 4, "window": 4}, {"heads": 4, "window": 4, "shift": 2}]
+    assert [layer.op for layer in layers].count("patch_merging") == 1
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 44, 44))
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_small_swin_v2_exported_by_torch_reads_back(dynamo: bool, tmp_path: Path) -> None:
+    """Swin v2's cosine attention reads as ``window_attention_v2``, its logit scale and position-bias MLP taken
+    from the nodes that compute them; ``PatchMergingV2`` as ``patch_merging`` with the norm after."""
+    source = export_torch(small_swin(v2=True), (3, 44, 44), tmp_path / "swin_v2.onnx", dynamo=dynamo)
+    layers = read_onnx(source).layers
+    assert [dict(layer.params) for layer in layers if layer.op == "window_attention_v2"] == [
+        {"heads": 2, "window": 4}, {"heads": 2, "window": 4, "shift": 2},
+        {"heads": 4, "window": 4}, {"heads": 4, "window": 4, "shift": 2}]
+    assert [dict(layer.params) for layer in layers if layer.op == "patch_merging"] == [{"norm_first": False}]
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 44, 44))
+
+
+@pytest.mark.slow
+def test_a_small_convnext_through_dynamo_reads_back(tmp_path: Path) -> None:
+    """dynamo writes the classifier's ``view`` after the global pool as an ``as_strided`` (a ``Reshape`` to one
+    axis and a ``Gather`` of indices computed from the batch) that gives its input back: no layer."""
+    from tests.zoo.reference import torchvision_models
+
+    convnext = torchvision_models().convnext
+    torch.manual_seed(0)
+    net = convnext.ConvNeXt([convnext.CNBlockConfig(8, 16, 1), convnext.CNBlockConfig(16, None, 1)],
+                            num_classes=10).eval()
+    source = export_torch(net, (3, 32, 32), tmp_path / "convnext.onnx", dynamo=True)
+    assert_matches_onnxruntime(source, imported_module(source, tmp_path), (3, 32, 32))
+
+
 def test_a_channel_shuffle_exported_by_torchscript_reads_back(tmp_path: Path) -> None:
     """TorchScript computes the second view's shape after the first view: it is folded when the shuffle asks."""
     torch.manual_seed(0)
