@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from archspec.analysis.summary import (
     BYTES_PER_VALUE,
     format_bytes,
@@ -81,11 +83,8 @@ def test_number_formats() -> None:
     assert format_bytes(553_430_176) == "553.43 MB"
 
 
-def test_a_containers_layers_are_rows_where_they_run(tmp_path) -> None:
-    from tests.backends.torch.test_containers import UNET
-
-    path = tmp_path / "unet.yaml"
-    path.write_text(UNET)
+def test_a_containers_layers_are_rows_where_they_run() -> None:
+    path = Path(__file__).resolve().parents[1] / "data" / "containers" / "tiny_unet.yaml"
     rows = summarize(analyse(str(path)), depth=1).rows
     assert [(row.name, row.local, row.depth) for row in rows if row.depth == 0] == [
         ("down.0", "down.0", 0), ("down.1", "down.1", 0), ("concat1", "concat1", 0), ("up.0", "up.0", 0),

@@ -127,10 +127,7 @@ def test_a_unet_whose_decoder_list_runs_between_concatenations_reads_back(tmp_pa
 
 
 def test_a_spec_with_containers_reads_back_with_the_same_analysis(tmp_path: Path) -> None:
-    from tests.backends.torch.test_containers import UNET
-
-    (tmp_path / "unet.yaml").write_text(UNET)
-    original = archspec.analyse(str(tmp_path / "unet.yaml"))
+    original = archspec.analyse(str(Path(__file__).resolve().parents[1] / "data" / "containers" / "tiny_unet.yaml"))
     archspec.compile(original, outputs=["onnx"], out_dir=str(tmp_path))
     imported = tmp_path / "imported.yaml"
     imported.write_text(import_onnx_file(tmp_path / "tiny_unet.onnx"))

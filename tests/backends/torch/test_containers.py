@@ -12,27 +12,9 @@ from torch import nn
 import archspec
 from archspec.backends.torch import build_module, write_python_source
 from tests.backends.torch.test_source import import_file
+from tests.importers.test_torch import TinyUNet
 
-UNET = textwrap.dedent("""
-    archspec: 1
-    name: tiny_unet
-    input: [3, 16, 16]
-    blocks:
-      stage:
-        params: {out: int}
-        body:
-          - {conv2d: {channels: $out, kernel: 3, padding: 1}, name: conv}
-          - {batchnorm2d: {}, name: norm}
-          - relu
-    layers:
-      - {stage: 4, name: down.0}
-      - {stage: 8, name: down.1}
-      - {concat: [down.1, down.1]}
-      - {stage: 8, name: up.0}
-      - {concat: [up.0, down.0]}
-      - {stage: 4, name: up.1}
-      - {conv2d: {channels: 2, kernel: 1}, name: head}
-""")
+UNET = (Path(__file__).resolve().parents[2] / "data" / "containers" / "tiny_unet.yaml").read_text()
 
 LAYERS = textwrap.dedent("""
     archspec: 1
@@ -47,37 +29,10 @@ LAYERS = textwrap.dedent("""
 """)
 
 
-class HandWrittenUNet(nn.Module):
-    """What a person writes: stages in ModuleLists, the decoder's calls between the concatenations."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = nn.ModuleList([self._stage(3, 4), self._stage(4, 8)])
-        self.up = nn.ModuleList([self._stage(16, 8), self._stage(12, 4)])
-        self.head = nn.Conv2d(4, 2, 1)
-
-    @staticmethod
-    def _stage(channels_in: int, channels: int) -> nn.Module:
-        stage = nn.Sequential()
-        stage.add_module("conv", nn.Conv2d(channels_in, channels, 3, padding=1))
-        stage.add_module("norm", nn.BatchNorm2d(channels))
-        stage.add_module("relu", nn.ReLU())
-        return stage
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for stage in self.down:
-            x = stage(x)
-            skips.append(x)
-        for stage, skip in zip(self.up, reversed(skips), strict=True):
-            x = stage(torch.cat([x, skip], dim=1))
-        return self.head(x)
-
-
 def test_a_container_of_block_calls_is_a_module_list_called_between_the_joins(write_spec) -> None:
     built = archspec.build(str(write_spec(UNET))).eval()
     assert isinstance(built.up, nn.ModuleList) and len(built.up) == 2 and isinstance(built.down, nn.ModuleList)
-    reference = HandWrittenUNet().eval()
+    reference = TinyUNet().eval()  # what a person writes: ModuleLists, the decoder's calls between the concatenations
     built.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():

@@ -126,13 +126,10 @@ def test_parameter_counts_on_request():
     assert collapsed["layer3.1–5"].endswith("params each") and not collapsed["layer3.0"].endswith("each")
 
 
-def test_a_blocks_output_read_by_a_join_outside_it_keeps_its_tensor_and_frame(tmp_path):
+def test_a_blocks_output_read_by_a_join_outside_it_keeps_its_tensor_and_frame():
     """Within one frame a layer feeding a join is an arrow into its symbol; a block whose output a join outside
     it reads (a U-Net's stages, an Inception branch) keeps its tensor, so its frame is drawn."""
-    from tests.backends.torch.test_containers import UNET
-
-    (tmp_path / "unet.yaml").write_text(UNET)
-    figure = plan_volumes(diagram_view(analyse(tmp_path / "unet.yaml")))
+    figure = plan_volumes(diagram_view(analyse(DATA.parent / "containers" / "tiny_unet.yaml")))
     assert {element.frame for element in figure.elements} >= {"down.0", "down.1", "up.0", "up.1"}
     assert {arrow.source for arrow in figure.arrows if figure.by_id[arrow.target].kind == "join"} >= {
         "down.1.conv", "up.0.conv"}
